@@ -1,0 +1,123 @@
+/*
+ * The holepuncher's state machine: answers Register, Join and HelloReq, and
+ * expires sessions whose owner stopped refreshing them.
+ *
+ * Decisions the original protocol left open (docs/PROTOCOL.md):
+ * - a Register of a live id from another address is dropped and counted; the
+ *   owner keeps the session until it stops refreshing it;
+ * - when the table is full, Registers of new ids are dropped and counted;
+ *   refreshes of existing sessions still work.
+ */
+#include "roles.h"
+
+#include <string.h>
+
+static int64_t session_lifetime(const rp_holepuncher *hp)
+{
+    return rp_config_silence_limit(&hp->cfg);
+}
+
+int rp_holepuncher_init(rp_holepuncher *hp, const rp_config *cfg, const rp_output *out,
+                        uint64_t seed)
+{
+    memset(hp, 0, sizeof *hp);
+    hp->cfg = *cfg;
+    hp->out = *out;
+    return rp_sessions_init(&hp->sessions, (uint32_t)cfg->max_sessions, seed);
+}
+
+void rp_holepuncher_free(rp_holepuncher *hp)
+{
+    rp_sessions_free(&hp->sessions);
+}
+
+static void on_register(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
+                        const rp_frame *f)
+{
+    uint32_t expires = (uint32_t)(now + session_lifetime(hp));
+    rp_session *s = rp_sessions_find(&hp->sessions, f->payload, f->payload_len);
+    int full;
+
+    if (s != NULL && !rp_session_owned_by(s, from)) {
+        rp_count(&hp->out, RUPHIN_STAT_REGISTER_CONFLICTS);
+        return;
+    }
+    if (s != NULL) {
+        rp_sessions_refresh(&hp->sessions, s, expires);
+    } else {
+        s = rp_sessions_add(&hp->sessions, f->payload, f->payload_len, from, expires, &full);
+        if (s == NULL) {
+            rp_count(&hp->out, RUPHIN_STAT_SESSIONS_REFUSED);
+            return;
+        }
+        rp_emit(&hp->out, RUPHIN_EVENT_SESSION_REGISTERED, 0, from, f->payload, f->payload_len);
+    }
+    rp_send_session(&hp->out, from, RP_FRAME_REGISTER_ACK, f->payload, f->payload_len);
+}
+
+static void send_peer_info(rp_holepuncher *hp, const ruphin_addr *to, const ruphin_addr *about)
+{
+    uint8_t frame[RP_PEER_INFO_V6_LEN];
+    size_t len = rp_wire_encode_peer_info(frame, sizeof frame, about);
+    rp_send_frame(&hp->out, to, frame, len);
+}
+
+static void on_join(rp_holepuncher *hp, const ruphin_addr *from, const rp_frame *f)
+{
+    rp_session *s = rp_sessions_find(&hp->sessions, f->payload, f->payload_len);
+    ruphin_addr owner;
+
+    if (s == NULL) {
+        rp_send_session(&hp->out, from, RP_FRAME_SESSION_NOT_FOUND, f->payload, f->payload_len);
+        return;
+    }
+    rp_session_owner(s, &owner);
+    send_peer_info(hp, from, &owner);
+    send_peer_info(hp, &owner, from);
+    rp_emit(&hp->out, RUPHIN_EVENT_SESSION_JOINED, 0, from, f->payload, f->payload_len);
+}
+
+void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
+                          const rp_frame *frame)
+{
+    hp->last_now = now;
+    switch (frame->type) {
+    case RP_FRAME_REGISTER:
+        on_register(hp, now, from, frame);
+        break;
+    case RP_FRAME_JOIN:
+        on_join(hp, from, frame);
+        break;
+    case RP_FRAME_HELLO_REQ:
+        rp_send_empty(&hp->out, from, RP_FRAME_HELLO_RESP);
+        break;
+    default:
+        rp_count(&hp->out, RUPHIN_STAT_RX_UNEXPECTED);
+        break;
+    }
+}
+
+void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now)
+{
+    rp_session *s;
+    hp->last_now = now;
+    /* Stop while the event queue is full: the deadline stays due, so the
+     * next poll goes on where this one stopped and no event is lost. */
+    while ((s = rp_sessions_oldest(&hp->sessions)) != NULL && rp_session_expired(s, now) &&
+           !rp_events_full(hp->out.events)) {
+        ruphin_addr owner;
+        rp_session_owner(s, &owner);
+        rp_emit(&hp->out, RUPHIN_EVENT_SESSION_EXPIRED, 0, &owner, s->id, s->id_len);
+        rp_sessions_remove(&hp->sessions, s);
+    }
+}
+
+int64_t rp_holepuncher_deadline(const rp_holepuncher *hp)
+{
+    const rp_session *s = rp_sessions_oldest(&hp->sessions);
+    if (s == NULL)
+        return RUPHIN_NO_DEADLINE;
+    /* Only the low 32 bits of the expiry are stored; rebuild the full time
+     * from the last time seen, which is less than a lifetime away. */
+    return hp->last_now + (int32_t)(s->expires - (uint32_t)hp->last_now);
+}

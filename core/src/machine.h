@@ -1,0 +1,92 @@
+/*
+ * What the three role state machines share: their configuration, the event
+ * queue they fill, the output they send through, timers and counters.
+ * State machines never touch a socket or a clock: the caller passes the time
+ * (ms, any monotonic origin) and the datagrams, and asks for the next deadline.
+ */
+#ifndef RUPHIN_MACHINE_H
+#define RUPHIN_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruphin.h"
+#include "wire.h"
+
+/* Tunables, already validated (see options.c). Times in ms. */
+typedef struct rp_config {
+    int64_t keepalive_ms;
+    int64_t missed_keepalives;
+    int64_t handshake_timeout_ms;
+    int64_t retransmit_ms;
+    int64_t retransmit_max_ms;
+    int64_t punch_interval_ms;
+    int64_t max_sessions;
+    int64_t max_peers;
+    int64_t max_payload;
+    bool accept_unverified;
+    bool allow_interrupt;
+    int64_t socket_buffer;
+} rp_config;
+
+/* How long a peer or a session may stay silent before it counts as gone. */
+int64_t rp_config_silence_limit(const rp_config *cfg);
+
+/* A bounded queue of events. Small payloads (session ids) are copied in;
+ * larger ones (Data) point into the datagram being processed, which the
+ * driver keeps untouched until the queue is empty. */
+enum { RP_EVENT_QUEUE_LEN = 64 };
+
+typedef struct rp_queued_event {
+    ruphin_event event;
+    uint8_t inline_data[RUPHIN_MAX_SESSION_ID];
+} rp_queued_event;
+
+typedef struct rp_event_queue {
+    rp_queued_event slots[RP_EVENT_QUEUE_LEN];
+    unsigned head;
+    unsigned count;
+} rp_event_queue;
+
+/* Where a state machine's output goes. send returns 0 or a ruphin_error. */
+typedef struct rp_output {
+    int (*send)(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len);
+    void *ctx;
+    rp_event_queue *events;
+    int64_t *stats; /* RUPHIN_STAT_COUNT counters */
+} rp_output;
+
+bool rp_events_full(const rp_event_queue *q);
+bool rp_events_empty(const rp_event_queue *q);
+/* Queues an event; when the queue is full the event is dropped and counted. */
+void rp_emit(const rp_output *out, int32_t type, int32_t error, const ruphin_addr *peer,
+             const uint8_t *data, size_t len);
+/* Takes the oldest event; *storage keeps its inline data alive for the caller. */
+bool rp_events_pop(rp_event_queue *q, rp_queued_event *storage, ruphin_event *event);
+
+/* Sends one frame and counts it. */
+int rp_send_frame(const rp_output *out, const ruphin_addr *to, const uint8_t *frame, size_t len);
+/* Encodes and sends a frame with no payload (HelloReq, HelloResp). */
+int rp_send_empty(const rp_output *out, const ruphin_addr *to, uint16_t type);
+/* Encodes and sends a frame that carries a session id. */
+int rp_send_session(const rp_output *out, const ruphin_addr *to, uint16_t type,
+                    const uint8_t *id, size_t id_len);
+
+void rp_count(const rp_output *out, ruphin_stat_id stat);
+
+/* Deadlines are absolute ms; RUPHIN_NO_DEADLINE (-1) means none. */
+int64_t rp_earliest(int64_t a, int64_t b);
+bool rp_due(int64_t deadline, int64_t now);
+
+/* A retransmission timer with exponential backoff. */
+typedef struct rp_retry {
+    int64_t next;     /* when to send again; RUPHIN_NO_DEADLINE when stopped */
+    int64_t interval; /* current gap */
+} rp_retry;
+
+void rp_retry_start(rp_retry *r, int64_t now, const rp_config *cfg);
+void rp_retry_backoff(rp_retry *r, int64_t now, const rp_config *cfg);
+void rp_retry_stop(rp_retry *r);
+
+#endif

@@ -1,0 +1,473 @@
+/*
+ * The public ABI: a node couples one role state machine with one socket and
+ * the clock, and runs them from ruphin_poll().
+ *
+ * Poll loop: hand out a queued event; else fire due timers; else read
+ * datagrams until one of them produces an event; else wait on the socket
+ * until the next deadline or the caller's timeout, whichever comes first.
+ * The socket is read only while the event queue is empty, so a Data event's
+ * payload (which points into the receive buffer) stays valid until handed out.
+ */
+#include "addr.h"
+#include "options.h"
+#include "roles.h"
+#include "sock.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    RX_BUFFER_LEN = 65536,
+    BATCH = 256 /* datagrams read per pass before time is checked again */
+};
+
+struct ruphin_node {
+    int32_t role;
+    rp_config cfg;
+    rp_sock sock;
+    rp_output out;
+    rp_event_queue events;
+    rp_queued_event current; /* the event last handed out, owns its inline data */
+    int64_t stats[RUPHIN_STAT_COUNT];
+    bool started;
+    union {
+        rp_holepuncher holepuncher;
+        rp_server server;
+        rp_client client;
+    } m;
+    uint8_t rx[RX_BUFFER_LEN];
+    uint8_t tx[RX_BUFFER_LEN];
+};
+
+static int send_datagram(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len)
+{
+    ruphin_node *node = ctx;
+    return rp_sock_send(&node->sock, to, frame, len);
+}
+
+/* Allocates a node and opens its socket on bind_text (or default_bind). */
+static int node_open(ruphin_node **out, int32_t role, const char *bind_text,
+                     uint16_t default_port, const ruphin_addr *default_bind,
+                     const ruphin_options *options)
+{
+    ruphin_addr bind_addr = *default_bind;
+    ruphin_node *node;
+    int rc;
+
+    node = calloc(1, sizeof *node);
+    if (node == NULL)
+        return RUPHIN_ERR_NOMEM;
+    node->role = role;
+    node->sock.fd = -1;
+    rc = rp_config_from_options(&node->cfg, options);
+    if (rc == RUPHIN_OK && bind_text != NULL)
+        rc = rp_sock_resolve(bind_text, default_port, false, 0, &bind_addr);
+    if (rc == RUPHIN_OK)
+        rc = rp_sock_open(&node->sock, &bind_addr, node->cfg.socket_buffer);
+    if (rc != RUPHIN_OK) {
+        free(node);
+        return rc;
+    }
+    node->out.send = send_datagram;
+    node->out.ctx = node;
+    node->out.events = &node->events;
+    node->out.stats = node->stats;
+    *out = node;
+    return RUPHIN_OK;
+}
+
+static void node_free(ruphin_node *node)
+{
+    rp_sock_close(&node->sock);
+    free(node);
+}
+
+static ruphin_addr wildcard(uint8_t family, uint16_t port)
+{
+    ruphin_addr a;
+    memset(&a, 0, sizeof a);
+    a.family = family;
+    a.port = port;
+    return a;
+}
+
+int32_t ruphin_holepuncher_new(ruphin_node **out, const char *bind,
+                               const ruphin_options *options)
+{
+    ruphin_addr any6 = wildcard(6, RUPHIN_DEFAULT_PORT), any4 = wildcard(4, RUPHIN_DEFAULT_PORT);
+    ruphin_node *node;
+    int rc;
+
+    if (out == NULL)
+        return RUPHIN_ERR_INVALID;
+    *out = NULL;
+    rc = node_open(&node, RUPHIN_ROLE_HOLEPUNCHER, bind, RUPHIN_DEFAULT_PORT, &any6, options);
+    if (rc == RUPHIN_ERR_ADDRESS_FAMILY && bind == NULL) /* a host without IPv6 */
+        rc = node_open(&node, RUPHIN_ROLE_HOLEPUNCHER, bind, RUPHIN_DEFAULT_PORT, &any4, options);
+    if (rc != RUPHIN_OK)
+        return rc;
+    rc = rp_holepuncher_init(&node->m.holepuncher, &node->cfg, &node->out,
+                             (uint64_t)(uintptr_t)node ^ (uint64_t)rp_clock_ms() * 0x9e3779b97f4a7c15ull);
+    if (rc != RUPHIN_OK) {
+        node_free(node);
+        return rc;
+    }
+    *out = node;
+    return RUPHIN_OK;
+}
+
+/* What server and client creation share: argument checks, resolving the
+ * holepuncher, opening the socket in the holepuncher's family. */
+static int peer_open(ruphin_node **out, int32_t role, const char *holepuncher,
+                     const uint8_t *id, size_t id_len, const char *bind,
+                     const ruphin_options *options, ruphin_addr *hp_addr)
+{
+    ruphin_addr any;
+    int rc;
+
+    if (out == NULL)
+        return RUPHIN_ERR_INVALID;
+    *out = NULL;
+    if (holepuncher == NULL || (id == NULL && id_len > 0) || id_len > RUPHIN_MAX_SESSION_ID)
+        return RUPHIN_ERR_INVALID;
+    rc = rp_sock_resolve(holepuncher, RUPHIN_DEFAULT_PORT, false, 0, hp_addr);
+    if (rc != RUPHIN_OK)
+        return rc;
+    if (hp_addr->port == 0 || rp_addr_is_any(hp_addr))
+        return RUPHIN_ERR_ADDRESS;
+    any = wildcard(hp_addr->family, 0);
+    rc = node_open(out, role, bind, 0, &any, options);
+    if (rc == RUPHIN_OK && hp_addr->family == 4 && (*out)->sock.family == 6 &&
+        !(*out)->sock.dual_stack) {
+        node_free(*out);
+        *out = NULL;
+        rc = RUPHIN_ERR_ADDRESS_FAMILY;
+    } else if (rc == RUPHIN_OK && hp_addr->family == 6 && (*out)->sock.family == 4) {
+        node_free(*out);
+        *out = NULL;
+        rc = RUPHIN_ERR_ADDRESS_FAMILY;
+    }
+    return rc;
+}
+
+int32_t ruphin_server_new(ruphin_node **out, const char *holepuncher,
+                          const uint8_t *session_id, size_t session_id_len,
+                          const char *bind, const ruphin_options *options)
+{
+    ruphin_addr hp;
+    ruphin_node *node;
+    int rc = peer_open(&node, RUPHIN_ROLE_SERVER, holepuncher, session_id, session_id_len,
+                       bind, options, &hp);
+    if (out != NULL)
+        *out = NULL;
+    if (rc != RUPHIN_OK)
+        return rc;
+    rc = rp_server_init(&node->m.server, &node->cfg, &node->out, &hp, session_id,
+                        session_id_len);
+    if (rc != RUPHIN_OK) {
+        rp_server_free(&node->m.server);
+        node_free(node);
+        return rc;
+    }
+    *out = node;
+    return RUPHIN_OK;
+}
+
+int32_t ruphin_client_new(ruphin_node **out, const char *holepuncher,
+                          const uint8_t *session_id, size_t session_id_len,
+                          const char *bind, const ruphin_options *options)
+{
+    ruphin_addr hp;
+    ruphin_node *node;
+    int rc = peer_open(&node, RUPHIN_ROLE_CLIENT, holepuncher, session_id, session_id_len,
+                       bind, options, &hp);
+    if (out != NULL)
+        *out = NULL;
+    if (rc != RUPHIN_OK)
+        return rc;
+    rp_client_init(&node->m.client, &node->cfg, &node->out, &hp, session_id, session_id_len);
+    *out = node;
+    return RUPHIN_OK;
+}
+
+void ruphin_close(ruphin_node *node)
+{
+    if (node == NULL)
+        return;
+    if (node->role == RUPHIN_ROLE_HOLEPUNCHER)
+        rp_holepuncher_free(&node->m.holepuncher);
+    else if (node->role == RUPHIN_ROLE_SERVER)
+        rp_server_free(&node->m.server);
+    node_free(node);
+}
+
+/* ---- the poll loop ---- */
+
+static void machine_start(ruphin_node *node, int64_t now)
+{
+    node->started = true;
+    if (node->role == RUPHIN_ROLE_SERVER)
+        rp_server_start(&node->m.server, now);
+    else if (node->role == RUPHIN_ROLE_CLIENT)
+        rp_client_start(&node->m.client, now);
+}
+
+static void machine_tick(ruphin_node *node, int64_t now)
+{
+    if (node->role == RUPHIN_ROLE_HOLEPUNCHER)
+        rp_holepuncher_tick(&node->m.holepuncher, now);
+    else if (node->role == RUPHIN_ROLE_SERVER)
+        rp_server_tick(&node->m.server, now);
+    else
+        rp_client_tick(&node->m.client, now);
+}
+
+static void machine_input(ruphin_node *node, int64_t now, const ruphin_addr *from,
+                          const rp_frame *frame)
+{
+    if (node->role == RUPHIN_ROLE_HOLEPUNCHER)
+        rp_holepuncher_input(&node->m.holepuncher, now, from, frame);
+    else if (node->role == RUPHIN_ROLE_SERVER)
+        rp_server_input(&node->m.server, now, from, frame);
+    else
+        rp_client_input(&node->m.client, now, from, frame);
+}
+
+int64_t ruphin_deadline(const ruphin_node *node)
+{
+    if (node == NULL)
+        return RUPHIN_NO_DEADLINE;
+    if (!node->started || !rp_events_empty(&node->events))
+        return 0; /* due at once: the next poll has work to do */
+    if (node->role == RUPHIN_ROLE_HOLEPUNCHER)
+        return rp_holepuncher_deadline(&node->m.holepuncher);
+    if (node->role == RUPHIN_ROLE_SERVER)
+        return rp_server_deadline(&node->m.server);
+    return rp_client_deadline(&node->m.client);
+}
+
+int32_t ruphin_state(const ruphin_node *node)
+{
+    if (node == NULL)
+        return RUPHIN_ERR_INVALID;
+    if (node->role == RUPHIN_ROLE_HOLEPUNCHER)
+        return RUPHIN_STATE_SERVING;
+    if (node->role == RUPHIN_ROLE_SERVER)
+        return node->m.server.state;
+    return node->m.client.state;
+}
+
+/* LocalInterrupt wakes a poll only when it comes from this host. */
+static bool from_this_host(const ruphin_node *node, const ruphin_addr *from)
+{
+    return rp_addr_is_loopback(from) || rp_addr_same_host(from, &node->sock.local);
+}
+
+static void handle_datagram(ruphin_node *node, int64_t now, const ruphin_addr *from,
+                            size_t len)
+{
+    rp_frame frame;
+    node->stats[RUPHIN_STAT_RX_DATAGRAMS]++;
+    if (rp_wire_decode(node->rx, len, &frame) != RP_WIRE_OK) {
+        node->stats[RUPHIN_STAT_RX_MALFORMED]++;
+        return;
+    }
+    if (frame.type != RP_FRAME_LOCAL_INTERRUPT)
+        machine_input(node, now, from, &frame);
+    else if (node->cfg.allow_interrupt && from_this_host(node, from))
+        rp_emit(&node->out, RUPHIN_EVENT_WAKE, 0, from, NULL, 0);
+    else
+        node->stats[RUPHIN_STAT_RX_UNEXPECTED]++;
+}
+
+/* Reads up to BATCH datagrams, stopping early once one produced an event.
+ * Returns 1 when the socket may hold more, 0 when drained, or an error. */
+static int read_batch(ruphin_node *node)
+{
+    int i;
+    for (i = 0; i < BATCH; i++) {
+        ruphin_addr from;
+        size_t len;
+        int rc = rp_sock_recv(&node->sock, node->rx, sizeof node->rx, &len, &from);
+        if (rc <= 0)
+            return rc;
+        handle_datagram(node, rp_clock_ms(), &from, len);
+        if (!rp_events_empty(&node->events))
+            return 1;
+    }
+    return 1;
+}
+
+static bool next_event(ruphin_node *node, ruphin_event *event)
+{
+    return rp_events_pop(&node->events, &node->current, event);
+}
+
+/* How long to wait now: until the end of the caller's time or the next
+ * deadline, whichever is first; -1 for ever. */
+static int wait_ms(const ruphin_node *node, int64_t now, int64_t end)
+{
+    int64_t until = rp_earliest(end, ruphin_deadline(node));
+    if (until == RUPHIN_NO_DEADLINE)
+        return -1;
+    if (until <= now)
+        return 0;
+    return until - now > 86400000 ? 86400000 : (int)(until - now);
+}
+
+int32_t ruphin_poll(ruphin_node *node, int32_t timeout_ms, ruphin_event *event)
+{
+    int64_t now = rp_clock_ms();
+    int64_t end = timeout_ms < 0 ? RUPHIN_NO_DEADLINE : now + timeout_ms;
+
+    if (node == NULL || event == NULL || timeout_ms < RUPHIN_WAIT_FOREVER)
+        return RUPHIN_ERR_INVALID;
+    memset(event, 0, sizeof *event);
+    if (!node->started)
+        machine_start(node, now);
+    for (;;) {
+        int rc;
+        if (next_event(node, event))
+            return 1;
+        if (ruphin_state(node) == RUPHIN_STATE_FAILED)
+            return RUPHIN_ERR_FAILED;
+        machine_tick(node, rp_clock_ms());
+        if (next_event(node, event))
+            return 1;
+        rc = read_batch(node);
+        if (rc < 0)
+            return rc;
+        if (next_event(node, event))
+            return 1;
+        now = rp_clock_ms();
+        if (rp_due(end, now))
+            return 0;
+        if (rc == 0 && (rc = rp_sock_wait(&node->sock, wait_ms(node, now, end))) < 0)
+            return rc;
+    }
+}
+
+/* ---- sending ---- */
+
+static int client_destination(const ruphin_node *node, const ruphin_addr *to)
+{
+    const rp_client *c = &node->m.client;
+    if (c->state == RUPHIN_STATE_FAILED)
+        return RUPHIN_ERR_FAILED;
+    if (c->state != RUPHIN_STATE_CONNECTED)
+        return RUPHIN_ERR_NOT_CONNECTED;
+    if (to != NULL && !rp_addr_same(to, &c->server))
+        return RUPHIN_ERR_UNKNOWN_PEER;
+    return RUPHIN_OK;
+}
+
+static int server_destination(const ruphin_node *node, const ruphin_addr *to)
+{
+    if (node->m.server.state == RUPHIN_STATE_FAILED)
+        return RUPHIN_ERR_FAILED;
+    if (to == NULL)
+        return RUPHIN_ERR_INVALID;
+    return rp_server_can_send(&node->m.server, to);
+}
+
+int32_t ruphin_send(ruphin_node *node, const ruphin_addr *to, const uint8_t *data, size_t len)
+{
+    size_t frame_len;
+    int rc;
+
+    if (node == NULL || (data == NULL && len > 0))
+        return RUPHIN_ERR_INVALID;
+    if (node->role == RUPHIN_ROLE_HOLEPUNCHER)
+        return RUPHIN_ERR_NOT_SUPPORTED;
+    if (len > (size_t)node->cfg.max_payload)
+        return RUPHIN_ERR_TOO_LARGE;
+    rc = node->role == RUPHIN_ROLE_CLIENT ? client_destination(node, to)
+                                          : server_destination(node, to);
+    if (rc != RUPHIN_OK)
+        return rc;
+    if (to == NULL)
+        to = &node->m.client.server;
+    frame_len = rp_wire_encode_data(node->tx, sizeof node->tx, data, len);
+    return rp_send_frame(&node->out, to, node->tx, frame_len);
+}
+
+/* ---- waking, event-loop integration, introspection ---- */
+
+int32_t ruphin_wake(ruphin_node *node)
+{
+    uint8_t frame[RP_HEADER_LEN];
+    ruphin_addr target;
+    size_t len;
+
+    if (node == NULL)
+        return RUPHIN_ERR_INVALID;
+    if (!node->cfg.allow_interrupt)
+        return RUPHIN_ERR_NOT_SUPPORTED;
+    /* Only fields fixed at creation are read here: safe from any thread. */
+    target = node->sock.local;
+    if (rp_addr_is_any(&target)) {
+        memset(target.ip, 0, sizeof target.ip);
+        if (target.family == 4)
+            target.ip[0] = 127, target.ip[3] = 1;
+        else
+            target.ip[15] = 1;
+    }
+    len = rp_wire_encode_empty(frame, sizeof frame, RP_FRAME_LOCAL_INTERRUPT);
+    return rp_sock_send_once(&target, frame, len);
+}
+
+int64_t ruphin_fd(const ruphin_node *node)
+{
+    return node == NULL ? RUPHIN_ERR_INVALID : (int64_t)node->sock.fd;
+}
+
+int32_t ruphin_timeout_ms(const ruphin_node *node)
+{
+    int64_t deadline = ruphin_deadline(node), now;
+    if (deadline == RUPHIN_NO_DEADLINE)
+        return -1;
+    now = rp_clock_ms();
+    if (deadline <= now)
+        return 0;
+    return deadline - now > INT32_MAX ? INT32_MAX : (int32_t)(deadline - now);
+}
+
+int32_t ruphin_role(const ruphin_node *node)
+{
+    return node == NULL ? RUPHIN_ERR_INVALID : node->role;
+}
+
+int32_t ruphin_local_addr(const ruphin_node *node, ruphin_addr *out)
+{
+    if (node == NULL || out == NULL)
+        return RUPHIN_ERR_INVALID;
+    *out = node->sock.local;
+    return RUPHIN_OK;
+}
+
+int32_t ruphin_peer_addr(const ruphin_node *node, ruphin_addr *out)
+{
+    if (node == NULL || out == NULL)
+        return RUPHIN_ERR_INVALID;
+    if (node->role != RUPHIN_ROLE_CLIENT)
+        return RUPHIN_ERR_NOT_SUPPORTED;
+    if (node->m.client.server.family == 0)
+        return RUPHIN_ERR_NOT_CONNECTED;
+    *out = node->m.client.server;
+    return RUPHIN_OK;
+}
+
+int64_t ruphin_stat(const ruphin_node *node, int32_t stat)
+{
+    if (node == NULL || stat < 0 || stat >= RUPHIN_STAT_COUNT)
+        return RUPHIN_ERR_INVALID;
+    if (stat == RUPHIN_STAT_SESSIONS)
+        return node->role == RUPHIN_ROLE_HOLEPUNCHER ? node->m.holepuncher.sessions.count : 0;
+    if (stat == RUPHIN_STAT_PEERS) {
+        if (node->role == RUPHIN_ROLE_SERVER)
+            return rp_server_connected_count(&node->m.server);
+        return node->role == RUPHIN_ROLE_CLIENT &&
+               node->m.client.state == RUPHIN_STATE_CONNECTED;
+    }
+    return node->stats[stat];
+}

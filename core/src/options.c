@@ -1,0 +1,100 @@
+/* Options: tunables with defaults and the ranges they are checked against. */
+#include "options.h"
+
+#include <stdlib.h>
+
+struct ruphin_options {
+    int64_t values[RP_OPTION_COUNT];
+};
+
+typedef struct option_spec {
+    int64_t default_value, min, max;
+} option_spec;
+
+/* Indexed by ruphin_option. Ranges keep every timer sum far below 2^31 ms,
+ * which the holepuncher's 32-bit expiry times rely on. */
+static const option_spec specs[RP_OPTION_COUNT] = {
+    [RUPHIN_OPT_KEEPALIVE_MS] = {10000, 10, 3600000},
+    [RUPHIN_OPT_MISSED_KEEPALIVES] = {3, 1, 100},
+    [RUPHIN_OPT_HANDSHAKE_TIMEOUT_MS] = {10000, 10, 3600000},
+    [RUPHIN_OPT_RETRANSMIT_MS] = {250, 1, 60000},
+    [RUPHIN_OPT_RETRANSMIT_MAX_MS] = {2000, 1, 600000},
+    [RUPHIN_OPT_PUNCH_INTERVAL_MS] = {100, 1, 60000},
+    [RUPHIN_OPT_MAX_SESSIONS] = {1000000, 1, 100000000},
+    [RUPHIN_OPT_MAX_PEERS] = {4096, 1, 10000000},
+    [RUPHIN_OPT_MAX_PAYLOAD] = {1024, 0, RUPHIN_MAX_PAYLOAD_LIMIT},
+    [RUPHIN_OPT_ACCEPT_UNVERIFIED] = {0, 0, 1},
+    [RUPHIN_OPT_ALLOW_INTERRUPT] = {1, 0, 1},
+    [RUPHIN_OPT_SOCKET_BUFFER] = {0, 0, 1 << 30},
+};
+
+static bool valid_option(int32_t option)
+{
+    return option > 0 && option < RP_OPTION_COUNT;
+}
+
+int32_t ruphin_options_new(ruphin_options **out)
+{
+    ruphin_options *o;
+    int i;
+    if (out == NULL)
+        return RUPHIN_ERR_INVALID;
+    *out = NULL;
+    o = malloc(sizeof *o);
+    if (o == NULL)
+        return RUPHIN_ERR_NOMEM;
+    for (i = 0; i < RP_OPTION_COUNT; i++)
+        o->values[i] = specs[i].default_value;
+    *out = o;
+    return RUPHIN_OK;
+}
+
+void ruphin_options_free(ruphin_options *options)
+{
+    free(options);
+}
+
+int32_t ruphin_options_set(ruphin_options *options, int32_t option, int64_t value)
+{
+    if (options == NULL || !valid_option(option))
+        return RUPHIN_ERR_INVALID;
+    if (value < specs[option].min || value > specs[option].max)
+        return RUPHIN_ERR_INVALID;
+    options->values[option] = value;
+    return RUPHIN_OK;
+}
+
+int32_t ruphin_options_get(const ruphin_options *options, int32_t option, int64_t *value)
+{
+    if (value == NULL || !valid_option(option))
+        return RUPHIN_ERR_INVALID;
+    *value = options ? options->values[option] : specs[option].default_value;
+    return RUPHIN_OK;
+}
+
+static int64_t get(const ruphin_options *options, ruphin_option option)
+{
+    int64_t v = 0;
+    ruphin_options_get(options, option, &v);
+    return v;
+}
+
+int rp_config_from_options(rp_config *cfg, const ruphin_options *o)
+{
+    cfg->keepalive_ms = get(o, RUPHIN_OPT_KEEPALIVE_MS);
+    cfg->missed_keepalives = get(o, RUPHIN_OPT_MISSED_KEEPALIVES);
+    cfg->handshake_timeout_ms = get(o, RUPHIN_OPT_HANDSHAKE_TIMEOUT_MS);
+    cfg->retransmit_ms = get(o, RUPHIN_OPT_RETRANSMIT_MS);
+    cfg->retransmit_max_ms = get(o, RUPHIN_OPT_RETRANSMIT_MAX_MS);
+    cfg->punch_interval_ms = get(o, RUPHIN_OPT_PUNCH_INTERVAL_MS);
+    cfg->max_sessions = get(o, RUPHIN_OPT_MAX_SESSIONS);
+    cfg->max_peers = get(o, RUPHIN_OPT_MAX_PEERS);
+    cfg->max_payload = get(o, RUPHIN_OPT_MAX_PAYLOAD);
+    cfg->accept_unverified = get(o, RUPHIN_OPT_ACCEPT_UNVERIFIED) != 0;
+    cfg->allow_interrupt = get(o, RUPHIN_OPT_ALLOW_INTERRUPT) != 0;
+    cfg->socket_buffer = get(o, RUPHIN_OPT_SOCKET_BUFFER);
+    /* Backoff may not start above its own ceiling. */
+    if (cfg->retransmit_ms > cfg->retransmit_max_ms)
+        return RUPHIN_ERR_INVALID;
+    return RUPHIN_OK;
+}

@@ -1,0 +1,111 @@
+/*
+ * The protocol state machines of the three roles. Each takes the current
+ * time (ms) and datagrams already decoded by the wire codec, sends frames and
+ * queues events through its rp_output, and tells its next deadline. None of
+ * them owns a socket or reads a clock.
+ */
+#ifndef RUPHIN_ROLES_H
+#define RUPHIN_ROLES_H
+
+#include "machine.h"
+#include "sessions.h"
+
+/* ---- holepuncher ---- */
+
+typedef struct rp_holepuncher {
+    rp_config cfg;
+    rp_output out;
+    rp_sessions sessions;
+    int64_t last_now; /* the latest time passed in */
+} rp_holepuncher;
+
+int rp_holepuncher_init(rp_holepuncher *hp, const rp_config *cfg, const rp_output *out,
+                        uint64_t seed);
+void rp_holepuncher_free(rp_holepuncher *hp);
+void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
+                          const rp_frame *frame);
+void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now);
+int64_t rp_holepuncher_deadline(const rp_holepuncher *hp);
+
+/* ---- server peer ---- */
+
+typedef enum rp_peer_state {
+    RP_PEER_ANNOUNCED, /* the holepuncher told us about it; punching */
+    RP_PEER_HEARD,     /* it said hello before the holepuncher announced it */
+    RP_PEER_CONNECTED
+} rp_peer_state;
+
+typedef struct rp_peer {
+    ruphin_addr addr;
+    rp_peer_state state;
+    int64_t give_up;    /* ANNOUNCED, HEARD: end of the handshake window */
+    int64_t next_hello; /* ANNOUNCED: next punch */
+    int64_t last_heard; /* CONNECTED */
+} rp_peer;
+
+/* Clients of a server, found by address through an open-addressing index. */
+typedef struct rp_peer_table {
+    rp_peer *items;
+    uint32_t count, capacity;
+    uint32_t *index; /* item position + 1, 0 = empty slot */
+    uint32_t index_mask;
+} rp_peer_table;
+
+int rp_peers_init(rp_peer_table *t);
+void rp_peers_free(rp_peer_table *t);
+rp_peer *rp_peers_find(const rp_peer_table *t, const ruphin_addr *addr);
+/* Adds addr (not present); NULL when memory ran out. */
+rp_peer *rp_peers_add(rp_peer_table *t, const ruphin_addr *addr);
+/* Removes p; the last peer moves into its place. */
+void rp_peers_remove(rp_peer_table *t, rp_peer *p);
+
+typedef struct rp_server {
+    rp_config cfg;
+    rp_output out;
+    ruphin_addr holepuncher;
+    uint8_t session_id[RUPHIN_MAX_SESSION_ID];
+    size_t session_id_len;
+    int32_t state;          /* ruphin_state_type */
+    rp_retry register_retry;/* REGISTERING, or a refresh awaiting its ack */
+    int64_t give_up;        /* first registration: deadline */
+    int64_t next_refresh;   /* REGISTERED */
+    int64_t last_ack;       /* REGISTERED */
+    rp_peer_table peers;
+    int64_t peers_deadline; /* earliest timer among peers (may be early) */
+} rp_server;
+
+int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
+                   const ruphin_addr *holepuncher, const uint8_t *id, size_t id_len);
+void rp_server_free(rp_server *s);
+void rp_server_start(rp_server *s, int64_t now);
+void rp_server_input(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *frame);
+void rp_server_tick(rp_server *s, int64_t now);
+int64_t rp_server_deadline(const rp_server *s);
+/* 0, or RUPHIN_ERR_UNKNOWN_PEER when to is not a connected client. */
+int rp_server_can_send(const rp_server *s, const ruphin_addr *to);
+uint32_t rp_server_connected_count(const rp_server *s);
+
+/* ---- client peer ---- */
+
+typedef struct rp_client {
+    rp_config cfg;
+    rp_output out;
+    ruphin_addr holepuncher;
+    ruphin_addr server; /* family 0 until announced */
+    uint8_t session_id[RUPHIN_MAX_SESSION_ID];
+    size_t session_id_len;
+    int32_t state;        /* ruphin_state_type */
+    rp_retry join_retry;  /* JOINING, PUNCHING */
+    int64_t give_up;      /* JOINING, PUNCHING */
+    int64_t next_hello;   /* PUNCHING: next punch; CONNECTED: next keepalive */
+    int64_t last_heard;   /* CONNECTED */
+} rp_client;
+
+void rp_client_init(rp_client *c, const rp_config *cfg, const rp_output *out,
+                    const ruphin_addr *holepuncher, const uint8_t *id, size_t id_len);
+void rp_client_start(rp_client *c, int64_t now);
+void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const rp_frame *frame);
+void rp_client_tick(rp_client *c, int64_t now);
+int64_t rp_client_deadline(const rp_client *c);
+
+#endif

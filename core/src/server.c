@@ -1,0 +1,289 @@
+/*
+ * The server peer's state machine: registers its session id with the
+ * holepuncher and keeps it alive, punches toward every client the
+ * holepuncher announces, and accepts Data only from clients that completed
+ * the hello handshake (unless configured otherwise).
+ *
+ * A client is connected once the holepuncher announced it AND it said hello
+ * (HelloReq or HelloResp) from that address. Either may come first: a client
+ * often gets its PeerInfo first and says hello before ours arrives.
+ */
+#include "roles.h"
+#include "addr.h"
+
+#include <string.h>
+
+int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
+                   const ruphin_addr *holepuncher, const uint8_t *id, size_t id_len)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    s->out = *out;
+    s->holepuncher = *holepuncher;
+    memcpy(s->session_id, id, id_len);
+    s->session_id_len = id_len;
+    s->state = RUPHIN_STATE_IDLE;
+    s->give_up = s->next_refresh = RUPHIN_NO_DEADLINE;
+    s->peers_deadline = RUPHIN_NO_DEADLINE;
+    rp_retry_stop(&s->register_retry);
+    return rp_peers_init(&s->peers);
+}
+
+void rp_server_free(rp_server *s)
+{
+    rp_peers_free(&s->peers);
+}
+
+static void send_register(rp_server *s)
+{
+    rp_send_session(&s->out, &s->holepuncher, RP_FRAME_REGISTER, s->session_id,
+                    s->session_id_len);
+}
+
+void rp_server_start(rp_server *s, int64_t now)
+{
+    s->state = RUPHIN_STATE_REGISTERING;
+    s->give_up = now + s->cfg.handshake_timeout_ms;
+    send_register(s);
+    rp_retry_start(&s->register_retry, now, &s->cfg);
+}
+
+static void fail(rp_server *s, int32_t error)
+{
+    s->state = RUPHIN_STATE_FAILED;
+    rp_retry_stop(&s->register_retry);
+    rp_emit(&s->out, RUPHIN_EVENT_FAILED, error, &s->holepuncher, NULL, 0);
+}
+
+static void on_register_ack(rp_server *s, int64_t now, const rp_frame *f)
+{
+    if (f->payload_len != s->session_id_len ||
+        memcmp(f->payload, s->session_id, s->session_id_len) != 0) {
+        rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    s->last_ack = now;
+    rp_retry_stop(&s->register_retry);
+    if (s->state == RUPHIN_STATE_REGISTERING) {
+        s->state = RUPHIN_STATE_REGISTERED;
+        s->give_up = RUPHIN_NO_DEADLINE;
+        s->next_refresh = now + s->cfg.keepalive_ms;
+        rp_emit(&s->out, RUPHIN_EVENT_REGISTERED, 0, &s->holepuncher, s->session_id,
+                s->session_id_len);
+    }
+}
+
+static void schedule_peer(rp_server *s, int64_t when)
+{
+    s->peers_deadline = rp_earliest(s->peers_deadline, when);
+}
+
+static void connect_peer(rp_server *s, int64_t now, rp_peer *p)
+{
+    p->state = RP_PEER_CONNECTED;
+    p->last_heard = now;
+    schedule_peer(s, now + rp_config_silence_limit(&s->cfg));
+    rp_emit(&s->out, RUPHIN_EVENT_CONNECTED, 0, &p->addr, NULL, 0);
+}
+
+/* Finds or adds a peer; NULL when the table is full (counted). */
+static rp_peer *track_peer(rp_server *s, int64_t now, const ruphin_addr *addr,
+                           rp_peer_state state)
+{
+    rp_peer *p = rp_peers_find(&s->peers, addr);
+    if (p != NULL)
+        return p;
+    if (s->peers.count >= (uint32_t)s->cfg.max_peers ||
+        (p = rp_peers_add(&s->peers, addr)) == NULL) {
+        rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return NULL;
+    }
+    p->state = state;
+    p->give_up = now + s->cfg.handshake_timeout_ms;
+    p->next_hello = now;
+    schedule_peer(s, now);
+    return p;
+}
+
+static void on_peer_info(rp_server *s, int64_t now, const rp_frame *f)
+{
+    rp_peer *p;
+    if (f->peer.port == 0 || rp_addr_is_any(&f->peer)) {
+        rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    p = track_peer(s, now, &f->peer, RP_PEER_ANNOUNCED);
+    if (p == NULL)
+        return;
+    if (p->state == RP_PEER_HEARD) {
+        connect_peer(s, now, p);
+    } else if (p->state == RP_PEER_ANNOUNCED) {
+        rp_emit(&s->out, RUPHIN_EVENT_PEER_ANNOUNCED, 0, &p->addr, NULL, 0);
+    }
+    /* Punch now in every case: the client may have re-joined because our
+     * earlier hellos got lost. */
+    rp_send_empty(&s->out, &p->addr, RP_FRAME_HELLO_REQ);
+    if (p->state == RP_PEER_ANNOUNCED)
+        p->next_hello = now + s->cfg.punch_interval_ms;
+}
+
+/* A hello (request or response) from a peer. */
+static void on_hello(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *f)
+{
+    rp_peer *p;
+    if (f->type == RP_FRAME_HELLO_REQ)
+        rp_send_empty(&s->out, from, RP_FRAME_HELLO_RESP);
+    p = track_peer(s, now, from, RP_PEER_HEARD);
+    if (p == NULL)
+        return;
+    if (p->state == RP_PEER_ANNOUNCED)
+        connect_peer(s, now, p);
+    else if (p->state == RP_PEER_CONNECTED)
+        p->last_heard = now;
+}
+
+static void on_data(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *f)
+{
+    rp_peer *p = rp_peers_find(&s->peers, from);
+    if (p != NULL && p->state == RP_PEER_CONNECTED)
+        p->last_heard = now;
+    else if (!s->cfg.accept_unverified) {
+        rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    rp_emit(&s->out, RUPHIN_EVENT_DATA, 0, from, f->payload, f->payload_len);
+}
+
+static bool from_holepuncher(const rp_server *s, const ruphin_addr *from)
+{
+    return rp_addr_same(from, &s->holepuncher);
+}
+
+void rp_server_input(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *f)
+{
+    if (s->state == RUPHIN_STATE_FAILED || s->state == RUPHIN_STATE_IDLE) {
+        rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    if (f->type == RP_FRAME_REGISTER_ACK && from_holepuncher(s, from))
+        on_register_ack(s, now, f);
+    else if (f->type == RP_FRAME_PEER_INFO && from_holepuncher(s, from))
+        on_peer_info(s, now, f);
+    else if (f->type == RP_FRAME_HELLO_REQ || f->type == RP_FRAME_HELLO_RESP)
+        on_hello(s, now, from, f);
+    else if (f->type == RP_FRAME_DATA)
+        on_data(s, now, from, f);
+    else
+        rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+}
+
+static void tick_registration(rp_server *s, int64_t now)
+{
+    if (s->state == RUPHIN_STATE_REGISTERING && rp_due(s->give_up, now)) {
+        fail(s, RUPHIN_ERR_TIMEOUT);
+        return;
+    }
+    if (s->state == RUPHIN_STATE_REGISTERED &&
+        now - s->last_ack >= rp_config_silence_limit(&s->cfg)) {
+        /* The holepuncher has forgotten us by now: register afresh, forever. */
+        s->state = RUPHIN_STATE_REGISTERING;
+        s->next_refresh = RUPHIN_NO_DEADLINE;
+        rp_emit(&s->out, RUPHIN_EVENT_REGISTRATION_LOST, RUPHIN_ERR_TIMEOUT, &s->holepuncher,
+                s->session_id, s->session_id_len);
+        send_register(s);
+        rp_retry_start(&s->register_retry, now, &s->cfg);
+        return;
+    }
+    if (s->state == RUPHIN_STATE_REGISTERED && rp_due(s->next_refresh, now)) {
+        send_register(s);
+        s->next_refresh = now + s->cfg.keepalive_ms;
+        rp_retry_start(&s->register_retry, now, &s->cfg);
+        return;
+    }
+    if (rp_due(s->register_retry.next, now)) {
+        send_register(s);
+        rp_retry_backoff(&s->register_retry, now, &s->cfg);
+    }
+}
+
+/* Runs one peer's timers; returns false when the peer was removed. */
+static bool tick_peer(rp_server *s, int64_t now, rp_peer *p)
+{
+    if (p->state == RP_PEER_CONNECTED) {
+        if (now - p->last_heard < rp_config_silence_limit(&s->cfg))
+            return true;
+        rp_emit(&s->out, RUPHIN_EVENT_DISCONNECTED, RUPHIN_ERR_PEER_LOST, &p->addr, NULL, 0);
+    } else if (rp_due(p->give_up, now)) {
+        if (p->state == RP_PEER_ANNOUNCED)
+            rp_emit(&s->out, RUPHIN_EVENT_PUNCH_FAILED, RUPHIN_ERR_TIMEOUT, &p->addr, NULL, 0);
+    } else {
+        if (p->state == RP_PEER_ANNOUNCED && rp_due(p->next_hello, now)) {
+            rp_send_empty(&s->out, &p->addr, RP_FRAME_HELLO_REQ);
+            p->next_hello = now + s->cfg.punch_interval_ms;
+        }
+        return true;
+    }
+    rp_peers_remove(&s->peers, p);
+    return false;
+}
+
+static int64_t peer_deadline(const rp_server *s, const rp_peer *p)
+{
+    if (p->state == RP_PEER_CONNECTED)
+        return p->last_heard + rp_config_silence_limit(&s->cfg);
+    if (p->state == RP_PEER_ANNOUNCED)
+        return rp_earliest(p->give_up, p->next_hello);
+    return p->give_up;
+}
+
+static void tick_peers(rp_server *s, int64_t now)
+{
+    uint32_t i = 0;
+    if (!rp_due(s->peers_deadline, now))
+        return;
+    s->peers_deadline = RUPHIN_NO_DEADLINE;
+    while (i < s->peers.count) {
+        rp_peer *p = &s->peers.items[i];
+        if (tick_peer(s, now, p)) {
+            schedule_peer(s, peer_deadline(s, p));
+            i++;
+        }
+    }
+}
+
+void rp_server_tick(rp_server *s, int64_t now)
+{
+    if (s->state == RUPHIN_STATE_FAILED || s->state == RUPHIN_STATE_IDLE)
+        return;
+    tick_registration(s, now);
+    if (s->state != RUPHIN_STATE_FAILED)
+        tick_peers(s, now);
+}
+
+int64_t rp_server_deadline(const rp_server *s)
+{
+    int64_t d;
+    if (s->state == RUPHIN_STATE_FAILED || s->state == RUPHIN_STATE_IDLE)
+        return RUPHIN_NO_DEADLINE;
+    d = rp_earliest(s->give_up, s->register_retry.next);
+    d = rp_earliest(d, s->next_refresh);
+    if (s->state == RUPHIN_STATE_REGISTERED)
+        d = rp_earliest(d, s->last_ack + rp_config_silence_limit(&s->cfg));
+    return rp_earliest(d, s->peers_deadline);
+}
+
+int rp_server_can_send(const rp_server *s, const ruphin_addr *to)
+{
+    const rp_peer *p = rp_peers_find(&s->peers, to);
+    if (p != NULL && p->state == RP_PEER_CONNECTED)
+        return RUPHIN_OK;
+    return RUPHIN_ERR_UNKNOWN_PEER;
+}
+
+uint32_t rp_server_connected_count(const rp_server *s)
+{
+    uint32_t i, n = 0;
+    for (i = 0; i < s->peers.count; i++)
+        n += s->peers.items[i].state == RP_PEER_CONNECTED;
+    return n;
+}

@@ -1,0 +1,220 @@
+/* The holepuncher's session table; see sessions.h for the design. */
+#include "sessions.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NIL UINT32_MAX
+
+enum { MIN_CAPACITY = 64 };
+
+static uint32_t hash_id(const rp_sessions *t, const uint8_t *id, size_t len)
+{
+    /* FNV-1a over a seeded state, then a murmur3 finaliser to spread the bits. */
+    uint64_t h = 1469598103934665603ull ^ t->seed;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        h ^= id[i];
+        h *= 1099511628211ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return (uint32_t)h;
+}
+
+static uint32_t index_of(const rp_sessions *t, const rp_session *s)
+{
+    return (uint32_t)(s - t->items);
+}
+
+static uint32_t *bucket_of(const rp_sessions *t, const uint8_t *id, size_t len)
+{
+    return &t->buckets[hash_id(t, id, len) & t->bucket_mask];
+}
+
+/* Rebuilds the hash index with nbuckets (a power of two) buckets. */
+static int rehash(rp_sessions *t, uint32_t nbuckets)
+{
+    uint32_t *buckets = malloc((size_t)nbuckets * sizeof *buckets);
+    uint32_t i;
+    if (buckets == NULL)
+        return RUPHIN_ERR_NOMEM;
+    free(t->buckets);
+    t->buckets = buckets;
+    t->bucket_mask = nbuckets - 1;
+    memset(buckets, 0xff, (size_t)nbuckets * sizeof *buckets);
+    for (i = 0; i < t->count; i++) {
+        uint32_t *head = bucket_of(t, t->items[i].id, t->items[i].id_len);
+        t->items[i].chain = *head;
+        *head = i;
+    }
+    return RUPHIN_OK;
+}
+
+/* Resizes the record array to capacity and the index to match it. */
+static int resize(rp_sessions *t, uint32_t capacity)
+{
+    rp_session *items = realloc(t->items, (size_t)capacity * sizeof *items);
+    if (items == NULL)
+        return RUPHIN_ERR_NOMEM;
+    t->items = items;
+    t->capacity = capacity;
+    return rehash(t, capacity);
+}
+
+int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed)
+{
+    memset(t, 0, sizeof *t);
+    t->limit = limit;
+    t->seed = seed;
+    t->oldest = t->newest = NIL;
+    return resize(t, MIN_CAPACITY);
+}
+
+void rp_sessions_free(rp_sessions *t)
+{
+    free(t->items);
+    free(t->buckets);
+    memset(t, 0, sizeof *t);
+}
+
+rp_session *rp_sessions_find(const rp_sessions *t, const uint8_t *id, size_t id_len)
+{
+    uint32_t i = *bucket_of(t, id, id_len);
+    while (i != NIL) {
+        rp_session *s = &t->items[i];
+        if (s->id_len == id_len && memcmp(s->id, id, id_len) == 0)
+            return s;
+        i = s->chain;
+    }
+    return NULL;
+}
+
+static void list_append(rp_sessions *t, uint32_t i)
+{
+    t->items[i].older = t->newest;
+    t->items[i].newer = NIL;
+    if (t->newest != NIL)
+        t->items[t->newest].newer = i;
+    else
+        t->oldest = i;
+    t->newest = i;
+}
+
+static void list_unlink(rp_sessions *t, uint32_t i)
+{
+    rp_session *s = &t->items[i];
+    if (s->older != NIL)
+        t->items[s->older].newer = s->newer;
+    else
+        t->oldest = s->newer;
+    if (s->newer != NIL)
+        t->items[s->newer].older = s->older;
+    else
+        t->newest = s->older;
+}
+
+/* The link (bucket head or a chain field) that points at record i. */
+static uint32_t *link_to(rp_sessions *t, uint32_t i)
+{
+    uint32_t *link = bucket_of(t, t->items[i].id, t->items[i].id_len);
+    while (*link != i)
+        link = &t->items[*link].chain;
+    return link;
+}
+
+rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
+                            const ruphin_addr *owner, uint32_t expires, int *full)
+{
+    uint32_t i, *head;
+    rp_session *s;
+
+    *full = t->count >= t->limit;
+    if (*full || id_len > RUPHIN_MAX_SESSION_ID)
+        return NULL;
+    if (t->count == t->capacity && resize(t, t->capacity * 2) != RUPHIN_OK)
+        return NULL;
+    i = t->count++;
+    s = &t->items[i];
+    memset(s, 0, sizeof *s);
+    memcpy(s->id, id, id_len);
+    s->id_len = (uint8_t)id_len;
+    s->family = owner->family;
+    s->port = owner->port;
+    memcpy(s->ip, owner->ip, sizeof s->ip);
+    s->expires = expires;
+    head = bucket_of(t, id, id_len);
+    s->chain = *head;
+    *head = i;
+    list_append(t, i);
+    return s;
+}
+
+void rp_sessions_refresh(rp_sessions *t, rp_session *s, uint32_t expires)
+{
+    uint32_t i = index_of(t, s);
+    s->expires = expires;
+    if (t->newest == i)
+        return;
+    list_unlink(t, i);
+    list_append(t, i);
+}
+
+rp_session *rp_sessions_oldest(const rp_sessions *t)
+{
+    return t->oldest == NIL ? NULL : &t->items[t->oldest];
+}
+
+/* Moves record from into slot to, fixing every link that pointed at it. */
+static void move_record(rp_sessions *t, uint32_t from, uint32_t to)
+{
+    rp_session *s = &t->items[from];
+    *link_to(t, from) = to;
+    if (s->older != NIL)
+        t->items[s->older].newer = to;
+    else
+        t->oldest = to;
+    if (s->newer != NIL)
+        t->items[s->newer].older = to;
+    else
+        t->newest = to;
+    t->items[to] = *s;
+}
+
+void rp_sessions_remove(rp_sessions *t, rp_session *s)
+{
+    uint32_t i = index_of(t, s);
+    uint32_t last = t->count - 1;
+
+    *link_to(t, i) = s->chain;
+    list_unlink(t, i);
+    if (i != last)
+        move_record(t, last, i);
+    t->count--;
+    /* Give memory back once the table is mostly empty. */
+    if (t->capacity > MIN_CAPACITY && t->count < t->capacity / 4)
+        resize(t, t->capacity / 2); /* on failure the larger table stays valid */
+}
+
+void rp_session_owner(const rp_session *s, ruphin_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    out->family = s->family;
+    out->port = s->port;
+    memcpy(out->ip, s->ip, sizeof s->ip);
+}
+
+int rp_session_owned_by(const rp_session *s, const ruphin_addr *addr)
+{
+    size_t ip_len = s->family == 4 ? 4 : 16;
+    return s->family == addr->family && s->port == addr->port &&
+           memcmp(s->ip, addr->ip, ip_len) == 0;
+}
+
+int rp_session_expired(const rp_session *s, int64_t now)
+{
+    return (int32_t)(s->expires - (uint32_t)now) <= 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * The holepuncher's session table: session id -> owner address, with expiry.
+ *
+ * Compact by design (a public holepuncher may hold millions of sessions):
+ * records live in one array and refer to each other by index; a hash index
+ * (chained through the records) finds an id; a FIFO list ordered by expiry
+ * time finds what expires next, so expiring costs work proportional to what
+ * expires. All sessions share one lifetime, so "refresh" means "move to the
+ * newest end" and the list stays sorted. Removal swaps the last record into
+ * the hole, so the array stays dense and shrinks as sessions expire.
+ */
+#ifndef RUPHIN_SESSIONS_H
+#define RUPHIN_SESSIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruphin.h"
+
+typedef struct rp_session {
+    uint8_t id[RUPHIN_MAX_SESSION_ID];
+    uint8_t id_len;
+    uint8_t family; /* owner address */
+    uint16_t port;
+    uint8_t ip[16];
+    uint32_t expires; /* low 32 bits of the ms clock; compared wrap-safe */
+    uint32_t older, newer; /* expiry list */
+    uint32_t chain;        /* next record in the same hash bucket */
+} rp_session;
+
+typedef struct rp_sessions {
+    rp_session *items;
+    uint32_t count, capacity, limit;
+    uint32_t *buckets; /* head record per bucket; bucket_mask + 1 of them */
+    uint32_t bucket_mask;
+    uint32_t oldest, newest;
+    uint64_t seed;
+} rp_sessions;
+
+/* limit: most sessions held at once. seed: keys the hash against flooding. */
+int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed);
+void rp_sessions_free(rp_sessions *t);
+
+rp_session *rp_sessions_find(const rp_sessions *t, const uint8_t *id, size_t id_len);
+/* Adds a new id (not present). NULL when the table is full or memory ran out;
+ * *full tells which. */
+rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
+                            const ruphin_addr *owner, uint32_t expires, int *full);
+/* Sets a new expiry time (later than every other) and moves it to the newest end. */
+void rp_sessions_refresh(rp_sessions *t, rp_session *s, uint32_t expires);
+/* The session that expires first, or NULL. */
+rp_session *rp_sessions_oldest(const rp_sessions *t);
+/* Removes s; pointers to records are invalid afterwards. */
+void rp_sessions_remove(rp_sessions *t, rp_session *s);
+
+void rp_session_owner(const rp_session *s, ruphin_addr *out);
+int rp_session_owned_by(const rp_session *s, const ruphin_addr *addr);
+/* 1 when the expiry time has come (wrap-safe against now's low 32 bits). */
+int rp_session_expired(const rp_session *s, int64_t now);
+
+#endif

@@ -1,0 +1,320 @@
+/* The socket driver; see sock.h. */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include "sock.h"
+#include "addr.h"
+
+#include <string.h>
+
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+typedef int socklen_t;
+#define CLOSE_SOCKET closesocket
+#define LAST_ERROR WSAGetLastError()
+#define ERR_WOULD_BLOCK WSAEWOULDBLOCK
+#define ERR_CONN_RESET WSAECONNRESET
+#define ERR_CONN_REFUSED WSAECONNREFUSED
+#define ERR_MSG_SIZE WSAEMSGSIZE
+#define ERR_INTR WSAEINTR
+#define poll WSAPoll
+typedef SOCKET native_socket;
+#else
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#define CLOSE_SOCKET close
+#define LAST_ERROR errno
+#define ERR_WOULD_BLOCK EWOULDBLOCK
+#define ERR_CONN_RESET ECONNRESET
+#define ERR_CONN_REFUSED ECONNREFUSED
+#define ERR_MSG_SIZE EMSGSIZE
+#define ERR_INTR EINTR
+typedef int native_socket;
+#endif
+
+/* rp_sock keeps the descriptor in an intptr_t, wide enough for both. */
+#define NATIVE(fd) ((native_socket)(fd))
+
+static const uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+static int startup(void)
+{
+#ifdef _WIN32
+    static int started;
+    WSADATA data;
+    if (!started && WSAStartup(MAKEWORD(2, 2), &data) != 0)
+        return RUPHIN_ERR_SOCKET;
+    started = 1;
+#endif
+    return RUPHIN_OK;
+}
+
+/* sockaddr -> ruphin_addr; IPv4-mapped IPv6 addresses become plain IPv4. */
+static void from_sockaddr(const struct sockaddr_storage *ss, ruphin_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        out->family = 4;
+        memcpy(out->ip, &sin->sin_addr, 4);
+        out->port = ntohs(sin->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        const uint8_t *ip = (const uint8_t *)&sin6->sin6_addr;
+        out->port = ntohs(sin6->sin6_port);
+        if (memcmp(ip, v4_mapped_prefix, 12) == 0) {
+            out->family = 4;
+            memcpy(out->ip, ip + 12, 4);
+        } else {
+            out->family = 6;
+            memcpy(out->ip, ip, 16);
+            out->scope_id = sin6->sin6_scope_id;
+        }
+    }
+}
+
+/* ruphin_addr -> sockaddr for a socket of family sock_family (4 or 6);
+ * IPv4 goes out of an IPv6 socket as a mapped address. */
+static socklen_t to_sockaddr(const ruphin_addr *a, int sock_family, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (sock_family == 4 && a->family == 4) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        sin->sin_family = AF_INET;
+        memcpy(&sin->sin_addr, a->ip, 4);
+        sin->sin_port = htons(a->port);
+        return sizeof *sin;
+    }
+    if (sock_family == 6 && (a->family == 6 || a->family == 4)) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        uint8_t *ip = (uint8_t *)&sin6->sin6_addr;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(a->port);
+        if (a->family == 4) {
+            memcpy(ip, v4_mapped_prefix, 12);
+            memcpy(ip + 12, a->ip, 4);
+        } else {
+            memcpy(ip, a->ip, 16);
+            sin6->sin6_scope_id = a->scope_id;
+        }
+        return sizeof *sin6;
+    }
+    return 0;
+}
+
+static int set_nonblocking(intptr_t fd)
+{
+#ifdef _WIN32
+    u_long on = 1;
+    return ioctlsocket(NATIVE(fd), FIONBIO, &on) == 0 ? 0 : -1;
+#else
+    int flags = fcntl(NATIVE(fd), F_GETFL, 0);
+    return flags < 0 ? -1 : fcntl(NATIVE(fd), F_SETFL, flags | O_NONBLOCK);
+#endif
+}
+
+static void set_buffers(intptr_t fd, int64_t size)
+{
+    int v = (int)size;
+    /* Best effort: the OS caps the size; a smaller buffer still works. */
+    setsockopt(NATIVE(fd), SOL_SOCKET, SO_RCVBUF, (const char *)&v, sizeof v);
+    setsockopt(NATIVE(fd), SOL_SOCKET, SO_SNDBUF, (const char *)&v, sizeof v);
+}
+
+static int bind_error(void)
+{
+#ifdef _WIN32
+    int e = WSAGetLastError();
+    if (e == WSAEADDRINUSE) return RUPHIN_ERR_ADDR_IN_USE;
+    if (e == WSAEADDRNOTAVAIL) return RUPHIN_ERR_ADDR_NOT_AVAILABLE;
+    if (e == WSAEACCES) return RUPHIN_ERR_PERMISSION;
+#else
+    if (errno == EADDRINUSE) return RUPHIN_ERR_ADDR_IN_USE;
+    if (errno == EADDRNOTAVAIL) return RUPHIN_ERR_ADDR_NOT_AVAILABLE;
+    if (errno == EACCES || errno == EPERM) return RUPHIN_ERR_PERMISSION;
+    if (errno == EAFNOSUPPORT) return RUPHIN_ERR_ADDRESS_FAMILY;
+#endif
+    return RUPHIN_ERR_SOCKET;
+}
+
+static int open_socket(rp_sock *s, uint8_t family, bool dual_stack)
+{
+    intptr_t fd = (intptr_t)socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return bind_error();
+    if (family == 6) {
+        int v6only = dual_stack ? 0 : 1;
+        setsockopt(NATIVE(fd), IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&v6only, sizeof v6only);
+    }
+    s->fd = fd;
+    s->family = family;
+    s->dual_stack = dual_stack;
+    return RUPHIN_OK;
+}
+
+int rp_sock_open(rp_sock *s, const ruphin_addr *addr, int64_t buffer_size)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int rc;
+
+    s->fd = -1;
+    if ((rc = startup()) != RUPHIN_OK)
+        return rc;
+    if (addr->family != 4 && addr->family != 6)
+        return RUPHIN_ERR_ADDRESS_FAMILY;
+    rc = open_socket(s, addr->family, addr->family == 6 && rp_addr_is_any(addr));
+    if (rc != RUPHIN_OK)
+        return rc;
+    if (set_nonblocking(s->fd) != 0) {
+        rp_sock_close(s);
+        return RUPHIN_ERR_SOCKET;
+    }
+    if (buffer_size > 0)
+        set_buffers(s->fd, buffer_size);
+    sslen = to_sockaddr(addr, s->family, &ss);
+    if (bind(NATIVE(s->fd), (struct sockaddr *)&ss, sslen) != 0) {
+        rc = bind_error();
+        rp_sock_close(s);
+        return rc;
+    }
+    sslen = sizeof ss;
+    getsockname(NATIVE(s->fd), (struct sockaddr *)&ss, &sslen);
+    from_sockaddr(&ss, &s->local);
+    if (s->family == 6 && s->local.family == 4) /* bound to a mapped address */
+        s->local.family = 6;
+    return RUPHIN_OK;
+}
+
+void rp_sock_close(rp_sock *s)
+{
+    if (s->fd >= 0)
+        CLOSE_SOCKET(NATIVE(s->fd));
+    s->fd = -1;
+}
+
+int rp_sock_send(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int err;
+
+    if (to->family == 4 && s->family == 6 && !s->dual_stack)
+        return RUPHIN_ERR_ADDRESS_FAMILY;
+    sslen = to_sockaddr(to, s->family, &ss);
+    if (sslen == 0)
+        return RUPHIN_ERR_ADDRESS_FAMILY;
+    if (sendto(NATIVE(s->fd), (const char *)buf, (int)len, 0, (struct sockaddr *)&ss, sslen) >= 0)
+        return RUPHIN_OK;
+    err = LAST_ERROR;
+    if (err == ERR_WOULD_BLOCK)
+        return RUPHIN_ERR_WOULD_BLOCK;
+    if (err == ERR_MSG_SIZE)
+        return RUPHIN_ERR_TOO_LARGE;
+    return RUPHIN_ERR_IO;
+}
+
+int rp_sock_recv(const rp_sock *s, uint8_t *buf, size_t cap, size_t *len, ruphin_addr *from)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof ss;
+        long n = (long)recvfrom(NATIVE(s->fd), (char *)buf, (int)cap, 0, (struct sockaddr *)&ss, &sslen);
+        int err;
+        if (n >= 0) {
+            *len = (size_t)n;
+            from_sockaddr(&ss, from);
+            return 1;
+        }
+        err = LAST_ERROR;
+        if (err == ERR_WOULD_BLOCK)
+            return 0;
+        /* An ICMP error about an earlier send (Windows reports them here):
+         * nothing to do with this datagram queue, read on. */
+        if (err == ERR_CONN_RESET || err == ERR_CONN_REFUSED || err == ERR_INTR ||
+            err == ERR_MSG_SIZE)
+            continue;
+        return RUPHIN_ERR_IO;
+    }
+}
+
+int rp_sock_wait(const rp_sock *s, int timeout_ms)
+{
+    struct pollfd pfd;
+    int n;
+    memset(&pfd, 0, sizeof pfd);
+    pfd.fd = NATIVE(s->fd);
+    pfd.events = POLLIN;
+    n = poll(&pfd, 1, timeout_ms);
+    if (n > 0)
+        return 1;
+    if (n == 0 || LAST_ERROR == ERR_INTR)
+        return 0; /* the caller re-checks its clock */
+    return RUPHIN_ERR_IO;
+}
+
+int rp_sock_send_once(const ruphin_addr *to, const uint8_t *buf, size_t len)
+{
+    rp_sock tmp;
+    int rc = startup();
+    if (rc != RUPHIN_OK)
+        return rc;
+    rc = open_socket(&tmp, to->family, false);
+    if (rc != RUPHIN_OK)
+        return rc;
+    rc = rp_sock_send(&tmp, to, buf, len);
+    rp_sock_close(&tmp);
+    return rc;
+}
+
+int rp_sock_resolve(const char *text, uint16_t default_port, bool port_required, int family,
+                    ruphin_addr *out)
+{
+    char host[256];
+    uint16_t port = 0;
+    struct addrinfo hints, *res = NULL, *ai;
+    int rc;
+
+    if (text == NULL || out == NULL)
+        return RUPHIN_ERR_INVALID;
+    if (rp_addr_parse(text, default_port, port_required, out) == RUPHIN_OK)
+        return (family == 0 || out->family == family) ? RUPHIN_OK : RUPHIN_ERR_ADDRESS_FAMILY;
+    rc = rp_addr_split(text, default_port, port_required, host, sizeof host, &port);
+    if (rc != RUPHIN_OK)
+        return rc;
+    if ((rc = startup()) != RUPHIN_OK)
+        return rc;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
+        return RUPHIN_ERR_ADDRESS;
+    rc = RUPHIN_ERR_ADDRESS;
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        struct sockaddr_storage ss;
+        if (ai->ai_addrlen > sizeof ss)
+            continue;
+        memset(&ss, 0, sizeof ss);
+        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+        from_sockaddr(&ss, out);
+        if (out->family == 4 || out->family == 6) {
+            out->port = port;
+            rc = RUPHIN_OK;
+            break;
+        }
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+int32_t ruphin_addr_resolve(const char *text, uint16_t default_port, ruphin_addr *out)
+{
+    return rp_sock_resolve(text, default_port, default_port == 0, 0, out);
+}
