@@ -23,7 +23,8 @@ void rp_client_init(rp_client *c, const rp_config *cfg, const rp_output *out,
     c->cfg = *cfg;
     c->out = *out;
     c->holepuncher = *holepuncher;
-    memcpy(c->session_id, id, id_len);
+    if (id_len > 0)
+        memcpy(c->session_id, id, id_len);
     c->session_id_len = id_len;
     c->state = RUPHIN_STATE_IDLE;
     c->give_up = c->next_hello = RUPHIN_NO_DEADLINE;

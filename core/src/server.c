@@ -20,7 +20,8 @@ int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
     s->cfg = *cfg;
     s->out = *out;
     s->holepuncher = *holepuncher;
-    memcpy(s->session_id, id, id_len);
+    if (id_len > 0)
+        memcpy(s->session_id, id, id_len);
     s->session_id_len = id_len;
     s->state = RUPHIN_STATE_IDLE;
     s->give_up = s->next_refresh = RUPHIN_NO_DEADLINE;

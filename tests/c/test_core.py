@@ -1,0 +1,128 @@
+"""The core's C unit tests, and property tests of its wire codec through ctypes."""
+import ctypes
+import os
+import subprocess
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+UNIT_TESTS = ["test_wire", "test_sessions", "test_machines"]
+
+
+@pytest.mark.parametrize("name", UNIT_TESTS)
+def test_c_unit(build_dir, name):
+    exe = os.path.join(build_dir, "tests", "c", name)
+    assert os.path.exists(exe), f"{exe} not built"
+    result = subprocess.run([exe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout
+
+
+class Addr(ctypes.Structure):
+    _fields_ = [("family", ctypes.c_uint8), ("reserved", ctypes.c_uint8),
+                ("port", ctypes.c_uint16), ("scope_id", ctypes.c_uint32),
+                ("ip", ctypes.c_uint8 * 16)]
+
+
+@pytest.fixture(scope="module")
+def shim(build_dir):
+    lib = ctypes.CDLL(os.path.join(build_dir, "tests", "c", "libruphin_wire_shim.so"))
+    lib.shim_decode.argtypes = [ctypes.c_char_p, ctypes.c_size_t,
+                                ctypes.POINTER(ctypes.c_uint16), ctypes.POINTER(ctypes.c_size_t),
+                                ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(Addr)]
+    for name in ("shim_encode_empty", "shim_encode_session", "shim_encode_peer_info",
+                 "shim_encode_data"):
+        getattr(lib, name).restype = ctypes.c_size_t
+    lib.shim_encode_empty.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint16]
+    lib.shim_encode_session.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint16,
+                                        ctypes.c_char_p, ctypes.c_size_t]
+    lib.shim_encode_peer_info.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(Addr)]
+    lib.shim_encode_data.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                                     ctypes.c_size_t]
+    return lib
+
+
+def decode(lib, data):
+    """Returns (status, type, payload, peer)."""
+    t, off, n, peer = ctypes.c_uint16(), ctypes.c_size_t(), ctypes.c_size_t(), Addr()
+    status = lib.shim_decode(data, len(data), ctypes.byref(t), ctypes.byref(off),
+                             ctypes.byref(n), ctypes.byref(peer))
+    return status, t.value, data[off.value:off.value + n.value], peer
+
+
+def encode(lib, fn, *args):
+    buf = ctypes.create_string_buffer(70000)
+    n = fn(buf, len(buf), *args)
+    return buf.raw[:n]
+
+
+EMPTY_TYPES = [1, 8, 9]
+SESSION_TYPES = [2, 3, 6, 7]
+
+
+def reference_frame(ftype, payload):
+    """The v0 framing as the spec states it, written independently of the C code."""
+    return (4 + len(payload)).to_bytes(2, "big") + ftype.to_bytes(2, "big") + payload
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(SESSION_TYPES), st.binary(max_size=20))
+def test_session_frames_round_trip(shim, ftype, sid):
+    frame = encode(shim, shim.shim_encode_session, ftype, sid, len(sid))
+    assert frame == reference_frame(ftype, sid)
+    assert decode(shim, frame)[:3] == (0, ftype, sid)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_data_frames_round_trip(shim, payload):
+    frame = encode(shim, shim.shim_encode_data, payload, len(payload))
+    assert frame == reference_frame(5, payload)
+    assert decode(shim, frame)[:3] == (0, 5, payload)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([4, 6]), st.binary(min_size=16, max_size=16), st.integers(0, 65535))
+def test_peer_info_round_trip(shim, family, ip, port):
+    addr = Addr(family=family, port=port)
+    ctypes.memmove(addr.ip, ip, 16)
+    frame = encode(shim, shim.shim_encode_peer_info, ctypes.byref(addr))
+    ip_len = 4 if family == 4 else 16
+    assert frame == reference_frame(4, bytes([family]) + ip[:ip_len] + port.to_bytes(2, "big"))
+    status, ftype, _, peer = decode(shim, frame)
+    assert (status, ftype, peer.family, peer.port) == (0, 4, family, port)
+    assert bytes(peer.ip)[:ip_len] == ip[:ip_len]
+
+
+def spec_status(data):
+    """The decoder's verdict as docs/PROTOCOL.md states it."""
+    if len(data) < 4:
+        return -1  # truncated
+    if int.from_bytes(data[:2], "big") != len(data):
+        return -2  # length field differs from the datagram
+    ftype, body = int.from_bytes(data[2:4], "big"), data[4:]
+    if ftype not in range(1, 10):
+        return -3  # unknown type
+    valid = ((ftype in EMPTY_TYPES and not body)
+             or (ftype in SESSION_TYPES and len(body) <= 20)
+             or ftype == 5
+             or (ftype == 4 and ((len(body) == 7 and body[0] == 4)
+                                 or (len(body) == 19 and body[0] == 6))))
+    return 0 if valid else -4
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.binary(max_size=64))
+def test_arbitrary_bytes_never_crash_and_verdict_matches_spec(shim, data):
+    status, _, payload, _ = decode(shim, data)
+    assert status == spec_status(data)
+    if status == 0 and data[2:4] != b"\x00\x04":
+        assert payload == data[4:]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 12), st.binary(max_size=30))
+def test_well_framed_bytes_decode_like_the_spec(shim, ftype, body):
+    """The same, with the length field right, so that every type is reached."""
+    frame = reference_frame(ftype, body)
+    assert decode(shim, frame)[0] == spec_status(frame)

@@ -1,0 +1,427 @@
+/* The three role state machines driven with a fake clock and a capturing
+ * output: no sockets, exact timing of every retransmission. */
+#include "check.h"
+#include "roles.h"
+
+enum { LOG_LEN = 512 };
+
+typedef struct sent_frame {
+    ruphin_addr to;
+    uint16_t type;
+} sent_frame;
+
+static sent_frame sent[LOG_LEN];
+static int nsent;
+static rp_event_queue queue;
+static int64_t stats[RUPHIN_STAT_COUNT];
+
+static const ruphin_addr HP = {4, 0, 47470, 0, {203, 0, 113, 1}};
+static const ruphin_addr SERVER = {4, 0, 4000, 0, {198, 51, 100, 2}};
+static const ruphin_addr CLIENT = {4, 0, 5000, 0, {192, 0, 2, 3}};
+static const ruphin_addr STRANGER = {4, 0, 6000, 0, {192, 0, 2, 99}};
+
+static int capture(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len)
+{
+    rp_frame f;
+    (void)ctx;
+    CHECK_EQ(rp_wire_decode(frame, len, &f), RP_WIRE_OK); /* we only ever send valid frames */
+    if (nsent < LOG_LEN) {
+        sent[nsent].to = *to;
+        sent[nsent].type = f.type;
+        nsent++;
+    }
+    return 0;
+}
+
+static rp_output setup(rp_config *cfg)
+{
+    rp_output out = {capture, NULL, &queue, stats};
+    memset(&queue, 0, sizeof queue);
+    memset(stats, 0, sizeof stats);
+    nsent = 0;
+    cfg->keepalive_ms = 10000;
+    cfg->missed_keepalives = 3;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->retransmit_ms = 250;
+    cfg->retransmit_max_ms = 2000;
+    cfg->punch_interval_ms = 100;
+    cfg->max_sessions = 3;
+    cfg->max_peers = 16;
+    cfg->max_payload = 1024;
+    cfg->accept_unverified = false;
+    cfg->allow_interrupt = true;
+    cfg->socket_buffer = 0;
+    return out;
+}
+
+/* Counts frames of type sent to addr since log index from. */
+static int count_sent(int from, uint16_t type, const ruphin_addr *to)
+{
+    int i, n = 0;
+    for (i = from; i < nsent; i++)
+        n += sent[i].type == type && ruphin_addr_equal(&sent[i].to, to) == 1;
+    return n;
+}
+
+/* Pops the next event; type NONE when there is none. */
+static ruphin_event pop(void)
+{
+    static rp_queued_event storage;
+    ruphin_event ev;
+    memset(&ev, 0, sizeof ev);
+    rp_events_pop(&queue, &storage, &ev);
+    return ev;
+}
+
+/* Decodes a literal frame; valid until the next call. */
+static const rp_frame *frame_of(const char *bytes, size_t len)
+{
+    static uint8_t buf[64];
+    static rp_frame f;
+    memcpy(buf, bytes, len);
+    CHECK_EQ(rp_wire_decode(buf, len, &f), RP_WIRE_OK);
+    return &f;
+}
+
+static rp_frame peer_info(const ruphin_addr *about)
+{
+    static uint8_t buf[32];
+    rp_frame f;
+    size_t n = rp_wire_encode_peer_info(buf, sizeof buf, about);
+    rp_wire_decode(buf, n, &f);
+    return f;
+}
+
+#define FRAME(lit) frame_of(lit, sizeof(lit) - 1)
+
+/* Runs tick at every ms from `from` to `to` (inclusive). */
+#define RUN_CLOCK(tick, obj, from, to)                   \
+    do {                                                 \
+        int64_t t_;                                      \
+        for (t_ = (from); t_ <= (to); t_++)              \
+            tick((obj), t_);                             \
+    } while (0)
+
+static void test_server_register_backoff_then_timeout(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s;
+    ruphin_event ev;
+    rp_server_init(&s, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_server_start(&s, 0);
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER, &HP), 1);
+    RUN_CLOCK(rp_server_tick, &s, 1, 249);
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER, &HP), 1);
+    rp_server_tick(&s, 250);  /* +250 */
+    RUN_CLOCK(rp_server_tick, &s, 251, 750); /* +500 */
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER, &HP), 3);
+    RUN_CLOCK(rp_server_tick, &s, 751, 9999); /* 1750, 3750, 5750, 7750, 9750 */
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER, &HP), 8);
+    CHECK_EQ(s.state, RUPHIN_STATE_REGISTERING);
+    rp_server_tick(&s, 10000);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_FAILED && ev.error == RUPHIN_ERR_TIMEOUT);
+    CHECK_EQ(s.state, RUPHIN_STATE_FAILED);
+    CHECK_EQ(rp_server_deadline(&s), RUPHIN_NO_DEADLINE);
+    rp_server_free(&s);
+}
+
+static rp_server registered_server(rp_config *cfg, rp_output *out)
+{
+    rp_server s;
+    rp_server_init(&s, cfg, out, &HP, (const uint8_t *)"id", 2);
+    rp_server_start(&s, 0);
+    rp_server_input(&s, 10, &HP, FRAME("\x00\x06\x00\x06id"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_REGISTERED);
+    CHECK_EQ(s.state, RUPHIN_STATE_REGISTERED);
+    return s;
+}
+
+static void test_server_refresh_and_registration_lost(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = registered_server(&cfg, &out);
+    ruphin_event ev;
+    int mark = nsent;
+    /* An ack for another id, or from a stranger, changes nothing. */
+    rp_server_input(&s, 20, &HP, FRAME("\x00\x06\x00\x06xx"));
+    rp_server_input(&s, 20, &STRANGER, FRAME("\x00\x06\x00\x06id"));
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 2);
+    CHECK_EQ(rp_server_deadline(&s), 10010);
+    RUN_CLOCK(rp_server_tick, &s, 11, 10010);
+    CHECK_EQ(count_sent(mark, RP_FRAME_REGISTER, &HP), 1);
+    rp_server_input(&s, 10020, &HP, FRAME("\x00\x06\x00\x06id"));
+    /* Now the holepuncher goes silent: refreshes are retried, then the
+     * registration counts as lost after missed keepalives. */
+    mark = nsent;
+    RUN_CLOCK(rp_server_tick, &s, 10021, 40019);
+    CHECK(count_sent(mark, RP_FRAME_REGISTER, &HP) >= 3);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    rp_server_tick(&s, 40020);
+    ev = pop();
+    CHECK_EQ(ev.type, RUPHIN_EVENT_REGISTRATION_LOST);
+    CHECK_EQ(s.state, RUPHIN_STATE_REGISTERING);
+    /* It re-registers for ever (no timeout) and recovers. */
+    RUN_CLOCK(rp_server_tick, &s, 40021, 100000);
+    CHECK_EQ(s.state, RUPHIN_STATE_REGISTERING);
+    rp_server_input(&s, 100001, &HP, FRAME("\x00\x06\x00\x06id"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_REGISTERED);
+    rp_server_free(&s);
+}
+
+static void test_server_punch_connect_data(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = registered_server(&cfg, &out);
+    rp_frame pi = peer_info(&CLIENT);
+    ruphin_event ev;
+    int mark = nsent;
+
+    rp_server_input(&s, 100, &HP, &pi);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_PEER_ANNOUNCED && ruphin_addr_equal(&ev.peer, &CLIENT) == 1);
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_REQ, &CLIENT), 1);
+    RUN_CLOCK(rp_server_tick, &s, 101, 1100); /* paced at 100 ms */
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_REQ, &CLIENT), 11);
+    CHECK_EQ(rp_server_can_send(&s, &CLIENT), RUPHIN_ERR_UNKNOWN_PEER);
+    rp_server_input(&s, 1150, &CLIENT, FRAME("\x00\x04\x00\x08"));
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_RESP, &CLIENT), 1);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_CONNECTED && ruphin_addr_equal(&ev.peer, &CLIENT) == 1);
+    CHECK_EQ(rp_server_can_send(&s, &CLIENT), RUPHIN_OK);
+    mark = nsent;
+    RUN_CLOCK(rp_server_tick, &s, 1151, 2000); /* punching stopped */
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_REQ, &CLIENT), 0);
+    rp_server_input(&s, 2000, &CLIENT, FRAME("\x00\x06\x00\x05hi"));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 2 && memcmp(ev.data, "hi", 2) == 0);
+    rp_server_input(&s, 2000, &STRANGER, FRAME("\x00\x06\x00\x05hi"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 1);
+    CHECK_EQ(rp_server_connected_count(&s), 1);
+    rp_server_free(&s);
+}
+
+static void test_server_hello_before_announcement(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = registered_server(&cfg, &out);
+    rp_frame pi = peer_info(&CLIENT);
+    /* The client's hello beats our PeerInfo: answered, not yet trusted. */
+    rp_server_input(&s, 100, &CLIENT, FRAME("\x00\x04\x00\x08"));
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_RESP, &CLIENT), 1);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    CHECK_EQ(rp_server_can_send(&s, &CLIENT), RUPHIN_ERR_UNKNOWN_PEER);
+    rp_server_input(&s, 120, &HP, &pi);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+    CHECK_EQ(rp_server_can_send(&s, &CLIENT), RUPHIN_OK);
+    rp_server_free(&s);
+}
+
+static void test_server_punch_failed_and_disconnect(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = registered_server(&cfg, &out);
+    rp_frame pi = peer_info(&CLIENT), pi2 = peer_info(&STRANGER);
+    ruphin_event ev;
+
+    rp_server_input(&s, 100, &HP, &pi);
+    rp_server_input(&s, 100, &HP, &pi2);
+    pop();
+    pop();
+    rp_server_input(&s, 150, &STRANGER, FRAME("\x00\x04\x00\x09"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+    RUN_CLOCK(rp_server_tick, &s, 101, 10100);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_PUNCH_FAILED && ruphin_addr_equal(&ev.peer, &CLIENT) == 1);
+    CHECK_EQ(s.peers.count, 1);
+    /* Registration refreshes continue; the connected peer stays silent. */
+    RUN_CLOCK(rp_server_tick, &s, 10101, 10199);
+    rp_server_input(&s, 10200, &HP, FRAME("\x00\x06\x00\x06id"));
+    RUN_CLOCK(rp_server_tick, &s, 10201, 30149);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    rp_server_tick(&s, 30150);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_DISCONNECTED && ruphin_addr_equal(&ev.peer, &STRANGER) == 1);
+    CHECK_EQ(s.peers.count, 0);
+    rp_server_free(&s);
+}
+
+static void test_client_not_found(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    ruphin_event ev;
+    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_client_start(&c, 0);
+    RUN_CLOCK(rp_client_tick, &c, 1, 800);
+    CHECK_EQ(count_sent(0, RP_FRAME_JOIN, &HP), 3); /* 0, 250, 750 */
+    rp_client_input(&c, 801, &STRANGER, FRAME("\x00\x06\x00\x07id")); /* not from the holepuncher */
+    rp_client_input(&c, 801, &HP, FRAME("\x00\x06\x00\x07xx"));       /* another session */
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    rp_client_input(&c, 802, &HP, FRAME("\x00\x06\x00\x07id"));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_FAILED && ev.error == RUPHIN_ERR_SESSION_NOT_FOUND);
+    CHECK_EQ(c.state, RUPHIN_STATE_FAILED);
+    CHECK_EQ(rp_client_deadline(&c), RUPHIN_NO_DEADLINE);
+}
+
+static void test_client_punch_connect_keepalive_lost(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    rp_frame pi = peer_info(&SERVER);
+    ruphin_event ev;
+    int mark;
+
+    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_client_start(&c, 0);
+    rp_client_input(&c, 5, &HP, &pi);
+    CHECK_EQ(c.state, RUPHIN_STATE_PUNCHING);
+    /* Punching goes on at its pace well past the second try (a defect of the
+     * original client), and Join is repeated so the server hears of us again. */
+    RUN_CLOCK(rp_client_tick, &c, 6, 2005);
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_REQ, &SERVER), 21);
+    CHECK(count_sent(0, RP_FRAME_JOIN, &HP) >= 4);
+    rp_client_input(&c, 2010, &SERVER, FRAME("\x00\x04\x00\x09"));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_CONNECTED && ruphin_addr_equal(&ev.peer, &SERVER) == 1);
+    mark = nsent;
+    RUN_CLOCK(rp_client_tick, &c, 2011, 12010);
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_REQ, &SERVER), 1); /* one keepalive */
+    CHECK_EQ(count_sent(mark, RP_FRAME_JOIN, &HP), 0);
+    rp_client_input(&c, 12011, &SERVER, FRAME("\x00\x05\x00\x05!"));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 1);
+    rp_client_input(&c, 12012, &STRANGER, FRAME("\x00\x05\x00\x05!"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    RUN_CLOCK(rp_client_tick, &c, 12013, 42010);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    rp_client_tick(&c, 42011);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_FAILED && ev.error == RUPHIN_ERR_PEER_LOST);
+}
+
+static void test_client_handshake_timeout(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    rp_frame pi = peer_info(&SERVER);
+    ruphin_event ev;
+    rp_client_init(&c, &cfg, &out, &HP, NULL, 0);
+    rp_client_start(&c, 0);
+    rp_client_input(&c, 5, &HP, &pi);
+    RUN_CLOCK(rp_client_tick, &c, 6, 9999);
+    CHECK_EQ(c.state, RUPHIN_STATE_PUNCHING);
+    rp_client_tick(&c, 10000);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_FAILED && ev.error == RUPHIN_ERR_TIMEOUT);
+}
+
+static void test_holepuncher(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    ruphin_event ev;
+    int mark;
+
+    CHECK_EQ(rp_holepuncher_init(&hp, &cfg, &out, 42), RUPHIN_OK);
+    rp_holepuncher_input(&hp, 0, &SERVER, FRAME("\x00\x06\x00\x02id"));
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &SERVER), 1);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_SESSION_REGISTERED && ev.len == 2 && memcmp(ev.data, "id", 2) == 0);
+    /* Someone else registering the same id gets nothing and takes nothing. */
+    rp_holepuncher_input(&hp, 1, &STRANGER, FRAME("\x00\x06\x00\x02id"));
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &STRANGER), 0);
+    CHECK_EQ(stats[RUPHIN_STAT_REGISTER_CONFLICTS], 1);
+    rp_holepuncher_input(&hp, 2, &CLIENT, FRAME("\x00\x06\x00\x03id"));
+    CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &CLIENT), 1);
+    CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &SERVER), 1);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_SESSION_JOINED);
+    rp_holepuncher_input(&hp, 3, &CLIENT, FRAME("\x00\x06\x00\x03no"));
+    CHECK_EQ(count_sent(0, RP_FRAME_SESSION_NOT_FOUND, &CLIENT), 1);
+    rp_holepuncher_input(&hp, 3, &CLIENT, FRAME("\x00\x04\x00\x08"));
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_RESP, &CLIENT), 1);
+    rp_holepuncher_input(&hp, 3, &CLIENT, FRAME("\x00\x04\x00\x05"));
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 1);
+    /* Table bound: 3 sessions; the 4th new id is refused, refreshes still work. */
+    rp_holepuncher_input(&hp, 4, &CLIENT, FRAME("\x00\x05\x00\x02" "a"));
+    rp_holepuncher_input(&hp, 4, &CLIENT, FRAME("\x00\x05\x00\x02" "b"));
+    mark = nsent;
+    rp_holepuncher_input(&hp, 4, &CLIENT, FRAME("\x00\x05\x00\x02" "c"));
+    CHECK_EQ(nsent, mark);
+    CHECK_EQ(stats[RUPHIN_STAT_SESSIONS_REFUSED], 1);
+    CHECK_EQ(hp.sessions.count, 3);
+    pop();
+    pop();
+    /* Expiry: "id" refreshed at 20000 lives until 50000; the others go at 30004. */
+    rp_holepuncher_input(&hp, 20000, &SERVER, FRAME("\x00\x06\x00\x02id"));
+    CHECK_EQ(rp_holepuncher_deadline(&hp), 30004);
+    rp_holepuncher_tick(&hp, 30003);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    rp_holepuncher_tick(&hp, 30004);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_SESSION_EXPIRED);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_SESSION_EXPIRED);
+    CHECK_EQ(hp.sessions.count, 1);
+    CHECK_EQ(rp_holepuncher_deadline(&hp), 50000);
+    rp_holepuncher_tick(&hp, 50000);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_SESSION_EXPIRED && ev.len == 2);
+    CHECK_EQ(rp_holepuncher_deadline(&hp), RUPHIN_NO_DEADLINE);
+    /* After expiry another owner may take the id. */
+    rp_holepuncher_input(&hp, 50001, &STRANGER, FRAME("\x00\x06\x00\x02id"));
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &STRANGER), 1);
+    rp_holepuncher_free(&hp);
+}
+
+static void test_holepuncher_expiry_waits_for_queue_room(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    int i, events = 0;
+    cfg.max_sessions = 1000;
+    rp_holepuncher_init(&hp, &cfg, &out, 42);
+    for (i = 0; i < 200; i++) {
+        uint8_t buf[8];
+        rp_frame f;
+        size_t n = rp_wire_encode_session(buf, sizeof buf, RP_FRAME_REGISTER, (uint8_t *)&i, sizeof i);
+        rp_wire_decode(buf, n, &f);
+        rp_holepuncher_input(&hp, 0, &CLIENT, &f);
+        pop();
+    }
+    /* 200 sessions expire at once; the queue holds 64: nothing is lost, the
+     * rest waits for the next tick. */
+    while (hp.sessions.count > 0 && events < 1000) {
+        rp_holepuncher_tick(&hp, 40000);
+        while (pop().type == RUPHIN_EVENT_SESSION_EXPIRED)
+            events++;
+    }
+    CHECK_EQ(events, 200);
+    CHECK_EQ(stats[RUPHIN_STAT_EVENTS_DROPPED], 0);
+    rp_holepuncher_free(&hp);
+}
+
+int main(void)
+{
+    RUN(test_server_register_backoff_then_timeout);
+    RUN(test_server_refresh_and_registration_lost);
+    RUN(test_server_punch_connect_data);
+    RUN(test_server_hello_before_announcement);
+    RUN(test_server_punch_failed_and_disconnect);
+    RUN(test_client_not_found);
+    RUN(test_client_punch_connect_keepalive_lost);
+    RUN(test_client_handshake_timeout);
+    RUN(test_holepuncher);
+    RUN(test_holepuncher_expiry_waits_for_queue_room);
+    return check_report();
+}

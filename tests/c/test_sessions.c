@@ -1,0 +1,136 @@
+/* The session table against a naive model: random adds, refreshes, finds and
+ * expiries must agree; memory shrinks back as sessions go. */
+#include "check.h"
+#include "sessions.h"
+
+#include <stdlib.h>
+
+enum { IDS = 5000, STEPS = 200000 };
+
+typedef struct model_entry {
+    int live;
+    uint32_t expires;
+    uint16_t port;
+} model_entry;
+
+static model_entry model[IDS];
+
+static size_t make_id(int n, uint8_t *id)
+{
+    /* Varying lengths, including the empty id, so length is part of the key. */
+    return (size_t)snprintf((char *)id, RUPHIN_MAX_SESSION_ID + 1, "%.*d", n % 9, n);
+}
+
+static ruphin_addr owner(uint16_t port)
+{
+    ruphin_addr a = {4, 0, port, 0, {10, 0, 0, 1}};
+    return a;
+}
+
+static int model_live(int n, uint32_t now)
+{
+    return model[n].live && (int32_t)(model[n].expires - now) > 0;
+}
+
+static void test_against_model(void)
+{
+    rp_sessions t;
+    uint32_t now = 0xfffff000u; /* crosses the 32-bit wrap on the way */
+    int step, n, mismatches = 0;
+    srand(7);
+    CHECK_EQ(rp_sessions_init(&t, IDS, 12345), RUPHIN_OK);
+    for (step = 0; step < STEPS; step++) {
+        uint8_t id[RUPHIN_MAX_SESSION_ID + 1];
+        size_t len;
+        rp_session *s, *old;
+        int full;
+        ruphin_addr a;
+
+        now += (uint32_t)(rand() % 3);
+        while ((old = rp_sessions_oldest(&t)) != NULL && rp_session_expired(old, now))
+            rp_sessions_remove(&t, old);
+        n = rand() % IDS;
+        len = make_id(n, id);
+        a = owner((uint16_t)n);
+        s = rp_sessions_find(&t, id, len);
+        if ((s != NULL) != model_live(n, now) || (s != NULL && !rp_session_owned_by(s, &a)))
+            mismatches++;
+        if (s == NULL)
+            CHECK(rp_sessions_add(&t, id, len, &a, now + 1000, &full) != NULL);
+        else
+            rp_sessions_refresh(&t, s, now + 1000);
+        model[n].live = 1;
+        model[n].expires = now + 1000;
+        if (step % 997 == 0) {
+            uint32_t live = 0;
+            for (n = 0; n < IDS; n++)
+                live += (uint32_t)model_live(n, now);
+            mismatches += t.count != live;
+        }
+    }
+    CHECK_EQ(mismatches, 0);
+    CHECK(t.count > 100); /* the test exercised a populated table */
+    rp_sessions_free(&t);
+}
+
+static void test_expiry_order_and_shrink(void)
+{
+    rp_sessions t;
+    uint8_t id[8];
+    int i, full, removed = 0;
+    rp_session *s;
+    ruphin_addr a = owner(1);
+    CHECK_EQ(rp_sessions_init(&t, 100000, 1), RUPHIN_OK);
+    for (i = 0; i < 100000; i++) {
+        memcpy(id, &i, sizeof i);
+        CHECK(rp_sessions_add(&t, id, sizeof i, &a, (uint32_t)i, &full) != NULL);
+    }
+    memcpy(id, &i, sizeof i);
+    CHECK(rp_sessions_add(&t, id, sizeof i, &a, 1, &full) == NULL && full);
+    CHECK(t.capacity >= 100000);
+    /* Refreshing moves a session to the end of the expiry order. */
+    i = 0;
+    memcpy(id, &i, sizeof i);
+    rp_sessions_refresh(&t, rp_sessions_find(&t, id, sizeof i), 200000);
+    while ((s = rp_sessions_oldest(&t)) != NULL && rp_session_expired(s, 99999)) {
+        rp_sessions_remove(&t, s);
+        removed++;
+    }
+    CHECK_EQ(removed, 99999);
+    CHECK_EQ(t.count, 1);
+    CHECK(rp_sessions_find(&t, id, sizeof i) != NULL);
+    CHECK(t.capacity <= 128); /* memory went back */
+    rp_sessions_free(&t);
+}
+
+static void test_hash_collisions_still_found(void)
+{
+    /* A tiny table with many ids forces long chains through every bucket. */
+    rp_sessions t;
+    uint8_t id[4];
+    int i, full, found = 0;
+    ruphin_addr a = owner(9);
+    CHECK_EQ(rp_sessions_init(&t, 1000, 0), RUPHIN_OK);
+    for (i = 0; i < 1000; i++) {
+        memcpy(id, &i, 4);
+        rp_sessions_add(&t, id, 4, &a, 5, &full);
+    }
+    for (i = 999; i >= 0; i -= 2) {
+        memcpy(id, &i, 4);
+        rp_sessions_remove(&t, rp_sessions_find(&t, id, 4));
+    }
+    for (i = 0; i < 1000; i++) {
+        memcpy(id, &i, 4);
+        found += rp_sessions_find(&t, id, 4) != NULL;
+    }
+    CHECK_EQ(found, 500);
+    rp_sessions_free(&t);
+}
+
+int main(void)
+{
+    RUN(test_against_model);
+    RUN(test_expiry_order_and_shrink);
+    RUN(test_hash_collisions_still_found);
+    return check_report();
+}
