@@ -140,7 +140,8 @@ rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
     i = t->count++;
     s = &t->items[i];
     memset(s, 0, sizeof *s);
-    memcpy(s->id, id, id_len);
+    if (id_len > 0)
+        memcpy(s->id, id, id_len);
     s->id_len = (uint8_t)id_len;
     s->family = owner->family;
     s->port = owner->port;

@@ -63,7 +63,7 @@ rp_wire_status rp_wire_decode(const uint8_t *buf, size_t len, rp_frame *out)
         return RP_WIRE_BAD_LENGTH;
     out->type = get_u16(buf + 2);
     out->payload_len = len - RP_HEADER_LEN;
-    out->payload = out->payload_len ? buf + RP_HEADER_LEN : NULL;
+    out->payload = buf + RP_HEADER_LEN; /* never NULL, even when empty */
 
     if (is_empty_type(out->type))
         return out->payload_len == 0 ? RP_WIRE_OK : RP_WIRE_BAD_PAYLOAD;

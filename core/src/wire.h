@@ -43,7 +43,7 @@ typedef enum rp_wire_status {
 /* A decoded frame. payload points into the decoded buffer. */
 typedef struct rp_frame {
     uint16_t type;
-    const uint8_t *payload; /* session id, Data payload; NULL when empty */
+    const uint8_t *payload; /* session id, Data payload; never NULL once decoded */
     size_t payload_len;
     ruphin_addr peer;       /* PeerInfo only */
 } rp_frame;

@@ -1,0 +1,106 @@
+/*
+ * Shared pieces of the state-machine fuzzers. The fuzz input is a script of
+ * steps; each step either advances the clock and ticks the machine, or
+ * delivers a datagram (arbitrary bytes) from one of a few addresses, one of
+ * which is the holepuncher. After every step the harness checks invariants
+ * that must hold whatever the input:
+ *   - every frame a machine sends decodes as well-formed;
+ *   - after a tick, the next deadline is in the future (else a poll loop
+ *     would spin), unless the event queue is full;
+ *   - the event queue never overflows silently (drops are counted).
+ */
+#ifndef RUPHIN_FUZZ_HARNESS_H
+#define RUPHIN_FUZZ_HARNESS_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "roles.h"
+
+static rp_event_queue fuzz_queue;
+static int64_t fuzz_stats[RUPHIN_STAT_COUNT];
+
+static const ruphin_addr fuzz_sources[4] = {
+    {4, 0, 47470, 0, {203, 0, 113, 1}}, /* the holepuncher */
+    {4, 0, 4000, 0, {198, 51, 100, 2}},
+    {4, 0, 5000, 0, {192, 0, 2, 3}},
+    {6, 0, 6000, 0, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9}},
+};
+
+static int fuzz_send(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len)
+{
+    rp_frame f;
+    (void)ctx;
+    if (to->family != 4 && to->family != 6)
+        abort();
+    if (rp_wire_decode(frame, len, &f) != RP_WIRE_OK)
+        abort();
+    return 0;
+}
+
+static rp_output fuzz_output(rp_config *cfg)
+{
+    rp_output out = {fuzz_send, NULL, &fuzz_queue, fuzz_stats};
+    memset(&fuzz_queue, 0, sizeof fuzz_queue);
+    memset(fuzz_stats, 0, sizeof fuzz_stats);
+    /* Short timers so that a few clock steps reach every timeout. */
+    cfg->keepalive_ms = 50;
+    cfg->missed_keepalives = 3;
+    cfg->handshake_timeout_ms = 300;
+    cfg->retransmit_ms = 10;
+    cfg->retransmit_max_ms = 40;
+    cfg->punch_interval_ms = 5;
+    cfg->max_sessions = 8;
+    cfg->max_peers = 4;
+    cfg->max_payload = 1024;
+    cfg->accept_unverified = false;
+    cfg->allow_interrupt = true;
+    cfg->socket_buffer = 0;
+    return out;
+}
+
+static void fuzz_drain_events(void)
+{
+    rp_queued_event storage;
+    ruphin_event ev;
+    while (rp_events_pop(&fuzz_queue, &storage, &ev))
+        if (ev.len > 0 && ev.data == NULL)
+            abort();
+}
+
+typedef struct fuzz_step {
+    int is_tick;
+    int64_t advance;
+    const ruphin_addr *from;
+    const uint8_t *datagram;
+    size_t len;
+} fuzz_step;
+
+/* Reads the next step from the script; 0 at the end. */
+static int fuzz_next_step(const uint8_t **data, size_t *size, fuzz_step *step)
+{
+    size_t len;
+    if (*size < 3)
+        return 0;
+    step->is_tick = (*data)[0] & 1;
+    step->from = &fuzz_sources[((*data)[0] >> 1) & 3];
+    step->advance = (*data)[1];
+    len = (*data)[2];
+    *data += 3;
+    *size -= 3;
+    if (len > *size)
+        len = *size;
+    step->datagram = *data;
+    step->len = len;
+    *data += len;
+    *size -= len;
+    return 1;
+}
+
+static void fuzz_check_deadline(int64_t deadline, int64_t now)
+{
+    if (deadline != RUPHIN_NO_DEADLINE && deadline <= now && !rp_events_full(&fuzz_queue))
+        abort();
+}
+
+#endif

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Writes the fuzzers' seed corpora (fuzz/seeds/<target>/) from readable scripts.
+
+A script step is 3 bytes (flags, clock advance in ms, datagram length) and the
+datagram; flags bit 0 = tick instead of datagram, bits 1-2 = source address
+index (0 = the holepuncher, 1 = 198.51.100.2:4000, 2 = 192.0.2.3:5000,
+3 = [2001:db8::9]:6000). See fuzz/harness.h.
+"""
+import os
+import struct
+
+HP, PEER1, PEER2, PEER6 = 0, 1, 2, 3
+
+
+def frame(ftype, payload=b""):
+    return struct.pack(">HH", 4 + len(payload), ftype) + payload
+
+
+def peer_info_v4(ip, port):
+    return frame(4, bytes([4]) + bytes(ip) + struct.pack(">H", port))
+
+
+def peer_info_v6(ip16, port):
+    return frame(4, bytes([6]) + bytes(ip16) + struct.pack(">H", port))
+
+
+def dgram(src, data, advance=1):
+    return bytes([src << 1, advance, len(data)]) + data
+
+
+def tick(advance):
+    return bytes([1, advance, 0])
+
+
+PEER1_INFO = peer_info_v4([198, 51, 100, 2], 4000)
+PEER2_INFO = peer_info_v4([192, 0, 2, 3], 5000)
+PEER6_INFO = peer_info_v6([0x20, 0x01, 0x0d, 0xb8] + [0] * 11 + [9], 6000)
+
+SEEDS = {
+    "wire": {
+        "hello_req": frame(8), "hello_resp": frame(9), "interrupt": frame(1),
+        "register": frame(2, b"abc"), "join": frame(3, b"abc"), "ack": frame(6, b"abc"),
+        "not_found": frame(7, b"abc"), "data": frame(5, b"hello"),
+        "peer_info_v4": PEER1_INFO, "peer_info_v6": PEER6_INFO,
+    },
+    "holepuncher": {
+        "register_join": dgram(PEER1, frame(2, b"id")) + dgram(PEER2, frame(3, b"id"))
+        + tick(200) + tick(200),
+        "conflict_expiry": dgram(PEER1, frame(2, b"id")) + dgram(PEER2, frame(2, b"id"))
+        + tick(255) + dgram(PEER2, frame(2, b"id")),
+        "full_table": b"".join(dgram(PEER1, frame(2, bytes([i]))) for i in range(10))
+        + dgram(PEER6, frame(3, bytes([3]))) + tick(255),
+    },
+    "server": {
+        "connect": dgram(HP, frame(6, b"id")) + dgram(HP, PEER2_INFO) + tick(5)
+        + dgram(PEER2, frame(8)) + dgram(PEER2, frame(5, b"hi")) + tick(60) + tick(200),
+        "hello_first": dgram(HP, frame(6, b"id")) + dgram(PEER6, frame(9))
+        + dgram(HP, PEER6_INFO) + dgram(PEER6, frame(5, b"x")),
+        "register_timeout": tick(100) + tick(100) + tick(150),
+        "registration_lost": dgram(HP, frame(6, b"id")) + tick(60) + tick(60) + tick(60),
+    },
+    "client": {
+        "connect": dgram(HP, PEER1_INFO) + tick(5) + dgram(PEER1, frame(9))
+        + dgram(PEER1, frame(5, b"hi")) + tick(60) + tick(200),
+        "not_found": tick(10) + dgram(HP, frame(7, b"id")),
+        "data_connects": dgram(HP, PEER6_INFO) + dgram(PEER6, frame(5, b"x")),
+        "timeout": dgram(HP, PEER1_INFO) + tick(200) + tick(200),
+    },
+}
+
+
+def main():
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seeds")
+    for target, seeds in SEEDS.items():
+        os.makedirs(os.path.join(root, target), exist_ok=True)
+        for name, data in seeds.items():
+            with open(os.path.join(root, target, name), "wb") as f:
+                f.write(data)
+
+
+if __name__ == "__main__":
+    main()
