@@ -6,7 +6,9 @@
  * datagrams until one of them produces an event; else wait on the socket
  * until the next deadline or the caller's timeout, whichever comes first.
  * The socket is read only while the event queue is empty, so a Data event's
- * payload (which points into the receive buffer) stays valid until handed out.
+ * payload (which points into the receive batch) stays valid until handed out.
+ * Frames the state machines send while a batch is processed are queued and
+ * go out together when it is done.
  */
 #include "addr.h"
 #include "options.h"
@@ -17,8 +19,10 @@
 #include <string.h>
 
 enum {
-    RX_BUFFER_LEN = 65536,
-    BATCH = 256 /* datagrams read per pass before time is checked again */
+    MIN_SLOT_SIZE = 512,       /* every control frame fits with room to spare */
+    HOLEPUNCHER_BATCH = 64,    /* datagrams per receive call */
+    PEER_BATCH = 16,
+    MAX_BATCHES_PER_PASS = 4   /* then the clock and timers get a look again */
 };
 
 struct ruphin_node {
@@ -30,19 +34,60 @@ struct ruphin_node {
     rp_queued_event current; /* the event last handed out, owns its inline data */
     int64_t stats[RUPHIN_STAT_COUNT];
     bool started;
+    bool batching;            /* inside process_batches: small frames wait in tx_batch */
+    rp_rx_batch rx;
+    rp_tx_batch tx_batch;
+    uint8_t *tx;              /* a Data frame being sent, max_payload + header */
     union {
         rp_holepuncher holepuncher;
         rp_server server;
         rp_client client;
     } m;
-    uint8_t rx[RX_BUFFER_LEN];
-    uint8_t tx[RX_BUFFER_LEN];
 };
+
+static void flush_tx(ruphin_node *node)
+{
+    unsigned failed = rp_sock_send_batch(&node->sock, &node->tx_batch);
+    node->stats[RUPHIN_STAT_TX_FAILED] += failed;
+    node->stats[RUPHIN_STAT_TX_DATAGRAMS] -= failed; /* counted as sent when queued */
+}
 
 static int send_datagram(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len)
 {
     ruphin_node *node = ctx;
-    return rp_sock_send(&node->sock, to, frame, len);
+    rp_tx_batch *b = &node->tx_batch;
+    if (!node->batching || len > RP_TX_SLOT_SIZE)
+        return rp_sock_send(&node->sock, to, frame, len);
+    if (b->count == RP_TX_BATCH_MAX)
+        flush_tx(node);
+    memcpy(b->slots[b->count], frame, len);
+    b->lens[b->count] = len;
+    b->to[b->count] = *to;
+    b->count++;
+    return RUPHIN_OK;
+}
+
+/* Receive slots: a holepuncher only ever needs control frames; a peer takes
+ * Data up to its max payload (larger datagrams arrive cut short and count
+ * as malformed). */
+static int alloc_buffers(ruphin_node *node)
+{
+    size_t frame_max = (size_t)node->cfg.max_payload + RP_HEADER_LEN;
+    size_t slot = node->role == RUPHIN_ROLE_HOLEPUNCHER || frame_max < MIN_SLOT_SIZE
+                      ? MIN_SLOT_SIZE : frame_max;
+    unsigned batch = node->role == RUPHIN_ROLE_HOLEPUNCHER ? HOLEPUNCHER_BATCH : PEER_BATCH;
+    node->tx = malloc(frame_max);
+    if (node->tx == NULL)
+        return RUPHIN_ERR_NOMEM;
+    return rp_rx_batch_init(&node->rx, batch, slot);
+}
+
+static void node_free(ruphin_node *node)
+{
+    rp_sock_close(&node->sock);
+    rp_rx_batch_free(&node->rx);
+    free(node->tx);
+    free(node);
 }
 
 /* Allocates a node and opens its socket on bind_text (or default_bind). */
@@ -63,9 +108,11 @@ static int node_open(ruphin_node **out, int32_t role, const char *bind_text,
     if (rc == RUPHIN_OK && bind_text != NULL)
         rc = rp_sock_resolve(bind_text, default_port, false, 0, &bind_addr);
     if (rc == RUPHIN_OK)
+        rc = alloc_buffers(node);
+    if (rc == RUPHIN_OK)
         rc = rp_sock_open(&node->sock, &bind_addr, node->cfg.socket_buffer);
     if (rc != RUPHIN_OK) {
-        free(node);
+        node_free(node);
         return rc;
     }
     node->out.send = send_datagram;
@@ -76,11 +123,6 @@ static int node_open(ruphin_node **out, int32_t role, const char *bind_text,
     return RUPHIN_OK;
 }
 
-static void node_free(ruphin_node *node)
-{
-    rp_sock_close(&node->sock);
-    free(node);
-}
 
 static ruphin_addr wildcard(uint8_t family, uint16_t port)
 {
@@ -263,12 +305,15 @@ static bool from_this_host(const ruphin_node *node, const ruphin_addr *from)
     return rp_addr_is_loopback(from) || rp_addr_same_host(from, &node->sock.local);
 }
 
-static void handle_datagram(ruphin_node *node, int64_t now, const ruphin_addr *from,
-                            size_t len)
+/* Processes datagram i of the receive batch. */
+static void handle_datagram(ruphin_node *node, int64_t now, unsigned i)
 {
+    const ruphin_addr *from = &node->rx.from[i];
     rp_frame frame;
     node->stats[RUPHIN_STAT_RX_DATAGRAMS]++;
-    if (rp_wire_decode(node->rx, len, &frame) != RP_WIRE_OK) {
+    if (node->rx.truncated[i] ||
+        rp_wire_decode(node->rx.slots + i * node->rx.slot_size, node->rx.lens[i], &frame) !=
+            RP_WIRE_OK) {
         node->stats[RUPHIN_STAT_RX_MALFORMED]++;
         return;
     }
@@ -280,22 +325,28 @@ static void handle_datagram(ruphin_node *node, int64_t now, const ruphin_addr *f
         node->stats[RUPHIN_STAT_RX_UNEXPECTED]++;
 }
 
-/* Reads up to BATCH datagrams, stopping early once one produced an event.
- * Returns 1 when the socket may hold more, 0 when drained, or an error. */
-static int read_batch(ruphin_node *node)
+/* Processes received datagrams (reading new batches as the current one runs
+ * out, a few at most), stopping early once one produced an event. Returns 1
+ * when more may be waiting, 0 when the socket is drained, or an error. */
+static int process_batches(ruphin_node *node)
 {
-    int i;
-    for (i = 0; i < BATCH; i++) {
-        ruphin_addr from;
-        size_t len;
-        int rc = rp_sock_recv(&node->sock, node->rx, sizeof node->rx, &len, &from);
-        if (rc <= 0)
-            return rc;
-        handle_datagram(node, rp_clock_ms(), &from, len);
-        if (!rp_events_empty(&node->events))
-            return 1;
+    int64_t now = rp_clock_ms();
+    int batches = 0, rc = 1;
+    node->batching = true;
+    while (rp_events_empty(&node->events)) {
+        if (node->rx.next == node->rx.count) {
+            if (batches++ == MAX_BATCHES_PER_PASS)
+                break;
+            rc = rp_sock_recv_batch(&node->sock, &node->rx);
+            if (rc <= 0)
+                break;
+            now = rp_clock_ms();
+        }
+        handle_datagram(node, now, node->rx.next++);
     }
-    return 1;
+    node->batching = false;
+    flush_tx(node);
+    return rc < 0 ? rc : rc > 0;
 }
 
 static bool next_event(ruphin_node *node, ruphin_event *event)
@@ -334,7 +385,7 @@ int32_t ruphin_poll(ruphin_node *node, int32_t timeout_ms, ruphin_event *event)
         machine_tick(node, rp_clock_ms());
         if (next_event(node, event))
             return 1;
-        rc = read_batch(node);
+        rc = process_batches(node);
         if (rc < 0)
             return rc;
         if (next_event(node, event))
@@ -387,7 +438,8 @@ int32_t ruphin_send(ruphin_node *node, const ruphin_addr *to, const uint8_t *dat
         return rc;
     if (to == NULL)
         to = &node->m.client.server;
-    frame_len = rp_wire_encode_data(node->tx, sizeof node->tx, data, len);
+    frame_len = rp_wire_encode_data(node->tx, (size_t)node->cfg.max_payload + RP_HEADER_LEN,
+                                    data, len);
     return rp_send_frame(&node->out, to, node->tx, frame_len);
 }
 

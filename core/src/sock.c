@@ -1,11 +1,14 @@
 /* The socket driver; see sock.h. */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* recvmmsg, sendmmsg */
+#elif !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
 
 #include "sock.h"
 #include "addr.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef _WIN32
@@ -221,29 +224,130 @@ int rp_sock_send(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf, si
     return RUPHIN_ERR_IO;
 }
 
-int rp_sock_recv(const rp_sock *s, uint8_t *buf, size_t cap, size_t *len, ruphin_addr *from)
+int rp_rx_batch_init(rp_rx_batch *b, unsigned capacity, size_t slot_size)
 {
-    for (;;) {
+    memset(b, 0, sizeof *b);
+    if (capacity > RP_RX_BATCH_MAX)
+        capacity = RP_RX_BATCH_MAX;
+    b->slots = malloc((size_t)capacity * slot_size);
+    if (b->slots == NULL)
+        return RUPHIN_ERR_NOMEM;
+    b->capacity = capacity;
+    b->slot_size = slot_size;
+    return RUPHIN_OK;
+}
+
+void rp_rx_batch_free(rp_rx_batch *b)
+{
+    free(b->slots);
+    memset(b, 0, sizeof *b);
+}
+
+/* An error that concerns an earlier send (an ICMP report, which Windows
+ * delivers on the next receive) or an interrupted call: read on. */
+static bool transient_recv_error(int err)
+{
+    return err == ERR_CONN_RESET || err == ERR_CONN_REFUSED || err == ERR_INTR;
+}
+
+#ifdef __linux__
+int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
+{
+    struct mmsghdr msgs[RP_RX_BATCH_MAX];
+    struct iovec iovs[RP_RX_BATCH_MAX];
+    struct sockaddr_storage addrs[RP_RX_BATCH_MAX];
+    unsigned i;
+    int n;
+
+    memset(msgs, 0, b->capacity * sizeof msgs[0]);
+    for (i = 0; i < b->capacity; i++) {
+        iovs[i].iov_base = b->slots + i * b->slot_size;
+        iovs[i].iov_len = b->slot_size;
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &addrs[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+    }
+    b->count = b->next = 0;
+    do {
+        n = recvmmsg(s->fd, msgs, b->capacity, MSG_DONTWAIT, NULL);
+    } while (n < 0 && transient_recv_error(errno));
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : RUPHIN_ERR_IO;
+    for (i = 0; i < (unsigned)n; i++) {
+        b->lens[i] = msgs[i].msg_len;
+        b->truncated[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+        from_sockaddr(&addrs[i], &b->from[i]);
+    }
+    b->count = (unsigned)n;
+    return n;
+}
+#else
+int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
+{
+    b->count = b->next = 0;
+    while (b->count < b->capacity) {
         struct sockaddr_storage ss;
         socklen_t sslen = sizeof ss;
-        long n = (long)recvfrom(NATIVE(s->fd), (char *)buf, (int)cap, 0, (struct sockaddr *)&ss, &sslen);
-        int err;
-        if (n >= 0) {
-            *len = (size_t)n;
-            from_sockaddr(&ss, from);
-            return 1;
-        }
-        err = LAST_ERROR;
-        if (err == ERR_WOULD_BLOCK)
-            return 0;
-        /* An ICMP error about an earlier send (Windows reports them here):
-         * nothing to do with this datagram queue, read on. */
-        if (err == ERR_CONN_RESET || err == ERR_CONN_REFUSED || err == ERR_INTR ||
-            err == ERR_MSG_SIZE)
+        unsigned i = b->count;
+        long n = (long)recvfrom(NATIVE(s->fd), (char *)(b->slots + i * b->slot_size),
+                                (int)b->slot_size, 0, (struct sockaddr *)&ss, &sslen);
+        int err = n < 0 ? LAST_ERROR : 0;
+        if (n < 0 && err == ERR_WOULD_BLOCK)
+            break;
+        if (n < 0 && transient_recv_error(err))
             continue;
-        return RUPHIN_ERR_IO;
+        if (n < 0 && err != ERR_MSG_SIZE) /* MSG_SIZE: Winsock's word for "truncated" */
+            return b->count > 0 ? (int)b->count : RUPHIN_ERR_IO;
+        b->lens[i] = n < 0 ? b->slot_size : (size_t)n;
+        b->truncated[i] = n < 0;
+        from_sockaddr(&ss, &b->from[i]);
+        b->count++;
     }
+    return (int)b->count;
 }
+#endif
+
+#ifdef __linux__
+unsigned rp_sock_send_batch(const rp_sock *s, rp_tx_batch *b)
+{
+    struct mmsghdr msgs[RP_TX_BATCH_MAX];
+    struct iovec iovs[RP_TX_BATCH_MAX];
+    struct sockaddr_storage addrs[RP_TX_BATCH_MAX];
+    unsigned i, sent = 0, failed = 0;
+
+    memset(msgs, 0, b->count * sizeof msgs[0]);
+    for (i = 0; i < b->count; i++) {
+        iovs[i].iov_base = b->slots[i];
+        iovs[i].iov_len = b->lens[i];
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &addrs[i];
+        msgs[i].msg_hdr.msg_namelen = to_sockaddr(&b->to[i], s->family, &addrs[i]);
+    }
+    /* sendmmsg stops at the first datagram that fails: skip it, go on. */
+    while (sent + failed < b->count) {
+        int n = sendmmsg(s->fd, msgs + sent + failed, b->count - sent - failed, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            failed++;
+        else
+            sent += (unsigned)n;
+    }
+    b->count = 0;
+    return failed;
+}
+#else
+unsigned rp_sock_send_batch(const rp_sock *s, rp_tx_batch *b)
+{
+    unsigned i, failed = 0;
+    for (i = 0; i < b->count; i++)
+        failed += rp_sock_send(s, &b->to[i], b->slots[i], b->lens[i]) != RUPHIN_OK;
+    b->count = 0;
+    return failed;
+}
+#endif
 
 int rp_sock_wait(const rp_sock *s, int timeout_ms)
 {

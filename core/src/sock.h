@@ -27,8 +27,41 @@ void rp_sock_close(rp_sock *s);
 /* 0, RUPHIN_ERR_WOULD_BLOCK, RUPHIN_ERR_ADDRESS_FAMILY, RUPHIN_ERR_TOO_LARGE
  * or RUPHIN_ERR_IO. */
 int rp_sock_send(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf, size_t len);
-/* 1 with a datagram, 0 when none is waiting, or RUPHIN_ERR_IO. */
-int rp_sock_recv(const rp_sock *s, uint8_t *buf, size_t cap, size_t *len, ruphin_addr *from);
+
+/* Datagrams are received a batch at a time (recvmmsg where the OS has it):
+ * one system call for many datagrams is what lets a holepuncher run near
+ * the machine's UDP limit. */
+enum { RP_RX_BATCH_MAX = 64 };
+
+typedef struct rp_rx_batch {
+    uint8_t *slots;   /* capacity slots of slot_size bytes */
+    size_t slot_size;
+    unsigned capacity;
+    unsigned count;   /* datagrams in the batch */
+    unsigned next;    /* the next one to process */
+    size_t lens[RP_RX_BATCH_MAX];
+    bool truncated[RP_RX_BATCH_MAX]; /* larger than slot_size: cut short */
+    ruphin_addr from[RP_RX_BATCH_MAX];
+} rp_rx_batch;
+
+int rp_rx_batch_init(rp_rx_batch *b, unsigned capacity, size_t slot_size);
+void rp_rx_batch_free(rp_rx_batch *b);
+/* Refills an exhausted batch without waiting: the number of datagrams read
+ * (0 when none is waiting) or RUPHIN_ERR_IO. */
+int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b);
+
+/* Small frames queued while a batch is processed, sent with one call. */
+enum { RP_TX_BATCH_MAX = 64, RP_TX_SLOT_SIZE = 64 };
+
+typedef struct rp_tx_batch {
+    uint8_t slots[RP_TX_BATCH_MAX][RP_TX_SLOT_SIZE];
+    size_t lens[RP_TX_BATCH_MAX];
+    ruphin_addr to[RP_TX_BATCH_MAX];
+    unsigned count;
+} rp_tx_batch;
+
+/* Sends every queued frame and empties the batch; returns how many failed. */
+unsigned rp_sock_send_batch(const rp_sock *s, rp_tx_batch *b);
 /* Waits until readable (1) or timeout_ms passed (0); -1 waits forever. */
 int rp_sock_wait(const rp_sock *s, int timeout_ms);
 
