@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from hypothesis import given, settings, strategies as st
 
-UNIT_TESTS = ["test_wire", "test_sessions", "test_machines"]
+UNIT_TESTS = ["test_wire", "test_sessions", "test_machines", "test_node"]
 
 
 @pytest.mark.parametrize("name", UNIT_TESTS)

@@ -1,0 +1,243 @@
+/* The public API over real loopback sockets: the three roles in one thread,
+ * IPv4 and IPv6, bad datagrams, oversized sends, waking a poll from another
+ * thread, and poll's time bound. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+#include "ruphin.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+typedef struct trio {
+    ruphin_node *hp, *server, *client;
+    char hp_text[RUPHIN_ADDRSTRLEN];
+} trio;
+
+static ruphin_options *fast_options(void)
+{
+    ruphin_options *o;
+    ruphin_options_new(&o);
+    ruphin_options_set(o, RUPHIN_OPT_RETRANSMIT_MS, 20);
+    ruphin_options_set(o, RUPHIN_OPT_HANDSHAKE_TIMEOUT_MS, 3000);
+    return o;
+}
+
+/* Polls every node without waiting until `want` is reported by `who`, for
+ * at most 5 s. Server DATA is echoed back. Returns the event. */
+static ruphin_event run_until(trio *t, ruphin_node *who, int32_t want)
+{
+    ruphin_node *nodes[3] = {t->hp, t->server, t->client};
+    int64_t end = ruphin_now() + 5000;
+    ruphin_event ev, none;
+    memset(&none, 0, sizeof none);
+    while (ruphin_now() < end) {
+        int i;
+        for (i = 0; i < 3; i++) {
+            if (nodes[i] == NULL)
+                continue;
+            while (ruphin_poll(nodes[i], 0, &ev) == 1) {
+                if (nodes[i] == t->server && ev.type == RUPHIN_EVENT_DATA)
+                    CHECK_EQ(ruphin_send(t->server, &ev.peer, ev.data, ev.len), RUPHIN_OK);
+                if (nodes[i] == who && ev.type == want)
+                    return ev;
+            }
+        }
+        sleep_ms(1);
+    }
+    return none;
+}
+
+static void open_trio(trio *t, const char *hp_bind)
+{
+    ruphin_options *o = fast_options();
+    ruphin_addr a;
+    memset(t, 0, sizeof *t);
+    CHECK_EQ(ruphin_holepuncher_new(&t->hp, hp_bind, o), RUPHIN_OK);
+    ruphin_local_addr(t->hp, &a);
+    CHECK(ruphin_addr_format(&a, t->hp_text, sizeof t->hp_text) > 0);
+    CHECK_EQ(ruphin_server_new(&t->server, t->hp_text, (const uint8_t *)"game", 4, NULL, o), RUPHIN_OK);
+    CHECK_EQ(ruphin_client_new(&t->client, t->hp_text, (const uint8_t *)"game", 4, NULL, o), RUPHIN_OK);
+    ruphin_options_free(o);
+}
+
+static void close_trio(trio *t)
+{
+    ruphin_close(t->client);
+    ruphin_close(t->server);
+    ruphin_close(t->hp);
+}
+
+static void round_trip(const char *hp_bind)
+{
+    trio t;
+    ruphin_event ev;
+    uint8_t big[1025] = {0};
+    open_trio(&t, hp_bind);
+    ev = run_until(&t, t.client, RUPHIN_EVENT_CONNECTED);
+    CHECK_EQ(ev.type, RUPHIN_EVENT_CONNECTED);
+    CHECK_EQ(ruphin_state(t.client), RUPHIN_STATE_CONNECTED);
+    CHECK_EQ(ruphin_send(t.client, NULL, (const uint8_t *)"ping", 4), RUPHIN_OK);
+    ev = run_until(&t, t.client, RUPHIN_EVENT_DATA);
+    CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 4 && memcmp(ev.data, "ping", 4) == 0);
+    CHECK_EQ(ruphin_send(t.client, NULL, big, sizeof big), RUPHIN_ERR_TOO_LARGE);
+    CHECK_EQ(ruphin_send(t.client, NULL, big, 1024), RUPHIN_OK);
+    ev = run_until(&t, t.client, RUPHIN_EVENT_DATA);
+    CHECK_EQ(ev.len, 1024);
+    CHECK_EQ(ruphin_send(t.hp, NULL, big, 1), RUPHIN_ERR_NOT_SUPPORTED);
+    CHECK_EQ(ruphin_stat(t.hp, RUPHIN_STAT_SESSIONS), 1);
+    CHECK_EQ(ruphin_stat(t.server, RUPHIN_STAT_PEERS), 1);
+    close_trio(&t);
+}
+
+static void test_round_trip_ipv4(void) { round_trip("127.0.0.1:0"); }
+static void test_round_trip_ipv6(void) { round_trip("[::1]:0"); }
+
+static void test_session_not_found(void)
+{
+    trio t;
+    ruphin_event ev;
+    ruphin_options *o = fast_options();
+    open_trio(&t, "127.0.0.1:0");
+    ruphin_close(t.client);
+    CHECK_EQ(ruphin_client_new(&t.client, t.hp_text, (const uint8_t *)"nope", 4, NULL, o), RUPHIN_OK);
+    ev = run_until(&t, t.client, RUPHIN_EVENT_FAILED);
+    CHECK_EQ(ev.error, RUPHIN_ERR_SESSION_NOT_FOUND);
+    CHECK_EQ(ruphin_poll(t.client, 0, &ev), RUPHIN_ERR_FAILED);
+    CHECK_EQ(ruphin_send(t.client, NULL, (const uint8_t *)"x", 1), RUPHIN_ERR_FAILED);
+    ruphin_options_free(o);
+    close_trio(&t);
+}
+
+/* Raw datagrams from a plain socket to a node. */
+static void send_raw(const ruphin_node *to, const void *buf, size_t len)
+{
+    ruphin_addr a;
+    struct sockaddr_in sin;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ruphin_local_addr(to, &a);
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(a.port);
+    sin.sin_addr.s_addr = htonl(0x7f000001);
+    CHECK(sendto(fd, buf, len, 0, (struct sockaddr *)&sin, sizeof sin) == (ssize_t)len);
+    close(fd);
+}
+
+static void test_bad_datagrams_are_counted_and_harmless(void)
+{
+    trio t;
+    ruphin_event ev;
+    static uint8_t huge[3000];
+    open_trio(&t, "127.0.0.1:0");
+    run_until(&t, t.client, RUPHIN_EVENT_CONNECTED);
+    send_raw(t.hp, "\x00\x05\x00\x08", 4);                 /* wrong length */
+    send_raw(t.hp, "\x00\x04\x00\x63", 4);                 /* unknown type */
+    send_raw(t.hp, "\x00", 1);                             /* truncated */
+    huge[0] = 3000 >> 8, huge[1] = 3000 & 0xff, huge[3] = 5;
+    send_raw(t.client, huge, sizeof huge);                 /* Data beyond max payload */
+    send_raw(t.client, "\x00\x05\x00\x05x", 5);            /* Data from a stranger */
+    send_raw(t.server, "\x00\x05\x00\x05x", 5);            /* Data from a stranger */
+    sleep_ms(20);
+    while (ruphin_poll(t.hp, 0, &ev) == 1 || ruphin_poll(t.client, 0, &ev) == 1 ||
+           ruphin_poll(t.server, 0, &ev) == 1)
+        CHECK(ev.type != RUPHIN_EVENT_DATA);
+    CHECK_EQ(ruphin_stat(t.hp, RUPHIN_STAT_RX_MALFORMED), 3);
+    CHECK_EQ(ruphin_stat(t.client, RUPHIN_STAT_RX_MALFORMED), 1);
+    CHECK_EQ(ruphin_stat(t.client, RUPHIN_STAT_RX_UNEXPECTED), 1);
+    CHECK(ruphin_stat(t.server, RUPHIN_STAT_RX_UNEXPECTED) >= 1);
+    /* Everything still works. */
+    CHECK_EQ(ruphin_send(t.client, NULL, (const uint8_t *)"ok", 2), RUPHIN_OK);
+    ev = run_until(&t, t.client, RUPHIN_EVENT_DATA);
+    CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 2);
+    close_trio(&t);
+}
+
+static void *wake_later(void *node)
+{
+    sleep_ms(100);
+    CHECK_EQ(ruphin_wake(node), RUPHIN_OK);
+    return NULL;
+}
+
+static void test_wake_from_another_thread(void)
+{
+    ruphin_node *hp;
+    ruphin_event ev;
+    pthread_t thread;
+    int64_t start;
+    CHECK_EQ(ruphin_holepuncher_new(&hp, "127.0.0.1:0", NULL), RUPHIN_OK);
+    pthread_create(&thread, NULL, wake_later, hp);
+    start = ruphin_now();
+    CHECK_EQ(ruphin_poll(hp, RUPHIN_WAIT_FOREVER, &ev), 1);
+    CHECK_EQ(ev.type, RUPHIN_EVENT_WAKE);
+    CHECK(ruphin_now() - start >= 90);
+    pthread_join(thread, NULL);
+    ruphin_close(hp);
+}
+
+static void test_poll_waits_as_asked(void)
+{
+    ruphin_node *hp;
+    ruphin_event ev;
+    int64_t start;
+    CHECK_EQ(ruphin_holepuncher_new(&hp, "127.0.0.1:0", NULL), RUPHIN_OK);
+    start = ruphin_now();
+    CHECK_EQ(ruphin_poll(hp, 0, &ev), 0);
+    CHECK_EQ(ruphin_poll(hp, 60, &ev), 0);
+    CHECK(ruphin_now() - start >= 60);
+    CHECK_EQ(ruphin_deadline(hp), RUPHIN_NO_DEADLINE);
+    CHECK_EQ(ruphin_timeout_ms(hp), -1);
+    CHECK(ruphin_fd(hp) >= 0);
+    CHECK_EQ(ruphin_poll(hp, -2, &ev), RUPHIN_ERR_INVALID);
+    CHECK_EQ(ruphin_poll(NULL, 0, &ev), RUPHIN_ERR_INVALID);
+    ruphin_close(hp);
+}
+
+static void test_api_misuse(void)
+{
+    ruphin_node *n = NULL;
+    ruphin_options *o;
+    ruphin_addr a;
+    char buf[8];
+    CHECK_EQ(ruphin_server_new(&n, "127.0.0.1:1", (const uint8_t *)"x", 21, NULL, NULL), RUPHIN_ERR_INVALID);
+    CHECK_EQ(ruphin_client_new(&n, "no such host name.invalid", (const uint8_t *)"x", 1, NULL, NULL), RUPHIN_ERR_ADDRESS);
+    CHECK_EQ(ruphin_client_new(&n, NULL, NULL, 0, NULL, NULL), RUPHIN_ERR_INVALID);
+    CHECK_EQ(ruphin_holepuncher_new(&n, "127.0.0.1:99999", NULL), RUPHIN_ERR_ADDRESS);
+    CHECK(n == NULL);
+    CHECK_EQ(ruphin_options_new(&o), RUPHIN_OK);
+    CHECK_EQ(ruphin_options_set(o, RUPHIN_OPT_MAX_PAYLOAD, 65504), RUPHIN_ERR_INVALID);
+    CHECK_EQ(ruphin_options_set(o, 999, 1), RUPHIN_ERR_INVALID);
+    CHECK_EQ(ruphin_options_set(o, RUPHIN_OPT_RETRANSMIT_MS, 5000), RUPHIN_OK);
+    CHECK_EQ(ruphin_holepuncher_new(&n, "127.0.0.1:0", o), RUPHIN_ERR_INVALID); /* above its max */
+    ruphin_options_free(o);
+    CHECK_EQ(ruphin_addr_parse("[::1]:80", 0, &a), RUPHIN_OK);
+    CHECK_EQ(ruphin_addr_format(&a, buf, sizeof buf), RUPHIN_ERR_BUFFER);
+    CHECK_EQ(ruphin_addr_parse("1.2.3.4", 0, &a), RUPHIN_ERR_ADDRESS);
+    CHECK_EQ(ruphin_addr_parse("1.2.3.4", 7, &a), RUPHIN_OK);
+    CHECK_EQ(a.port, 7);
+    CHECK(strcmp(ruphin_strerror(RUPHIN_ERR_TIMEOUT), "unknown error") != 0);
+    CHECK(strcmp(ruphin_strerror(-999), "unknown error") == 0);
+    CHECK(strcmp(ruphin_version(), RUPHIN_VERSION_STRING) == 0);
+    ruphin_close(NULL);
+}
+
+int main(void)
+{
+    RUN(test_round_trip_ipv4);
+    RUN(test_round_trip_ipv6);
+    RUN(test_session_not_found);
+    RUN(test_bad_datagrams_are_counted_and_harmless);
+    RUN(test_wake_from_another_thread);
+    RUN(test_poll_waits_as_asked);
+    RUN(test_api_misuse);
+    return check_report();
+}
