@@ -8,7 +8,19 @@ static void check_reencode(const uint8_t *data, size_t size, const rp_frame *f)
 {
     uint8_t buf[RP_MAX_FRAME_LEN];
     size_t n;
-    if (f->type == RP_FRAME_PEER_INFO)
+    if (f->type == RP_FRAME_CAPABILITIES) {
+        if (f->payload_len > 1 || f->version != RP_PROTOCOL_VERSION)
+            return; /* another version's, which we decode but never send */
+        n = rp_wire_encode_capabilities(buf, sizeof buf);
+    } else if (f->type == RP_FRAME_REGISTER_EXT || f->type == RP_FRAME_JOIN_EXT)
+        n = rp_wire_encode_session_ext(buf, sizeof buf, f->type, f->session_id,
+                                       f->session_id_len, f->locals, f->local_count, size);
+    else if (f->type == RP_FRAME_PEER_INFO_EXT)
+        n = rp_wire_encode_peer_info_ext(buf, sizeof buf, f->nonce, f->flags, &f->peer,
+                                         f->locals, f->local_count);
+    else if (f->type == RP_FRAME_HELLO_EXT)
+        n = rp_wire_encode_hello_ext(buf, sizeof buf, f->flags, f->nonce);
+    else if (f->type == RP_FRAME_PEER_INFO)
         n = rp_wire_encode_peer_info(buf, sizeof buf, &f->peer);
     else if (f->type == RP_FRAME_DATA)
         n = rp_wire_encode_data(buf, sizeof buf, f->payload, f->payload_len);

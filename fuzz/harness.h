@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "options.h"
 #include "roles.h"
 
 static rp_event_queue fuzz_queue;
@@ -38,24 +39,28 @@ static int fuzz_send(void *ctx, const ruphin_addr *to, const uint8_t *frame, siz
     return 0;
 }
 
+/* Small nonces, so that fuzz inputs can hit them. */
+static uint64_t fuzz_random(void *ctx)
+{
+    static uint64_t n;
+    (void)ctx;
+    return (++n % 4) + 1;
+}
+
 static rp_output fuzz_output(rp_config *cfg)
 {
-    rp_output out = {fuzz_send, NULL, &fuzz_queue, fuzz_stats};
+    rp_output out = {fuzz_send, fuzz_random, NULL, &fuzz_queue, fuzz_stats};
     memset(&fuzz_queue, 0, sizeof fuzz_queue);
     memset(fuzz_stats, 0, sizeof fuzz_stats);
     /* Short timers so that a few clock steps reach every timeout. */
+    rp_config_from_options(cfg, NULL);
     cfg->keepalive_ms = 50;
-    cfg->missed_keepalives = 3;
     cfg->handshake_timeout_ms = 300;
     cfg->retransmit_ms = 10;
     cfg->retransmit_max_ms = 40;
     cfg->punch_interval_ms = 5;
     cfg->max_sessions = 8;
     cfg->max_peers = 4;
-    cfg->max_payload = 1024;
-    cfg->accept_unverified = false;
-    cfg->allow_interrupt = true;
-    cfg->socket_buffer = 0;
     return out;
 }
 

@@ -32,6 +32,25 @@ def tick(advance):
     return bytes([1, advance, 0])
 
 
+def addr_v4(ip, port):
+    return bytes([4]) + bytes(ip) + struct.pack(">H", port)
+
+
+def join_ext(sid, locals_=b"", count=0, pad_to=33):
+    body = bytes([len(sid)]) + sid + bytes([count]) + locals_
+    return frame(12, body + bytes(max(0, pad_to - 4 - len(body))))
+
+
+def peer_info_ext(nonce, flags, addr, locals_=b"", count=0):
+    return frame(13, struct.pack(">QB", nonce, flags) + addr + bytes([count]) + locals_)
+
+
+def hello_ext(kind, nonce):
+    return frame(14, struct.pack(">BQ", kind, nonce))
+
+
+PROBE = frame(6, b"\xffruphin/1")
+CAPS = frame(10, b"\x01")
 PEER1_INFO = peer_info_v4([198, 51, 100, 2], 4000)
 PEER2_INFO = peer_info_v4([192, 0, 2, 3], 5000)
 PEER6_INFO = peer_info_v6([0x20, 0x01, 0x0d, 0xb8] + [0] * 11 + [9], 6000)
@@ -42,12 +61,18 @@ SEEDS = {
         "register": frame(2, b"abc"), "join": frame(3, b"abc"), "ack": frame(6, b"abc"),
         "not_found": frame(7, b"abc"), "data": frame(5, b"hello"),
         "peer_info_v4": PEER1_INFO, "peer_info_v6": PEER6_INFO,
+        "probe": PROBE, "capabilities": CAPS, "register_ext": frame(11, b"\x02id\x00"),
+        "join_ext": join_ext(b"id", addr_v4([10, 0, 0, 3], 5000), 1),
+        "peer_info_ext": peer_info_ext(3, 1, addr_v4([192, 0, 2, 3], 5000)),
+        "hello_ext": hello_ext(0, 3),
     },
     "holepuncher": {
         "register_join": dgram(PEER1, frame(2, b"id")) + dgram(PEER2, frame(3, b"id"))
         + tick(200) + tick(200),
         "conflict_expiry": dgram(PEER1, frame(2, b"id")) + dgram(PEER2, frame(2, b"id"))
         + tick(255) + dgram(PEER2, frame(2, b"id")),
+        "ext": dgram(PEER1, PROBE) + dgram(PEER1, frame(11, b"\x02id\x00"))
+        + dgram(PEER2, join_ext(b"id", addr_v4([10, 0, 0, 3], 5000), 1)) + tick(100),
         "full_table": b"".join(dgram(PEER1, frame(2, bytes([i]))) for i in range(10))
         + dgram(PEER6, frame(3, bytes([3]))) + tick(255),
     },
@@ -57,6 +82,9 @@ SEEDS = {
         "hello_first": dgram(HP, frame(6, b"id")) + dgram(PEER6, frame(9))
         + dgram(HP, PEER6_INFO) + dgram(PEER6, frame(5, b"x")),
         "register_timeout": tick(100) + tick(100) + tick(150),
+        "ext_adopt": dgram(HP, CAPS) + dgram(HP, frame(6, b"id"))
+        + dgram(HP, peer_info_ext(2, 1, addr_v4([192, 0, 2, 3], 5000), addr_v4([10, 0, 0, 3], 5000), 1))
+        + tick(5) + dgram(PEER1, hello_ext(0, 2)) + dgram(PEER1, frame(5, b"x")),
         "registration_lost": dgram(HP, frame(6, b"id")) + tick(60) + tick(60) + tick(60),
     },
     "client": {
@@ -65,6 +93,8 @@ SEEDS = {
         "not_found": tick(10) + dgram(HP, frame(7, b"id")),
         "data_connects": dgram(HP, PEER6_INFO) + dgram(PEER6, frame(5, b"x")),
         "timeout": dgram(HP, PEER1_INFO) + tick(200) + tick(200),
+        "ext_adopt": dgram(HP, CAPS) + dgram(HP, peer_info_ext(2, 1, addr_v4([198, 51, 100, 2], 4000)))
+        + dgram(PEER2, hello_ext(0, 2)) + dgram(PEER2, frame(5, b"x")) + tick(60),
     },
 }
 

@@ -126,7 +126,10 @@ typedef enum ruphin_option {
     RUPHIN_OPT_ACCEPT_UNVERIFIED = 10,    /* 1: deliver Data from peers that did not complete
                                              the handshake (default 0) */
     RUPHIN_OPT_ALLOW_INTERRUPT = 11,      /* 1: a LocalInterrupt from loopback wakes poll (default 1) */
-    RUPHIN_OPT_SOCKET_BUFFER = 12         /* SO_RCVBUF/SO_SNDBUF in bytes, 0 = OS default (default 0) */
+    RUPHIN_OPT_SOCKET_BUFFER = 12,        /* SO_RCVBUF/SO_SNDBUF in bytes, 0 = OS default (default 0) */
+    RUPHIN_OPT_EXTENSIONS = 13            /* 1: speak protocol generation 1 (LAN addresses, address
+                                             adoption) with peers that show they do; 0: only the
+                                             original generation 0 (default 1) */
 } ruphin_option;
 
 /* Counters, from ruphin_stat(). */

@@ -31,15 +31,39 @@ void rp_client_init(rp_client *c, const rp_config *cfg, const rp_output *out,
     rp_retry_stop(&c->join_retry);
 }
 
+void rp_client_set_locals(rp_client *c, const ruphin_addr *locals, size_t count)
+{
+    size_t i;
+    c->local_count = 0;
+    for (i = 0; i < count && i < RP_MAX_LOCALS; i++)
+        c->locals[c->local_count++] = locals[i];
+}
+
+/* Join, or JoinExt (with our local addresses, padded so that the answer is
+ * no larger) once the holepuncher showed it speaks generation 1. */
 static void send_join(rp_client *c)
 {
-    rp_send_session(&c->out, &c->holepuncher, RP_FRAME_JOIN, c->session_id, c->session_id_len);
+    uint8_t frame[160];
+    size_t len;
+    if (!c->hp_ext) {
+        rp_send_session(&c->out, &c->holepuncher, RP_FRAME_JOIN, c->session_id,
+                        c->session_id_len);
+        return;
+    }
+    len = rp_wire_encode_session_ext(frame, sizeof frame, RP_FRAME_JOIN_EXT, c->session_id,
+                                     c->session_id_len, c->locals, c->local_count,
+                                     RP_PEER_INFO_EXT_MAX_REPLY);
+    rp_send_frame(&c->out, &c->holepuncher, frame, len);
 }
 
 void rp_client_start(rp_client *c, int64_t now)
 {
     c->state = RUPHIN_STATE_JOINING;
     c->give_up = now + c->cfg.handshake_timeout_ms;
+    /* Probe and join at once: the generation-0 answer costs no extra round
+     * trip, and generation 1 follows when the holepuncher speaks it. */
+    if (c->cfg.extensions)
+        rp_send_probe(&c->out, &c->holepuncher);
     send_join(c);
     rp_retry_start(&c->join_retry, now, &c->cfg);
 }
@@ -54,25 +78,56 @@ static void fail(rp_client *c, int32_t error, const ruphin_addr *peer)
 
 static bool is_our_session(const rp_client *c, const rp_frame *f)
 {
-    return f->payload_len == c->session_id_len &&
-           memcmp(f->payload, c->session_id, c->session_id_len) == 0;
+    return f->session_id_len == c->session_id_len &&
+           memcmp(f->session_id, c->session_id, c->session_id_len) == 0;
+}
+
+static bool speaks_ext(const rp_client *c)
+{
+    return c->nonce != 0 && c->server_ext;
+}
+
+static void send_hello_ext(rp_client *c, const ruphin_addr *to, uint8_t kind)
+{
+    uint8_t frame[32];
+    size_t len = rp_wire_encode_hello_ext(frame, sizeof frame, kind, c->nonce);
+    rp_send_frame(&c->out, to, frame, len);
 }
 
 static void send_hello(rp_client *c, int64_t now, int64_t gap)
 {
-    rp_send_empty(&c->out, &c->server, RP_FRAME_HELLO_REQ);
+    if (speaks_ext(c))
+        send_hello_ext(c, &c->server, RP_HELLO_EXT_REQ);
+    else
+        rp_send_empty(&c->out, &c->server, RP_FRAME_HELLO_REQ);
     c->next_hello = now + gap;
 }
 
+static void on_capabilities(rp_client *c)
+{
+    if (c->hp_ext)
+        return;
+    c->hp_ext = true;
+    send_join(c); /* JoinExt at once */
+}
+
+/* PeerInfo or PeerInfoExt. */
 static void on_peer_info(rp_client *c, int64_t now, const rp_frame *f)
 {
-    if (c->state == RUPHIN_STATE_CONNECTED || f->peer.port == 0 || rp_addr_is_any(&f->peer)) {
+    bool ext = f->type == RP_FRAME_PEER_INFO_EXT;
+    if (f->peer.port == 0 || rp_addr_is_any(&f->peer)) {
         rp_count(&c->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
     }
-    /* Always take the newest announcement: the server's public address may
-     * have changed between two of our Joins. */
+    if (!ext && c->nonce != 0)
+        return; /* the generation-0 answer to our first Join, after the better one */
+    /* Otherwise take the newest announcement: the server's public address
+     * may have changed between two of our Joins. */
     c->server = f->peer;
+    if (ext) {
+        c->nonce = f->nonce;
+        c->server_ext = (f->flags & RP_PEER_SPEAKS_EXT) != 0;
+    }
     c->state = RUPHIN_STATE_PUNCHING;
     send_hello(c, now, c->cfg.punch_interval_ms);
 }
@@ -104,13 +159,46 @@ static bool is_server_frame(const rp_frame *f)
            f->type == RP_FRAME_DATA;
 }
 
+/* A HelloExt carrying our nonce proves the server from whatever address it
+ * comes (its NAT may map it to another port for us, or it is on our LAN). */
+static void on_hello_ext(rp_client *c, int64_t now, const ruphin_addr *from, const rp_frame *f)
+{
+    if (f->nonce != c->nonce || c->nonce == 0) {
+        rp_count(&c->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    if (c->state == RUPHIN_STATE_CONNECTED && !rp_addr_same(from, &c->server))
+        return; /* another path to the server: keep the first */
+    if (f->flags == RP_HELLO_EXT_REQ)
+        send_hello_ext(c, from, RP_HELLO_EXT_RESP);
+    c->server = *from;
+    if (c->state == RUPHIN_STATE_PUNCHING)
+        become_connected(c, now);
+    c->last_heard = now;
+}
+
+static bool late_answer(const rp_frame *f)
+{
+    return f->type == RP_FRAME_PEER_INFO || f->type == RP_FRAME_PEER_INFO_EXT ||
+           f->type == RP_FRAME_CAPABILITIES;
+}
+
 void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
     bool joining = c->state == RUPHIN_STATE_JOINING || c->state == RUPHIN_STATE_PUNCHING;
     bool from_hp = rp_addr_same(from, &c->holepuncher);
+    bool ext = c->cfg.extensions;
 
-    if (joining && from_hp && f->type == RP_FRAME_PEER_INFO)
+    if (joining && from_hp &&
+        (f->type == RP_FRAME_PEER_INFO || (ext && f->type == RP_FRAME_PEER_INFO_EXT)))
         on_peer_info(c, now, f);
+    else if (ext && joining && from_hp && f->type == RP_FRAME_CAPABILITIES)
+        on_capabilities(c);
+    else if (ext && (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_CONNECTED) &&
+             f->type == RP_FRAME_HELLO_EXT)
+        on_hello_ext(c, now, from, f);
+    else if (c->state == RUPHIN_STATE_CONNECTED && from_hp && late_answer(f))
+        ; /* answers to our earlier requests, after we connected: nothing to do */
     else if (joining && from_hp && f->type == RP_FRAME_SESSION_NOT_FOUND && is_our_session(c, f))
         fail(c, RUPHIN_ERR_SESSION_NOT_FOUND, from);
     else if ((c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_CONNECTED) &&

@@ -7,6 +7,9 @@
  *   owner keeps the session until it stops refreshing it;
  * - when the table is full, Registers of new ids are dropped and counted;
  *   refreshes of existing sessions still work.
+ * Generation 1: a probe gets Capabilities; RegisterExt marks the owner as
+ * speaking generation 1; JoinExt gets PeerInfoExt (with a fresh nonce, and
+ * the joiner's local addresses for the owner) where the other side speaks it.
  */
 #include "roles.h"
 
@@ -35,7 +38,7 @@ static void on_register(rp_holepuncher *hp, int64_t now, const ruphin_addr *from
                         const rp_frame *f)
 {
     uint32_t expires = (uint32_t)(now + session_lifetime(hp));
-    rp_session *s = rp_sessions_find(&hp->sessions, f->payload, f->payload_len);
+    rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
     int full;
 
     if (s != NULL && !rp_session_owned_by(s, from)) {
@@ -45,14 +48,16 @@ static void on_register(rp_holepuncher *hp, int64_t now, const ruphin_addr *from
     if (s != NULL) {
         rp_sessions_refresh(&hp->sessions, s, expires);
     } else {
-        s = rp_sessions_add(&hp->sessions, f->payload, f->payload_len, from, expires, &full);
+        s = rp_sessions_add(&hp->sessions, f->session_id, f->session_id_len, from, expires, &full);
         if (s == NULL) {
             rp_count(&hp->out, RUPHIN_STAT_SESSIONS_REFUSED);
             return;
         }
-        rp_emit(&hp->out, RUPHIN_EVENT_SESSION_REGISTERED, 0, from, f->payload, f->payload_len);
+        rp_emit(&hp->out, RUPHIN_EVENT_SESSION_REGISTERED, 0, from, f->session_id,
+                f->session_id_len);
     }
-    rp_send_session(&hp->out, from, RP_FRAME_REGISTER_ACK, f->payload, f->payload_len);
+    rp_session_set_owner_ext(s, f->type == RP_FRAME_REGISTER_EXT);
+    rp_send_session(&hp->out, from, RP_FRAME_REGISTER_ACK, f->session_id, f->session_id_len);
 }
 
 static void send_peer_info(rp_holepuncher *hp, const ruphin_addr *to, const ruphin_addr *about)
@@ -62,39 +67,72 @@ static void send_peer_info(rp_holepuncher *hp, const ruphin_addr *to, const ruph
     rp_send_frame(&hp->out, to, frame, len);
 }
 
+static void send_peer_info_ext(rp_holepuncher *hp, const ruphin_addr *to, uint64_t nonce,
+                               bool about_speaks_ext, const ruphin_addr *about,
+                               const rp_frame *join)
+{
+    uint8_t frame[128];
+    size_t len = rp_wire_encode_peer_info_ext(frame, sizeof frame, nonce,
+                                              about_speaks_ext ? RP_PEER_SPEAKS_EXT : 0, about,
+                                              join ? join->locals : NULL,
+                                              join ? join->local_count : 0);
+    rp_send_frame(&hp->out, to, frame, len);
+}
+
 static void on_join(rp_holepuncher *hp, const ruphin_addr *from, const rp_frame *f)
 {
-    rp_session *s = rp_sessions_find(&hp->sessions, f->payload, f->payload_len);
+    rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
+    bool client_ext = f->type == RP_FRAME_JOIN_EXT, owner_ext;
     ruphin_addr owner;
+    uint64_t nonce;
 
+    if (client_ext && f->payload_len + RP_HEADER_LEN < RP_PEER_INFO_EXT_MAX_REPLY) {
+        rp_count(&hp->out, RUPHIN_STAT_RX_UNEXPECTED); /* unpadded: would amplify */
+        return;
+    }
     if (s == NULL) {
-        rp_send_session(&hp->out, from, RP_FRAME_SESSION_NOT_FOUND, f->payload, f->payload_len);
+        rp_send_session(&hp->out, from, RP_FRAME_SESSION_NOT_FOUND, f->session_id,
+                        f->session_id_len);
         return;
     }
     rp_session_owner(s, &owner);
-    send_peer_info(hp, from, &owner);
-    send_peer_info(hp, &owner, from);
-    rp_emit(&hp->out, RUPHIN_EVENT_SESSION_JOINED, 0, from, f->payload, f->payload_len);
+    owner_ext = rp_session_owner_ext(s);
+    if (!client_ext) {
+        send_peer_info(hp, from, &owner);
+        send_peer_info(hp, &owner, from);
+    } else {
+        nonce = hp->out.random(hp->out.ctx);
+        send_peer_info_ext(hp, from, nonce, owner_ext, &owner, NULL);
+        if (owner_ext)
+            send_peer_info_ext(hp, &owner, nonce, true, from, f);
+        else
+            send_peer_info(hp, &owner, from);
+    }
+    rp_emit(&hp->out, RUPHIN_EVENT_SESSION_JOINED, 0, from, f->session_id, f->session_id_len);
+}
+
+static void on_probe(rp_holepuncher *hp, const ruphin_addr *from)
+{
+    uint8_t frame[16];
+    size_t len = rp_wire_encode_capabilities(frame, sizeof frame);
+    rp_send_frame(&hp->out, from, frame, len);
 }
 
 void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
                           const rp_frame *frame)
 {
+    bool ext = hp->cfg.extensions;
     hp->last_now = now;
-    switch (frame->type) {
-    case RP_FRAME_REGISTER:
+    if (frame->type == RP_FRAME_REGISTER || (ext && frame->type == RP_FRAME_REGISTER_EXT))
         on_register(hp, now, from, frame);
-        break;
-    case RP_FRAME_JOIN:
+    else if (frame->type == RP_FRAME_JOIN || (ext && frame->type == RP_FRAME_JOIN_EXT))
         on_join(hp, from, frame);
-        break;
-    case RP_FRAME_HELLO_REQ:
+    else if (frame->type == RP_FRAME_HELLO_REQ)
         rp_send_empty(&hp->out, from, RP_FRAME_HELLO_RESP);
-        break;
-    default:
+    else if (ext && rp_wire_is_probe(frame))
+        on_probe(hp, from);
+    else
         rp_count(&hp->out, RUPHIN_STAT_RX_UNEXPECTED);
-        break;
-    }
 }
 
 void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now)

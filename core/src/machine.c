@@ -117,3 +117,9 @@ void rp_retry_stop(rp_retry *r)
 {
     r->next = RUPHIN_NO_DEADLINE;
 }
+
+int rp_send_probe(const rp_output *out, const ruphin_addr *holepuncher)
+{
+    return rp_send_session(out, holepuncher, RP_FRAME_REGISTER_ACK,
+                           (const uint8_t *)RP_PROBE_ID, RP_PROBE_ID_LEN);
+}

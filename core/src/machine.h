@@ -28,6 +28,7 @@ typedef struct rp_config {
     bool accept_unverified;
     bool allow_interrupt;
     int64_t socket_buffer;
+    bool extensions; /* speak generation 1 with peers that show they do */
 } rp_config;
 
 /* How long a peer or a session may stay silent before it counts as gone. */
@@ -49,9 +50,11 @@ typedef struct rp_event_queue {
     unsigned count;
 } rp_event_queue;
 
-/* Where a state machine's output goes. send returns 0 or a ruphin_error. */
+/* Where a state machine's output goes. send returns 0 or a ruphin_error;
+ * random gives unpredictable 64-bit values (nonces). */
 typedef struct rp_output {
     int (*send)(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len);
+    uint64_t (*random)(void *ctx);
     void *ctx;
     rp_event_queue *events;
     int64_t *stats; /* RUPHIN_STAT_COUNT counters */
@@ -72,6 +75,9 @@ int rp_send_empty(const rp_output *out, const ruphin_addr *to, uint16_t type);
 /* Encodes and sends a frame that carries a session id. */
 int rp_send_session(const rp_output *out, const ruphin_addr *to, uint16_t type,
                     const uint8_t *id, size_t id_len);
+
+/* Asks a holepuncher whether it speaks generation 1 (wire.h). */
+int rp_send_probe(const rp_output *out, const ruphin_addr *holepuncher);
 
 void rp_count(const rp_output *out, ruphin_stat_id stat);
 

@@ -52,6 +52,16 @@ static void flush_tx(ruphin_node *node)
     node->stats[RUPHIN_STAT_TX_DATAGRAMS] -= failed; /* counted as sent when queued */
 }
 
+/* Nonces are never 0: 0 means "none" in the state machines. */
+static uint64_t random_nonce(void *ctx)
+{
+    uint64_t v;
+    (void)ctx;
+    while ((v = rp_os_random64()) == 0)
+        ;
+    return v;
+}
+
 static int send_datagram(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len)
 {
     ruphin_node *node = ctx;
@@ -116,6 +126,7 @@ static int node_open(ruphin_node **out, int32_t role, const char *bind_text,
         return rc;
     }
     node->out.send = send_datagram;
+    node->out.random = random_nonce;
     node->out.ctx = node;
     node->out.events = &node->events;
     node->out.stats = node->stats;
@@ -148,8 +159,7 @@ int32_t ruphin_holepuncher_new(ruphin_node **out, const char *bind,
         rc = node_open(&node, RUPHIN_ROLE_HOLEPUNCHER, bind, RUPHIN_DEFAULT_PORT, &any4, options);
     if (rc != RUPHIN_OK)
         return rc;
-    rc = rp_holepuncher_init(&node->m.holepuncher, &node->cfg, &node->out,
-                             (uint64_t)(uintptr_t)node ^ (uint64_t)rp_clock_ms() * 0x9e3779b97f4a7c15ull);
+    rc = rp_holepuncher_init(&node->m.holepuncher, &node->cfg, &node->out, rp_os_random64());
     if (rc != RUPHIN_OK) {
         node_free(node);
         return rc;
@@ -219,7 +229,7 @@ int32_t ruphin_client_new(ruphin_node **out, const char *holepuncher,
                           const uint8_t *session_id, size_t session_id_len,
                           const char *bind, const ruphin_options *options)
 {
-    ruphin_addr hp;
+    ruphin_addr hp, locals[RP_MAX_LOCALS];
     ruphin_node *node;
     int rc = peer_open(&node, RUPHIN_ROLE_CLIENT, holepuncher, session_id, session_id_len,
                        bind, options, &hp);
@@ -228,6 +238,8 @@ int32_t ruphin_client_new(ruphin_node **out, const char *holepuncher,
     if (rc != RUPHIN_OK)
         return rc;
     rp_client_init(&node->m.client, &node->cfg, &node->out, &hp, session_id, session_id_len);
+    rp_client_set_locals(&node->m.client, locals,
+                         rp_sock_local_addresses(&node->sock, locals, RP_MAX_LOCALS));
     *out = node;
     return RUPHIN_OK;
 }

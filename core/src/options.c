@@ -26,6 +26,7 @@ static const option_spec specs[RP_OPTION_COUNT] = {
     [RUPHIN_OPT_ACCEPT_UNVERIFIED] = {0, 0, 1},
     [RUPHIN_OPT_ALLOW_INTERRUPT] = {1, 0, 1},
     [RUPHIN_OPT_SOCKET_BUFFER] = {0, 0, 1 << 30},
+    [RUPHIN_OPT_EXTENSIONS] = {1, 0, 1},
 };
 
 static bool valid_option(int32_t option)
@@ -93,6 +94,7 @@ int rp_config_from_options(rp_config *cfg, const ruphin_options *o)
     cfg->accept_unverified = get(o, RUPHIN_OPT_ACCEPT_UNVERIFIED) != 0;
     cfg->allow_interrupt = get(o, RUPHIN_OPT_ALLOW_INTERRUPT) != 0;
     cfg->socket_buffer = get(o, RUPHIN_OPT_SOCKET_BUFFER);
+    cfg->extensions = get(o, RUPHIN_OPT_EXTENSIONS) != 0;
     /* Backoff may not start above its own ceiling. */
     if (cfg->retransmit_ms > cfg->retransmit_max_ms)
         return RUPHIN_ERR_INVALID;

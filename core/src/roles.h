@@ -36,11 +36,17 @@ typedef enum rp_peer_state {
 } rp_peer_state;
 
 typedef struct rp_peer {
-    ruphin_addr addr;
+    ruphin_addr addr;   /* where it is (or, before it is heard, its public address) */
     rp_peer_state state;
     int64_t give_up;    /* ANNOUNCED, HEARD: end of the handshake window */
     int64_t next_hello; /* ANNOUNCED: next punch */
     int64_t last_heard; /* CONNECTED */
+    /* Generation 1: the join's nonce proves the peer whatever address its
+     * hellos come from; its local addresses are punched too. */
+    bool ext;
+    uint64_t nonce;
+    uint8_t local_count;
+    ruphin_addr locals[RP_MAX_LOCALS];
 } rp_peer;
 
 /* Clients of a server, found by address through an open-addressing index. */
@@ -72,6 +78,7 @@ typedef struct rp_server {
     int64_t last_ack;       /* REGISTERED */
     rp_peer_table peers;
     int64_t peers_deadline; /* earliest timer among peers (may be early) */
+    bool hp_ext;            /* the holepuncher answered our probe */
 } rp_server;
 
 int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
@@ -92,6 +99,12 @@ typedef struct rp_client {
     rp_output out;
     ruphin_addr holepuncher;
     ruphin_addr server; /* family 0 until announced */
+    /* Generation 1 */
+    bool hp_ext;          /* the holepuncher answered our probe */
+    bool server_ext;      /* PeerInfoExt said the server speaks it */
+    uint64_t nonce;       /* from PeerInfoExt; 0 = none yet */
+    uint8_t local_count;  /* our own local addresses, sent in JoinExt */
+    ruphin_addr locals[RP_MAX_LOCALS];
     uint8_t session_id[RUPHIN_MAX_SESSION_ID];
     size_t session_id_len;
     int32_t state;        /* ruphin_state_type */
@@ -103,6 +116,8 @@ typedef struct rp_client {
 
 void rp_client_init(rp_client *c, const rp_config *cfg, const rp_output *out,
                     const ruphin_addr *holepuncher, const uint8_t *id, size_t id_len);
+/* Local addresses to offer the server (peers behind the same NAT). */
+void rp_client_set_locals(rp_client *c, const ruphin_addr *locals, size_t count);
 void rp_client_start(rp_client *c, int64_t now);
 void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const rp_frame *frame);
 void rp_client_tick(rp_client *c, int64_t now);

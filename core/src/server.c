@@ -37,16 +37,36 @@ void rp_server_free(rp_server *s)
 
 static void send_register(rp_server *s)
 {
-    rp_send_session(&s->out, &s->holepuncher, RP_FRAME_REGISTER, s->session_id,
-                    s->session_id_len);
+    uint8_t frame[64];
+    size_t len;
+    if (!s->hp_ext) {
+        rp_send_session(&s->out, &s->holepuncher, RP_FRAME_REGISTER, s->session_id,
+                        s->session_id_len);
+        return;
+    }
+    len = rp_wire_encode_session_ext(frame, sizeof frame, RP_FRAME_REGISTER_EXT, s->session_id,
+                                     s->session_id_len, NULL, 0, 0);
+    rp_send_frame(&s->out, &s->holepuncher, frame, len);
 }
 
 void rp_server_start(rp_server *s, int64_t now)
 {
     s->state = RUPHIN_STATE_REGISTERING;
     s->give_up = now + s->cfg.handshake_timeout_ms;
+    if (s->cfg.extensions)
+        rp_send_probe(&s->out, &s->holepuncher);
     send_register(s);
     rp_retry_start(&s->register_retry, now, &s->cfg);
+}
+
+/* The holepuncher speaks generation 1: register that way from now on, at
+ * once, so that it knows before a client joins. */
+static void on_capabilities(rp_server *s)
+{
+    if (s->hp_ext)
+        return;
+    s->hp_ext = true;
+    send_register(s);
 }
 
 static void fail(rp_server *s, int32_t error)
@@ -58,8 +78,8 @@ static void fail(rp_server *s, int32_t error)
 
 static void on_register_ack(rp_server *s, int64_t now, const rp_frame *f)
 {
-    if (f->payload_len != s->session_id_len ||
-        memcmp(f->payload, s->session_id, s->session_id_len) != 0) {
+    if (f->session_id_len != s->session_id_len ||
+        memcmp(f->session_id, s->session_id, s->session_id_len) != 0) {
         rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
     }
@@ -87,11 +107,13 @@ static void connect_peer(rp_server *s, int64_t now, rp_peer *p)
     rp_emit(&s->out, RUPHIN_EVENT_CONNECTED, 0, &p->addr, NULL, 0);
 }
 
-/* Finds or adds a peer; NULL when the table is full (counted). */
+/* Finds or adds a peer; NULL when the table is full (counted). *created
+ * tells whether it is new. */
 static rp_peer *track_peer(rp_server *s, int64_t now, const ruphin_addr *addr,
-                           rp_peer_state state)
+                           rp_peer_state state, bool *created)
 {
     rp_peer *p = rp_peers_find(&s->peers, addr);
+    *created = p == NULL;
     if (p != NULL)
         return p;
     if (s->peers.count >= (uint32_t)s->cfg.max_peers ||
@@ -106,35 +128,122 @@ static rp_peer *track_peer(rp_server *s, int64_t now, const ruphin_addr *addr,
     return p;
 }
 
+/* A generation-1 peer by the nonce of its join. */
+static rp_peer *find_by_nonce(const rp_server *s, uint64_t nonce)
+{
+    uint32_t i;
+    for (i = 0; nonce != 0 && i < s->peers.count; i++)
+        if (s->peers.items[i].nonce == nonce)
+            return &s->peers.items[i];
+    return NULL;
+}
+
+/* One round of punching: HelloReq to the peer, or with generation 1 a
+ * HelloExt to its public and each of its local addresses. */
+static void punch(rp_server *s, int64_t now, rp_peer *p)
+{
+    uint8_t frame[32];
+    size_t len, i;
+    p->next_hello = now + s->cfg.punch_interval_ms;
+    if (!p->ext) {
+        rp_send_empty(&s->out, &p->addr, RP_FRAME_HELLO_REQ);
+        return;
+    }
+    len = rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_REQ, p->nonce);
+    rp_send_frame(&s->out, &p->addr, frame, len);
+    for (i = 0; i < p->local_count; i++)
+        rp_send_frame(&s->out, &p->locals[i], frame, len);
+}
+
+static bool usable_peer_addr(const ruphin_addr *a)
+{
+    return a->port != 0 && !rp_addr_is_any(a);
+}
+
+/* PeerInfo (generation 0) or PeerInfoExt: the holepuncher announces a client. */
 static void on_peer_info(rp_server *s, int64_t now, const rp_frame *f)
 {
-    rp_peer *p;
-    if (f->peer.port == 0 || rp_addr_is_any(&f->peer)) {
+    bool ext = f->type == RP_FRAME_PEER_INFO_EXT, created = false;
+    rp_peer *p = ext ? find_by_nonce(s, f->nonce) : NULL;
+    uint8_t i;
+
+    if (!usable_peer_addr(&f->peer)) {
         rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
     }
-    p = track_peer(s, now, &f->peer, RP_PEER_ANNOUNCED);
-    if (p == NULL)
+    if (p == NULL && (p = track_peer(s, now, &f->peer, RP_PEER_ANNOUNCED, &created)) == NULL)
         return;
-    if (p->state == RP_PEER_HEARD) {
-        connect_peer(s, now, p);
-    } else if (p->state == RP_PEER_ANNOUNCED) {
-        rp_emit(&s->out, RUPHIN_EVENT_PEER_ANNOUNCED, 0, &p->addr, NULL, 0);
+    if (ext) {
+        p->ext = (f->flags & RP_PEER_SPEAKS_EXT) != 0;
+        p->nonce = f->nonce;
+        p->local_count = 0;
+        for (i = 0; i < f->local_count; i++)
+            if (usable_peer_addr(&f->locals[i]) && f->locals[i].family == f->peer.family)
+                p->locals[p->local_count++] = f->locals[i];
     }
-    /* Punch now in every case: the client may have re-joined because our
-     * earlier hellos got lost. */
-    rp_send_empty(&s->out, &p->addr, RP_FRAME_HELLO_REQ);
+    if (p->state == RP_PEER_HEARD)
+        connect_peer(s, now, p);
+    else if (created)
+        rp_emit(&s->out, RUPHIN_EVENT_PEER_ANNOUNCED, 0, &p->addr, NULL, 0);
+    /* Punch now even when it was announced before: the client may have
+     * re-joined because our earlier hellos got lost. */
     if (p->state == RP_PEER_ANNOUNCED)
-        p->next_hello = now + s->cfg.punch_interval_ms;
+        punch(s, now, p);
+}
+
+/* Moves a peer to the address its hellos actually come from (a symmetric
+ * NAT, or a LAN address); its nonce proved who it is. */
+static rp_peer *adopt_address(rp_server *s, rp_peer *p, const ruphin_addr *from)
+{
+    rp_peer copy = *p;
+    rp_peers_remove(&s->peers, p);
+    p = rp_peers_add(&s->peers, from); /* cannot fail: a slot was just freed */
+    copy.addr = *from;
+    *p = copy;
+    return p;
+}
+
+static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *f)
+{
+    rp_peer *at = rp_peers_find(&s->peers, from), *p;
+    bool created;
+    uint8_t frame[32];
+
+    if (f->flags == RP_HELLO_EXT_REQ) {
+        size_t len = rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_RESP, f->nonce);
+        rp_send_frame(&s->out, from, frame, len);
+    }
+    p = at != NULL && at->nonce == f->nonce ? at : find_by_nonce(s, f->nonce);
+    if (p == NULL) { /* before the announcement: remember it for the handshake window */
+        p = track_peer(s, now, from, RP_PEER_HEARD, &created);
+        if (p != NULL && created)
+            p->nonce = f->nonce;
+        return;
+    }
+    if (p->state == RP_PEER_CONNECTED) {
+        if (rp_addr_same(&p->addr, from))
+            p->last_heard = now;
+        return; /* another path to a connected peer: keep the first */
+    }
+    if (!rp_addr_same(&p->addr, from)) {
+        if (at != NULL) { /* someone else holds that address */
+            rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+            return;
+        }
+        p = adopt_address(s, p, from);
+    }
+    if (p->state == RP_PEER_ANNOUNCED)
+        connect_peer(s, now, p);
 }
 
 /* A hello (request or response) from a peer. */
 static void on_hello(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
     rp_peer *p;
+    bool created;
     if (f->type == RP_FRAME_HELLO_REQ)
         rp_send_empty(&s->out, from, RP_FRAME_HELLO_RESP);
-    p = track_peer(s, now, from, RP_PEER_HEARD);
+    p = track_peer(s, now, from, RP_PEER_HEARD, &created);
     if (p == NULL)
         return;
     if (p->state == RP_PEER_ANNOUNCED)
@@ -172,6 +281,12 @@ void rp_server_input(rp_server *s, int64_t now, const ruphin_addr *from, const r
         on_peer_info(s, now, f);
     else if (f->type == RP_FRAME_HELLO_REQ || f->type == RP_FRAME_HELLO_RESP)
         on_hello(s, now, from, f);
+    else if (s->cfg.extensions && f->type == RP_FRAME_CAPABILITIES && from_holepuncher(s, from))
+        on_capabilities(s);
+    else if (s->cfg.extensions && f->type == RP_FRAME_PEER_INFO_EXT && from_holepuncher(s, from))
+        on_peer_info(s, now, f);
+    else if (s->cfg.extensions && f->type == RP_FRAME_HELLO_EXT)
+        on_hello_ext(s, now, from, f);
     else if (f->type == RP_FRAME_DATA)
         on_data(s, now, from, f);
     else
@@ -218,10 +333,8 @@ static bool tick_peer(rp_server *s, int64_t now, rp_peer *p)
         if (p->state == RP_PEER_ANNOUNCED)
             rp_emit(&s->out, RUPHIN_EVENT_PUNCH_FAILED, RUPHIN_ERR_TIMEOUT, &p->addr, NULL, 0);
     } else {
-        if (p->state == RP_PEER_ANNOUNCED && rp_due(p->next_hello, now)) {
-            rp_send_empty(&s->out, &p->addr, RP_FRAME_HELLO_REQ);
-            p->next_hello = now + s->cfg.punch_interval_ms;
-        }
+        if (p->state == RP_PEER_ANNOUNCED && rp_due(p->next_hello, now))
+            punch(s, now, p);
         return true;
     }
     rp_peers_remove(&s->peers, p);

@@ -203,16 +203,26 @@ void rp_sessions_remove(rp_sessions *t, rp_session *s)
 void rp_session_owner(const rp_session *s, ruphin_addr *out)
 {
     memset(out, 0, sizeof *out);
-    out->family = s->family;
+    out->family = s->family & RP_SESSION_FAMILY_MASK;
     out->port = s->port;
     memcpy(out->ip, s->ip, sizeof s->ip);
 }
 
 int rp_session_owned_by(const rp_session *s, const ruphin_addr *addr)
 {
-    size_t ip_len = s->family == 4 ? 4 : 16;
-    return s->family == addr->family && s->port == addr->port &&
-           memcmp(s->ip, addr->ip, ip_len) == 0;
+    uint8_t family = s->family & RP_SESSION_FAMILY_MASK;
+    return family == addr->family && s->port == addr->port &&
+           memcmp(s->ip, addr->ip, family == 4 ? 4 : 16) == 0;
+}
+
+int rp_session_owner_ext(const rp_session *s)
+{
+    return (s->family & RP_SESSION_OWNER_EXT) != 0;
+}
+
+void rp_session_set_owner_ext(rp_session *s, int ext)
+{
+    s->family = (uint8_t)((s->family & RP_SESSION_FAMILY_MASK) | (ext ? RP_SESSION_OWNER_EXT : 0));
 }
 
 int rp_session_expired(const rp_session *s, int64_t now)

@@ -20,13 +20,17 @@
 typedef struct rp_session {
     uint8_t id[RUPHIN_MAX_SESSION_ID];
     uint8_t id_len;
-    uint8_t family; /* owner address */
+    uint8_t family; /* owner address family, plus RP_SESSION_OWNER_EXT */
     uint16_t port;
     uint8_t ip[16];
     uint32_t expires; /* low 32 bits of the ms clock; compared wrap-safe */
     uint32_t older, newer; /* expiry list */
     uint32_t chain;        /* next record in the same hash bucket */
 } rp_session;
+
+/* A flag kept in the family byte (the record has no byte to spare): the
+ * owner registered with RegisterExt, so it speaks generation 1. */
+enum { RP_SESSION_OWNER_EXT = 0x80, RP_SESSION_FAMILY_MASK = 0x0f };
 
 typedef struct rp_sessions {
     rp_session *items;
@@ -55,6 +59,8 @@ void rp_sessions_remove(rp_sessions *t, rp_session *s);
 
 void rp_session_owner(const rp_session *s, ruphin_addr *out);
 int rp_session_owned_by(const rp_session *s, const ruphin_addr *addr);
+int rp_session_owner_ext(const rp_session *s);
+void rp_session_set_owner_ext(rp_session *s, int ext);
 /* 1 when the expiry time has come (wrap-safe against now's low 32 bits). */
 int rp_session_expired(const rp_session *s, int64_t now);
 

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #ifdef _WIN32
+#define _CRT_RAND_S
+#include <stdlib.h>
 #include <winsock2.h>
 #include <ws2tcpip.h>
 typedef int socklen_t;
@@ -27,11 +29,15 @@ typedef SOCKET native_socket;
 #else
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
 #define CLOSE_SOCKET close
 #define LAST_ERROR errno
 #define ERR_WOULD_BLOCK EWOULDBLOCK
@@ -421,4 +427,63 @@ int rp_sock_resolve(const char *text, uint16_t default_port, bool port_required,
 int32_t ruphin_addr_resolve(const char *text, uint16_t default_port, ruphin_addr *out)
 {
     return rp_sock_resolve(text, default_port, default_port == 0, 0, out);
+}
+
+static bool link_local(const ruphin_addr *a)
+{
+    if (a->family == 4)
+        return a->ip[0] == 169 && a->ip[1] == 254;
+    return a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80;
+}
+
+size_t rp_sock_local_addresses(const rp_sock *s, ruphin_addr *out, size_t max)
+{
+    size_t n = 0;
+#ifndef _WIN32
+    struct ifaddrs *list, *ifa;
+#endif
+    if (!rp_addr_is_any(&s->local)) {
+        if (max > 0 && !rp_addr_is_loopback(&s->local))
+            out[n++] = s->local;
+        return n;
+    }
+#ifndef _WIN32
+    if (getifaddrs(&list) != 0)
+        return 0;
+    for (ifa = list; ifa != NULL && n < max; ifa = ifa->ifa_next) {
+        struct sockaddr_storage ss;
+        ruphin_addr a;
+        if (ifa->ifa_addr == NULL ||
+            (ifa->ifa_addr->sa_family != AF_INET && ifa->ifa_addr->sa_family != AF_INET6))
+            continue;
+        memset(&ss, 0, sizeof ss);
+        memcpy(&ss, ifa->ifa_addr, ifa->ifa_addr->sa_family == AF_INET
+                                       ? sizeof(struct sockaddr_in)
+                                       : sizeof(struct sockaddr_in6));
+        from_sockaddr(&ss, &a);
+        if (a.family != s->local.family || rp_addr_is_loopback(&a) || link_local(&a))
+            continue;
+        a.port = s->local.port;
+        out[n++] = a;
+    }
+    freeifaddrs(list);
+#endif
+    return n;
+}
+
+uint64_t rp_os_random64(void)
+{
+    uint64_t v = 0;
+#if defined(_WIN32)
+    unsigned int a = 0, b = 0;
+    rand_s(&a);
+    rand_s(&b);
+    v = ((uint64_t)a << 32) | b;
+#elif defined(__linux__)
+    while (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+        ;
+#else
+    arc4random_buf(&v, sizeof v);
+#endif
+    return v;
 }

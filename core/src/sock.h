@@ -73,6 +73,15 @@ int rp_sock_send_once(const ruphin_addr *to, const uint8_t *buf, size_t len);
 int rp_sock_resolve(const char *text, uint16_t default_port, bool port_required, int family,
                     ruphin_addr *out);
 
+/* The host's own addresses usable to reach this socket from a LAN: its
+ * bound address, or for a wildcard socket the interfaces' addresses of its
+ * family (not loopback, not link-local), each with the socket's port.
+ * Returns how many were written (at most max). */
+size_t rp_sock_local_addresses(const rp_sock *s, ruphin_addr *out, size_t max);
+
+/* Unpredictable bytes from the OS (getrandom, arc4random, rand_s). */
+uint64_t rp_os_random64(void);
+
 /* Milliseconds on a monotonic clock (clock.c). */
 int64_t rp_clock_ms(void);
 

@@ -1,6 +1,7 @@
 /* Wire codec of protocol generation 0; see wire.h and docs/PROTOCOL.md. */
 #include "wire.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static void put_u16(uint8_t *p, uint16_t v)
@@ -54,6 +55,119 @@ static rp_wire_status decode_peer_info(const uint8_t *p, size_t len, ruphin_addr
     return RP_WIRE_BAD_PAYLOAD;
 }
 
+/* ---- generation 1 ---- */
+
+/* A bounds-checked cursor over a payload: reading past the end clears ok. */
+typedef struct reader {
+    const uint8_t *p;
+    size_t left;
+    bool ok;
+} reader;
+
+static const uint8_t *read_bytes(reader *r, size_t n)
+{
+    const uint8_t *p = r->p;
+    if (!r->ok || n > r->left) {
+        r->ok = false;
+        return NULL;
+    }
+    r->p += n;
+    r->left -= n;
+    return p;
+}
+
+static uint8_t read_u8(reader *r)
+{
+    const uint8_t *p = read_bytes(r, 1);
+    return p ? p[0] : 0;
+}
+
+static uint64_t read_u64(reader *r)
+{
+    const uint8_t *p = read_bytes(r, 8);
+    uint64_t v = 0;
+    int i;
+    for (i = 0; p && i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* u8 family (4 or 6), the address, u16 port. */
+static void read_addr(reader *r, ruphin_addr *a)
+{
+    uint8_t family = read_u8(r);
+    const uint8_t *ip = read_bytes(r, family == 4 ? 4 : 16);
+    const uint8_t *port = read_bytes(r, 2);
+    memset(a, 0, sizeof *a);
+    if (family != 4 && family != 6)
+        r->ok = false;
+    if (!r->ok)
+        return;
+    a->family = family;
+    memcpy(a->ip, ip, family == 4 ? 4 : 16);
+    a->port = get_u16(port);
+}
+
+/* u8 count (at most RP_MAX_LOCALS), then that many addresses. */
+static void read_locals(reader *r, rp_frame *f)
+{
+    uint8_t i;
+    f->local_count = read_u8(r);
+    if (f->local_count > RP_MAX_LOCALS)
+        r->ok = false;
+    for (i = 0; r->ok && i < f->local_count; i++)
+        read_addr(r, &f->locals[i]);
+}
+
+/* Requests may end in zero bytes: a client pads its request to the size of
+ * the answer, so that a holepuncher never answers with more bytes than it got. */
+static void skip_padding(reader *r)
+{
+    while (r->ok && r->left > 0)
+        if (read_u8(r) != 0)
+            r->ok = false;
+}
+
+static void read_session_id(reader *r, rp_frame *f)
+{
+    f->session_id_len = read_u8(r);
+    if (f->session_id_len > RUPHIN_MAX_SESSION_ID)
+        r->ok = false;
+    f->session_id = read_bytes(r, f->session_id_len);
+}
+
+static rp_wire_status decode_ext(rp_frame *f)
+{
+    reader r = {f->payload, f->payload_len, true};
+    switch (f->type) {
+    case RP_FRAME_CAPABILITIES:
+        f->version = read_u8(&r);
+        r.left = 0; /* later versions may add fields: ignore them */
+        break;
+    case RP_FRAME_REGISTER_EXT:
+    case RP_FRAME_JOIN_EXT:
+        read_session_id(&r, f);
+        read_locals(&r, f);
+        skip_padding(&r);
+        break;
+    case RP_FRAME_PEER_INFO_EXT:
+        f->nonce = read_u64(&r);
+        f->flags = read_u8(&r);
+        read_addr(&r, &f->peer);
+        read_locals(&r, f);
+        break;
+    case RP_FRAME_HELLO_EXT:
+        f->flags = read_u8(&r);
+        f->nonce = read_u64(&r);
+        if (f->flags != RP_HELLO_EXT_REQ && f->flags != RP_HELLO_EXT_RESP)
+            r.ok = false;
+        break;
+    default:
+        return RP_WIRE_UNKNOWN_TYPE;
+    }
+    return r.ok && r.left == 0 ? RP_WIRE_OK : RP_WIRE_BAD_PAYLOAD;
+}
+
 rp_wire_status rp_wire_decode(const uint8_t *buf, size_t len, rp_frame *out)
 {
     memset(out, 0, sizeof *out);
@@ -67,8 +181,13 @@ rp_wire_status rp_wire_decode(const uint8_t *buf, size_t len, rp_frame *out)
 
     if (is_empty_type(out->type))
         return out->payload_len == 0 ? RP_WIRE_OK : RP_WIRE_BAD_PAYLOAD;
-    if (rp_wire_has_session_id(out->type))
+    if (rp_wire_has_session_id(out->type)) {
+        out->session_id = out->payload;
+        out->session_id_len = out->payload_len;
         return out->payload_len <= RUPHIN_MAX_SESSION_ID ? RP_WIRE_OK : RP_WIRE_BAD_PAYLOAD;
+    }
+    if (out->type >= RP_FRAME_CAPABILITIES && out->type <= RP_FRAME_HELLO_EXT)
+        return decode_ext(out);
     if (out->type == RP_FRAME_PEER_INFO)
         return decode_peer_info(out->payload, out->payload_len, &out->peer);
     if (out->type == RP_FRAME_DATA)
@@ -122,4 +241,130 @@ size_t rp_wire_encode_data(uint8_t *buf, size_t cap, const uint8_t *payload, siz
     if (total && len)
         memmove(buf + RP_HEADER_LEN, payload, len);
     return total;
+}
+
+/* A cursor for encoding: writing past cap clears ok. */
+typedef struct writer {
+    uint8_t *p;
+    size_t left;
+    bool ok;
+} writer;
+
+static void write_bytes(writer *w, const void *src, size_t n)
+{
+    if (!w->ok || n > w->left) {
+        w->ok = false;
+        return;
+    }
+    if (n)
+        memcpy(w->p, src, n);
+    w->p += n;
+    w->left -= n;
+}
+
+static void write_u8(writer *w, uint8_t v)
+{
+    write_bytes(w, &v, 1);
+}
+
+static void write_u64(writer *w, uint64_t v)
+{
+    uint8_t b[8];
+    int i;
+    for (i = 7; i >= 0; i--, v >>= 8)
+        b[i] = (uint8_t)v;
+    write_bytes(w, b, 8);
+}
+
+static void write_addr(writer *w, const ruphin_addr *a)
+{
+    uint8_t port[2];
+    if (a->family != 4 && a->family != 6) {
+        w->ok = false;
+        return;
+    }
+    write_u8(w, a->family);
+    write_bytes(w, a->ip, a->family == 4 ? 4 : 16);
+    put_u16(port, a->port);
+    write_bytes(w, port, 2);
+}
+
+static void write_locals(writer *w, const ruphin_addr *locals, size_t count)
+{
+    size_t i;
+    if (count > RP_MAX_LOCALS || (locals == NULL && count > 0)) {
+        w->ok = false;
+        return;
+    }
+    write_u8(w, (uint8_t)count);
+    for (i = 0; i < count; i++)
+        write_addr(w, &locals[i]);
+}
+
+/* Starts a frame after its header; finish_frame writes the header. */
+static writer start_frame(uint8_t *buf, size_t cap)
+{
+    writer w = {buf + RP_HEADER_LEN, cap >= RP_HEADER_LEN ? cap - RP_HEADER_LEN : 0,
+                buf != NULL && cap >= RP_HEADER_LEN};
+    return w;
+}
+
+static size_t finish_frame(uint8_t *buf, const writer *w, uint16_t type)
+{
+    size_t payload_len;
+    if (!w->ok)
+        return 0;
+    payload_len = (size_t)(w->p - buf) - RP_HEADER_LEN;
+    return put_header(buf, (size_t)(w->p - buf), type, payload_len);
+}
+
+size_t rp_wire_encode_capabilities(uint8_t *buf, size_t cap)
+{
+    writer w = start_frame(buf, cap);
+    write_u8(&w, RP_PROTOCOL_VERSION);
+    return finish_frame(buf, &w, RP_FRAME_CAPABILITIES);
+}
+
+size_t rp_wire_encode_session_ext(uint8_t *buf, size_t cap, uint16_t type, const uint8_t *id,
+                                  size_t id_len, const ruphin_addr *locals, size_t local_count,
+                                  size_t pad_to)
+{
+    writer w = start_frame(buf, cap);
+    if ((type != RP_FRAME_REGISTER_EXT && type != RP_FRAME_JOIN_EXT) ||
+        id_len > RUPHIN_MAX_SESSION_ID || (id == NULL && id_len > 0))
+        return 0;
+    write_u8(&w, (uint8_t)id_len);
+    write_bytes(&w, id, id_len);
+    write_locals(&w, locals, local_count);
+    while (w.ok && (size_t)(w.p - buf) < pad_to)
+        write_u8(&w, 0);
+    return finish_frame(buf, &w, type);
+}
+
+size_t rp_wire_encode_peer_info_ext(uint8_t *buf, size_t cap, uint64_t nonce, uint8_t flags,
+                                    const ruphin_addr *peer, const ruphin_addr *locals,
+                                    size_t local_count)
+{
+    writer w = start_frame(buf, cap);
+    write_u64(&w, nonce);
+    write_u8(&w, flags);
+    write_addr(&w, peer);
+    write_locals(&w, locals, local_count);
+    return finish_frame(buf, &w, RP_FRAME_PEER_INFO_EXT);
+}
+
+size_t rp_wire_encode_hello_ext(uint8_t *buf, size_t cap, uint8_t kind, uint64_t nonce)
+{
+    writer w = start_frame(buf, cap);
+    if (kind != RP_HELLO_EXT_REQ && kind != RP_HELLO_EXT_RESP)
+        return 0;
+    write_u8(&w, kind);
+    write_u64(&w, nonce);
+    return finish_frame(buf, &w, RP_FRAME_HELLO_EXT);
+}
+
+int rp_wire_is_probe(const rp_frame *f)
+{
+    return f->type == RP_FRAME_REGISTER_ACK && f->session_id_len == RP_PROBE_ID_LEN &&
+           memcmp(f->session_id, RP_PROBE_ID, RP_PROBE_ID_LEN) == 0;
 }

@@ -20,7 +20,31 @@ enum rp_frame_type {
     RP_FRAME_REGISTER_ACK = 6,
     RP_FRAME_SESSION_NOT_FOUND = 7,
     RP_FRAME_HELLO_REQ = 8,
-    RP_FRAME_HELLO_RESP = 9
+    RP_FRAME_HELLO_RESP = 9,
+    /* Generation 1 (ruphin-C extensions; docs/PROTOCOL.md). Sent only to a
+     * peer that has shown it speaks them. */
+    RP_FRAME_CAPABILITIES = 10,
+    RP_FRAME_REGISTER_EXT = 11,
+    RP_FRAME_JOIN_EXT = 12,
+    RP_FRAME_PEER_INFO_EXT = 13,
+    RP_FRAME_HELLO_EXT = 14
+};
+
+/* The probe that asks "do you speak generation 1?": a v0 RegisterAck with
+ * this session id, sent to a holepuncher, which never legitimately receives
+ * a RegisterAck. An original holepuncher ignores it; ours answers with
+ * Capabilities. */
+#define RP_PROBE_ID "\xffruphin/1"
+enum { RP_PROBE_ID_LEN = 9, RP_PROTOCOL_VERSION = 1 };
+
+enum {
+    RP_MAX_LOCALS = 4,              /* local addresses carried in JoinExt */
+    RP_PEER_SPEAKS_EXT = 1,         /* PeerInfoExt flag */
+    RP_HELLO_EXT_REQ = 0,           /* HelloExt kinds */
+    RP_HELLO_EXT_RESP = 1,
+    /* The largest PeerInfoExt a holepuncher sends to a joining client (an
+     * IPv6 owner, no local addresses): clients pad JoinExt to this size. */
+    RP_PEER_INFO_EXT_MAX_REPLY = 4 /* header */ + 8 + 1 + 19 + 1
 };
 
 enum {
@@ -40,12 +64,19 @@ typedef enum rp_wire_status {
     RP_WIRE_BAD_PAYLOAD = -4   /* payload size or content wrong for the type */
 } rp_wire_status;
 
-/* A decoded frame. payload points into the decoded buffer. */
+/* A decoded frame. Pointers point into the decoded buffer. */
 typedef struct rp_frame {
     uint16_t type;
-    const uint8_t *payload; /* session id, Data payload; never NULL once decoded */
+    const uint8_t *payload;    /* the whole payload; never NULL once decoded */
     size_t payload_len;
-    ruphin_addr peer;       /* PeerInfo only */
+    const uint8_t *session_id; /* Register, Join, RegisterAck, SessionNotFound and their Ext */
+    size_t session_id_len;
+    ruphin_addr peer;          /* PeerInfo, PeerInfoExt: the peer's public address */
+    uint64_t nonce;            /* PeerInfoExt, HelloExt */
+    uint8_t flags;             /* PeerInfoExt: RP_PEER_SPEAKS_EXT; HelloExt: its kind */
+    uint8_t version;           /* Capabilities */
+    uint8_t local_count;       /* JoinExt, PeerInfoExt */
+    ruphin_addr locals[RP_MAX_LOCALS];
 } rp_frame;
 
 /* Decodes one datagram; returns RP_WIRE_OK or why it is malformed. */
@@ -59,7 +90,20 @@ size_t rp_wire_encode_session(uint8_t *buf, size_t cap, uint16_t type,
 size_t rp_wire_encode_peer_info(uint8_t *buf, size_t cap, const ruphin_addr *peer);
 size_t rp_wire_encode_data(uint8_t *buf, size_t cap, const uint8_t *payload, size_t len);
 
-/* 1 when frames of this type carry a session id. */
+/* Generation 1 encoders. */
+size_t rp_wire_encode_capabilities(uint8_t *buf, size_t cap);
+/* RegisterExt, JoinExt: zero padding makes the frame at least pad_to bytes. */
+size_t rp_wire_encode_session_ext(uint8_t *buf, size_t cap, uint16_t type, const uint8_t *id,
+                                  size_t id_len, const ruphin_addr *locals, size_t local_count,
+                                  size_t pad_to);
+size_t rp_wire_encode_peer_info_ext(uint8_t *buf, size_t cap, uint64_t nonce, uint8_t flags,
+                                    const ruphin_addr *peer, const ruphin_addr *locals,
+                                    size_t local_count);
+size_t rp_wire_encode_hello_ext(uint8_t *buf, size_t cap, uint8_t kind, uint64_t nonce);
+
+/* 1 when frames of this type (generation 0) carry a session id. */
 int rp_wire_has_session_id(uint16_t type);
+/* 1 when f is the generation-1 probe. */
+int rp_wire_is_probe(const rp_frame *f);
 
 #endif

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from hypothesis import given, settings, strategies as st
 
-UNIT_TESTS = ["test_wire", "test_sessions", "test_machines", "test_node"]
+UNIT_TESTS = ["test_wire", "test_sessions", "test_machines", "test_ext", "test_node"]
 
 
 @pytest.mark.parametrize("name", UNIT_TESTS)
@@ -94,6 +94,40 @@ def test_peer_info_round_trip(shim, family, ip, port):
     assert bytes(peer.ip)[:ip_len] == ip[:ip_len]
 
 
+def read_addrs(body, count):
+    """Skips count (family, ip, port) addresses; None when malformed."""
+    for _ in range(count):
+        if not body or body[0] not in (4, 6):
+            return None
+        size = 1 + (4 if body[0] == 4 else 16) + 2
+        if len(body) < size:
+            return None
+        body = body[size:]
+    return body
+
+
+def read_locals(body):
+    if not body or body[0] > 4:
+        return None
+    return read_addrs(body[1:], body[0])
+
+
+def ext_status(ftype, body):
+    """Generation 1 payloads as docs/PROTOCOL.md lays them out."""
+    if ftype == 10:  # Capabilities: a version byte, then anything
+        return 0 if body else -4
+    if ftype in (11, 12):  # RegisterExt, JoinExt: id, locals, zero padding
+        if not body or body[0] > 20 or len(body) < 1 + body[0]:
+            return -4
+        rest = read_locals(body[1 + body[0]:])
+        return 0 if rest is not None and not any(rest) else -4
+    if ftype == 13:  # PeerInfoExt: nonce, flags, address, locals
+        rest = read_addrs(body[9:], 1) if len(body) >= 9 else None
+        rest = read_locals(rest) if rest is not None else None
+        return 0 if rest == b"" else -4
+    return 0 if len(body) == 9 and body[0] in (0, 1) else -4  # HelloExt
+
+
 def spec_status(data):
     """The decoder's verdict as docs/PROTOCOL.md states it."""
     if len(data) < 4:
@@ -101,8 +135,10 @@ def spec_status(data):
     if int.from_bytes(data[:2], "big") != len(data):
         return -2  # length field differs from the datagram
     ftype, body = int.from_bytes(data[2:4], "big"), data[4:]
-    if ftype not in range(1, 10):
+    if ftype not in range(1, 15):
         return -3  # unknown type
+    if ftype >= 10:
+        return ext_status(ftype, body)
     valid = ((ftype in EMPTY_TYPES and not body)
              or (ftype in SESSION_TYPES and len(body) <= 20)
              or ftype == 5
@@ -121,7 +157,7 @@ def test_arbitrary_bytes_never_crash_and_verdict_matches_spec(shim, data):
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.integers(0, 12), st.binary(max_size=30))
+@given(st.integers(0, 16), st.binary(max_size=60))
 def test_well_framed_bytes_decode_like_the_spec(shim, ftype, body):
     """The same, with the length field right, so that every type is reached."""
     frame = reference_frame(ftype, body)

@@ -12,8 +12,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGETS = ["wire", "holepuncher", "server", "client"]
 SECONDS = int(os.environ.get("RUPHIN_FUZZ_SECONDS", "8"))
-MACHINE_SOURCES = ["wire", "machine", "holepuncher", "server", "client", "sessions", "peers",
-                   "addr"]
+MACHINE_SOURCES = ["wire", "machine", "options", "holepuncher", "server", "client",
+                   "sessions", "peers", "addr"]
 
 
 @pytest.fixture(scope="module")

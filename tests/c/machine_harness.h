@@ -1,0 +1,115 @@
+/* What the state-machine tests share: a capturing output, a fake clock
+ * loop, and helpers to build frames and read events. */
+#ifndef RUPHIN_TEST_MACHINE_HARNESS_H
+#define RUPHIN_TEST_MACHINE_HARNESS_H
+
+#include "check.h"
+#include "options.h"
+#include "roles.h"
+
+enum { LOG_LEN = 512 };
+
+typedef struct sent_frame {
+    ruphin_addr to;
+    uint16_t type;
+    uint64_t nonce;  /* PeerInfoExt, HelloExt */
+    uint8_t flags;
+    uint8_t local_count;
+} sent_frame;
+
+static sent_frame sent[LOG_LEN];
+static int nsent;
+static rp_event_queue queue;
+static int64_t stats[RUPHIN_STAT_COUNT];
+
+static const ruphin_addr HP = {4, 0, 47470, 0, {203, 0, 113, 1}};
+static const ruphin_addr SERVER = {4, 0, 4000, 0, {198, 51, 100, 2}};
+static const ruphin_addr CLIENT = {4, 0, 5000, 0, {192, 0, 2, 3}};
+static const ruphin_addr STRANGER = {4, 0, 6000, 0, {192, 0, 2, 99}};
+
+static int capture(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len)
+{
+    rp_frame f;
+    (void)ctx;
+    CHECK_EQ(rp_wire_decode(frame, len, &f), RP_WIRE_OK); /* we only ever send valid frames */
+    if (nsent < LOG_LEN) {
+        sent[nsent].to = *to;
+        sent[nsent].type = f.type;
+        sent[nsent].nonce = f.nonce;
+        sent[nsent].flags = f.flags;
+        sent[nsent].local_count = f.local_count;
+        nsent++;
+    }
+    return 0;
+}
+
+static uint64_t last_nonce;
+
+static uint64_t counter_nonce(void *ctx)
+{
+    (void)ctx;
+    return ++last_nonce;
+}
+
+static rp_output setup(rp_config *cfg)
+{
+    rp_output out = {capture, counter_nonce, NULL, &queue, stats};
+    memset(&queue, 0, sizeof queue);
+    memset(stats, 0, sizeof stats);
+    nsent = 0;
+    rp_config_from_options(cfg, NULL); /* the documented defaults */
+    cfg->max_sessions = 3;
+    cfg->max_peers = 16;
+    cfg->extensions = false; /* generation 0 unless a test turns it on */
+    return out;
+}
+
+/* Counts frames of type sent to addr since log index from. */
+static int count_sent(int from, uint16_t type, const ruphin_addr *to)
+{
+    int i, n = 0;
+    for (i = from; i < nsent; i++)
+        n += sent[i].type == type && ruphin_addr_equal(&sent[i].to, to) == 1;
+    return n;
+}
+
+/* Pops the next event; type NONE when there is none. */
+static ruphin_event pop(void)
+{
+    static rp_queued_event storage;
+    ruphin_event ev;
+    memset(&ev, 0, sizeof ev);
+    rp_events_pop(&queue, &storage, &ev);
+    return ev;
+}
+
+/* Decodes a literal frame; valid until the next call. */
+static const rp_frame *frame_of(const char *bytes, size_t len)
+{
+    static uint8_t buf[64];
+    static rp_frame f;
+    memcpy(buf, bytes, len);
+    CHECK_EQ(rp_wire_decode(buf, len, &f), RP_WIRE_OK);
+    return &f;
+}
+
+static rp_frame peer_info(const ruphin_addr *about)
+{
+    static uint8_t buf[32];
+    rp_frame f;
+    size_t n = rp_wire_encode_peer_info(buf, sizeof buf, about);
+    rp_wire_decode(buf, n, &f);
+    return f;
+}
+
+#define FRAME(lit) frame_of(lit, sizeof(lit) - 1)
+
+/* Runs tick at every ms from `from` to `to` (inclusive). */
+#define RUN_CLOCK(tick, obj, from, to)                   \
+    do {                                                 \
+        int64_t t_;                                      \
+        for (t_ = (from); t_ <= (to); t_++)              \
+            tick((obj), t_);                             \
+    } while (0)
+
+#endif

@@ -1,0 +1,243 @@
+/* Generation 1 in the state machines: the probe, JoinExt and PeerInfoExt,
+ * and the nonce that lets a peer adopt the address hellos really come from
+ * (symmetric NAT, LAN addresses). */
+#include "machine_harness.h"
+
+static const ruphin_addr CLIENT_LAN = {4, 0, 5000, 0, {10, 0, 0, 3}};
+static const ruphin_addr CLIENT_NATTED = {4, 0, 61234, 0, {192, 0, 2, 3}}; /* other port */
+
+static rp_frame *decoded(uint8_t *buf, size_t n)
+{
+    static rp_frame f;
+    CHECK_EQ(rp_wire_decode(buf, n, &f), RP_WIRE_OK);
+    return &f;
+}
+
+static rp_frame *hello_ext(uint8_t kind, uint64_t nonce)
+{
+    static uint8_t buf[32];
+    return decoded(buf, rp_wire_encode_hello_ext(buf, sizeof buf, kind, nonce));
+}
+
+static rp_frame *peer_info_ext(uint64_t nonce, uint8_t flags, const ruphin_addr *peer,
+                               const ruphin_addr *locals, size_t n)
+{
+    static uint8_t buf[160];
+    return decoded(buf, rp_wire_encode_peer_info_ext(buf, sizeof buf, nonce, flags, peer, locals, n));
+}
+
+static rp_frame *join_ext(const char *id, const ruphin_addr *locals, size_t n, size_t pad_to)
+{
+    static uint8_t buf[160];
+    return decoded(buf, rp_wire_encode_session_ext(buf, sizeof buf, RP_FRAME_JOIN_EXT,
+                                                   (const uint8_t *)id, strlen(id), locals, n,
+                                                   pad_to));
+}
+
+static rp_frame *register_ext(const char *id)
+{
+    static uint8_t buf[64];
+    return decoded(buf, rp_wire_encode_session_ext(buf, sizeof buf, RP_FRAME_REGISTER_EXT,
+                                                   (const uint8_t *)id, strlen(id), NULL, 0, 0));
+}
+
+static rp_server ext_server(rp_config *cfg, rp_output *out)
+{
+    rp_server s;
+    cfg->extensions = true;
+    rp_server_init(&s, cfg, out, &HP, (const uint8_t *)"id", 2);
+    rp_server_start(&s, 0);
+    rp_server_input(&s, 1, &HP, FRAME("\x00\x05\x00\x0a\x01")); /* Capabilities */
+    rp_server_input(&s, 2, &HP, FRAME("\x00\x06\x00\x06id"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_REGISTERED);
+    return s;
+}
+
+static void test_wire_ext_vectors(void)
+{
+    uint8_t buf[160];
+    ruphin_addr lan = CLIENT_LAN;
+    CHECK_BYTES(buf, rp_wire_encode_capabilities(buf, sizeof buf), "\x00\x05\x00\x0a\x01");
+    CHECK_BYTES(buf, rp_wire_encode_hello_ext(buf, sizeof buf, RP_HELLO_EXT_RESP, 0x0102030405060708ull),
+                "\x00\x0d\x00\x0e\x01\x01\x02\x03\x04\x05\x06\x07\x08");
+    CHECK_BYTES(buf, rp_wire_encode_session_ext(buf, sizeof buf, RP_FRAME_JOIN_EXT,
+                                                (const uint8_t *)"id", 2, &lan, 1, 0),
+                "\x00\x0f\x00\x0c\x02id\x01\x04\x0a\x00\x00\x03\x13\x88");
+    CHECK_EQ(rp_wire_encode_session_ext(buf, sizeof buf, RP_FRAME_JOIN_EXT, (const uint8_t *)"id",
+                                        2, &lan, 1, 40), 40);
+    CHECK_EQ(decoded(buf, 40)->local_count, 1);
+    buf[39] = 1; /* padding must be zeros */
+    { rp_frame f; CHECK_EQ(rp_wire_decode(buf, 40, &f), RP_WIRE_BAD_PAYLOAD); }
+    CHECK_BYTES(buf, rp_wire_encode_peer_info_ext(buf, sizeof buf, 9, RP_PEER_SPEAKS_EXT, &SERVER, NULL, 0),
+                "\x00\x15\x00\x0d\0\0\0\0\0\0\0\x09\x01\x04\xc6\x33\x64\x02\x0f\xa0\x00");
+    CHECK_EQ(rp_wire_encode_session_ext(buf, sizeof buf, RP_FRAME_JOIN_EXT, (const uint8_t *)"id",
+                                        2, &lan, RP_MAX_LOCALS + 1, 0), 0);
+}
+
+static void test_holepuncher_ext(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    ruphin_addr lan = CLIENT_LAN;
+    int mark;
+    cfg.extensions = true;
+    rp_holepuncher_init(&hp, &cfg, &out, 1);
+    /* The probe gets Capabilities; a probe with another id is just unexpected. */
+    rp_holepuncher_input(&hp, 0, &CLIENT, FRAME("\x00\x0d\x00\x06\xffruphin/1"));
+    CHECK_EQ(count_sent(0, RP_FRAME_CAPABILITIES, &CLIENT), 1);
+    rp_holepuncher_input(&hp, 0, &CLIENT, FRAME("\x00\x0d\x00\x06\xffruphin/2"));
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 1);
+    rp_holepuncher_input(&hp, 0, &SERVER, register_ext("id"));
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &SERVER), 1);
+    pop();
+    /* An unpadded JoinExt would be answered with more bytes than it has. */
+    mark = nsent;
+    rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", &lan, 1, 0));
+    CHECK_EQ(nsent, mark);
+    rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", &lan, 1, RP_PEER_INFO_EXT_MAX_REPLY));
+    CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO_EXT, &CLIENT), 1);
+    CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO_EXT, &SERVER), 1);
+    CHECK(sent[mark].nonce != 0 && sent[mark].nonce == sent[mark + 1].nonce);
+    CHECK_EQ(sent[mark].flags, RP_PEER_SPEAKS_EXT);
+    CHECK_EQ(sent[mark + 1].local_count, 1); /* the owner learns the joiner's LAN address */
+    /* An owner that registered the old way gets a generation-0 PeerInfo. */
+    rp_holepuncher_input(&hp, 0, &SERVER, FRAME("\x00\x06\x00\x02id"));
+    mark = nsent;
+    rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", NULL, 0, RP_PEER_INFO_EXT_MAX_REPLY));
+    CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO, &SERVER), 1);
+    CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO_EXT, &CLIENT), 1);
+    CHECK_EQ(sent[mark].flags, 0);
+    rp_holepuncher_free(&hp);
+}
+
+static void test_holepuncher_without_extensions_ignores_them(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    rp_holepuncher_init(&hp, &cfg, &out, 1); /* extensions off, like an original */
+    rp_holepuncher_input(&hp, 0, &CLIENT, FRAME("\x00\x0d\x00\x06\xffruphin/1"));
+    rp_holepuncher_input(&hp, 0, &SERVER, register_ext("id"));
+    CHECK_EQ(nsent, 0);
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 2);
+    rp_holepuncher_free(&hp);
+}
+
+static void test_server_adopts_symmetric_nat_address(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = ext_server(&cfg, &out);
+    ruphin_addr lan = CLIENT_LAN;
+    ruphin_event ev;
+    int mark = nsent;
+
+    rp_server_input(&s, 10, &HP, peer_info_ext(77, RP_PEER_SPEAKS_EXT, &CLIENT, &lan, 1));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
+    /* Punches go to the public and the LAN address, with the nonce. */
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_EXT, &CLIENT), 1);
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_EXT, &CLIENT_LAN), 1);
+    CHECK_EQ(sent[nsent - 1].nonce, 77);
+    /* A hello with a wrong nonce proves nothing. */
+    rp_server_input(&s, 20, &CLIENT_NATTED, hello_ext(RP_HELLO_EXT_REQ, 78));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    /* The right nonce from another port: that is where the client really is. */
+    mark = nsent;
+    rp_server_input(&s, 30, &STRANGER, hello_ext(RP_HELLO_EXT_REQ, 77));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_CONNECTED && ruphin_addr_equal(&ev.peer, &STRANGER) == 1);
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_EXT, &STRANGER), 1); /* the response */
+    CHECK_EQ(rp_server_can_send(&s, &STRANGER), RUPHIN_OK);
+    CHECK_EQ(rp_server_can_send(&s, &CLIENT), RUPHIN_ERR_UNKNOWN_PEER);
+    rp_server_input(&s, 40, &CLIENT, FRAME("\x00\x05\x00\x05x"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    rp_server_input(&s, 40, &STRANGER, FRAME("\x00\x05\x00\x05x"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_DATA);
+    /* A second path with the same nonce does not move a connected peer. */
+    rp_server_input(&s, 50, &CLIENT_LAN, hello_ext(RP_HELLO_EXT_RESP, 77));
+    CHECK_EQ(rp_server_can_send(&s, &STRANGER), RUPHIN_OK);
+    rp_server_free(&s);
+}
+
+static void test_server_hello_ext_before_announcement(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = ext_server(&cfg, &out);
+    ruphin_event ev;
+    rp_server_input(&s, 10, &CLIENT_NATTED, hello_ext(RP_HELLO_EXT_REQ, 5));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    rp_server_input(&s, 11, &HP, peer_info_ext(5, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_CONNECTED && ruphin_addr_equal(&ev.peer, &CLIENT_NATTED) == 1);
+    rp_server_free(&s);
+}
+
+static void test_client_ext_flow_and_adoption(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    ruphin_addr lan = CLIENT_LAN;
+    ruphin_event ev;
+    int mark;
+    cfg.extensions = true;
+    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_client_set_locals(&c, &lan, 1);
+    rp_client_start(&c, 0);
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 1); /* the probe */
+    CHECK_EQ(count_sent(0, RP_FRAME_JOIN, &HP), 1);
+    rp_client_input(&c, 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
+    CHECK_EQ(count_sent(0, RP_FRAME_JOIN_EXT, &HP), 1);
+    CHECK_EQ(sent[nsent - 1].local_count, 1);
+    rp_client_input(&c, 2, &HP, peer_info_ext(42, RP_PEER_SPEAKS_EXT, &SERVER, NULL, 0));
+    CHECK_EQ(c.state, RUPHIN_STATE_PUNCHING);
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_EXT, &SERVER), 1);
+    /* The late generation-0 answer to the first Join changes nothing. */
+    { rp_frame pi = peer_info(&STRANGER); rp_client_input(&c, 3, &HP, &pi); }
+    CHECK(ruphin_addr_equal(&c.server, &SERVER) == 1);
+    /* The server's hello comes from another address: adopt it. */
+    mark = nsent;
+    rp_client_input(&c, 4, &STRANGER, hello_ext(RP_HELLO_EXT_REQ, 42));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_CONNECTED && ruphin_addr_equal(&ev.peer, &STRANGER) == 1);
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_EXT, &STRANGER), 1);
+    rp_client_input(&c, 5, &STRANGER, FRAME("\x00\x05\x00\x05x"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_DATA);
+    rp_client_input(&c, 6, &SERVER, hello_ext(RP_HELLO_EXT_REQ, 41));
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 1);
+    /* Keepalives keep using generation 1. */
+    mark = nsent;
+    RUN_CLOCK(rp_client_tick, &c, 7, 10004);
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_EXT, &STRANGER), 1);
+}
+
+static void test_client_with_generation0_server(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    cfg.extensions = true;
+    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_client_start(&c, 0);
+    rp_client_input(&c, 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
+    rp_client_input(&c, 2, &HP, peer_info_ext(42, 0, &SERVER, NULL, 0));
+    /* The server does not speak generation 1: plain HelloReq only. */
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_REQ, &SERVER), 1);
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_EXT, &SERVER), 0);
+    rp_client_input(&c, 3, &SERVER, FRAME("\x00\x04\x00\x09"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+}
+
+int main(void)
+{
+    RUN(test_wire_ext_vectors);
+    RUN(test_holepuncher_ext);
+    RUN(test_holepuncher_without_extensions_ignores_them);
+    RUN(test_server_adopts_symmetric_nat_address);
+    RUN(test_server_hello_ext_before_announcement);
+    RUN(test_client_ext_flow_and_adoption);
+    RUN(test_client_with_generation0_server);
+    return check_report();
+}
