@@ -68,7 +68,8 @@ typedef enum ruphin_error {
     RUPHIN_ERR_NOT_SUPPORTED = -16,    /* this role does not do that */
     RUPHIN_ERR_FAILED = -17,           /* the node failed earlier (see its FAILED event) */
     RUPHIN_ERR_BUFFER = -18,           /* the caller's buffer is too small */
-    RUPHIN_ERR_ADDRESS_FAMILY = -19    /* IPv4 and IPv6 mixed where they cannot be */
+    RUPHIN_ERR_ADDRESS_FAMILY = -19,   /* IPv4 and IPv6 mixed where they cannot be */
+    RUPHIN_ERR_STOPPED = -20           /* the runner has stopped and handed out every event */
 } ruphin_error;
 
 /* The three roles. */
@@ -179,6 +180,7 @@ typedef struct ruphin_event {
 
 typedef struct ruphin_options ruphin_options;
 typedef struct ruphin_node ruphin_node;
+typedef struct ruphin_runner ruphin_runner;
 
 /* Library. */
 RUPHIN_API const char *ruphin_version(void);         /* "MAJOR.MINOR.PATCH" */
@@ -241,6 +243,29 @@ RUPHIN_API int32_t ruphin_state(const ruphin_node *node);
 RUPHIN_API int32_t ruphin_local_addr(const ruphin_node *node, ruphin_addr *out);
 RUPHIN_API int32_t ruphin_peer_addr(const ruphin_node *node, ruphin_addr *out); /* client: its server */
 RUPHIN_API int64_t ruphin_stat(const ruphin_node *node, int32_t stat);
+
+/* Active mode: a runner drives a node from its own thread, so the caller
+ * never polls. Every function below is safe from any thread, except that
+ * only one thread at a time may call ruphin_runner_next.
+ * start: the node belongs to the runner until ruphin_runner_free; do not
+ * call other functions on it meanwhile (ruphin_wake excepted).
+ * next: waits up to timeout_ms for the next event (data copied, valid until
+ * the next call of next); 1, 0 on timeout, RUPHIN_ERR_STOPPED once the
+ * runner stopped (or its node failed) and every event was handed out.
+ * Events wait in a bounded queue; while it is full the runner stops reading
+ * the socket, so no event is ever dropped. WAKE events are not reported.
+ * send: queues a Data datagram for the runner thread to send;
+ * RUPHIN_ERR_WOULD_BLOCK when the send queue is full; errors found later
+ * (not connected, unknown peer) count in RUPHIN_STAT_TX_FAILED.
+ * stop: ends the thread promptly; undelivered events stay for next.
+ * free: stops, then frees the runner (not the node: ruphin_close it after). */
+RUPHIN_API int32_t ruphin_runner_start(ruphin_runner **out, ruphin_node *node);
+RUPHIN_API int32_t ruphin_runner_next(ruphin_runner *runner, int32_t timeout_ms,
+                                      ruphin_event *event);
+RUPHIN_API int32_t ruphin_runner_send(ruphin_runner *runner, const ruphin_addr *to,
+                                      const uint8_t *data, size_t len);
+RUPHIN_API void ruphin_runner_stop(ruphin_runner *runner);
+RUPHIN_API void ruphin_runner_free(ruphin_runner *runner);
 
 /* ffi-end */
 

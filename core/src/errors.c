@@ -34,6 +34,7 @@ const char *ruphin_strerror(int32_t error)
     case RUPHIN_ERR_FAILED: return "the node has failed earlier";
     case RUPHIN_ERR_BUFFER: return "buffer too small";
     case RUPHIN_ERR_ADDRESS_FAMILY: return "address family mismatch";
+    case RUPHIN_ERR_STOPPED: return "the runner has stopped";
     default: return "unknown error";
     }
 }

@@ -11,6 +11,7 @@
  * go out together when it is done.
  */
 #include "addr.h"
+#include "node.h"
 #include "options.h"
 #include "roles.h"
 #include "sock.h"
@@ -534,4 +535,9 @@ int64_t ruphin_stat(const ruphin_node *node, int32_t stat)
                node->m.client.state == RUPHIN_STATE_CONNECTED;
     }
     return node->stats[stat];
+}
+
+int64_t rp_node_max_payload(const ruphin_node *node)
+{
+    return node->cfg.max_payload;
 }

@@ -1,12 +1,15 @@
 """The core's C unit tests, and property tests of its wire codec through ctypes."""
 import ctypes
+import glob
 import os
+import shutil
 import subprocess
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-UNIT_TESTS = ["test_wire", "test_sessions", "test_machines", "test_ext", "test_node"]
+UNIT_TESTS = ["test_wire", "test_sessions", "test_machines", "test_ext", "test_node",
+              "test_runner"]
 
 
 @pytest.mark.parametrize("name", UNIT_TESTS)
@@ -15,6 +18,28 @@ def test_c_unit(build_dir, name):
     assert os.path.exists(exe), f"{exe} not built"
     result = subprocess.run([exe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert " 0 failed" in result.stdout
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_runner_under_thread_sanitizer(tmp_path):
+    """The active runner shares queues between threads: ThreadSanitizer must
+    find no data race in its test."""
+    clang = shutil.which("clang")
+    if clang is None:
+        pytest.skip("clang is not installed (scripts/test.sh installs it)")
+    exe = str(tmp_path / "test_runner_tsan")
+    subprocess.run([clang, "-std=c11", "-g", "-O1", "-fsanitize=thread",
+                    "-I", os.path.join(ROOT, "core", "include"),
+                    os.path.join(ROOT, "tests", "c", "test_runner.c"),
+                    *glob.glob(os.path.join(ROOT, "core", "src", "*.c")),
+                    "-lpthread", "-o", exe], check=True, capture_output=True, timeout=300)
+    result = subprocess.run([exe], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "TSAN_OPTIONS": "halt_on_error=1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ThreadSanitizer" not in result.stderr
     assert " 0 failed" in result.stdout
 
 

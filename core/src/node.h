@@ -1,0 +1,10 @@
+/* What other parts of the public ABI layer need from a node. */
+#ifndef RUPHIN_NODE_H
+#define RUPHIN_NODE_H
+
+#include "ruphin.h"
+
+/* The largest Data payload the node sends (fixed at creation). */
+int64_t rp_node_max_payload(const ruphin_node *node);
+
+#endif
