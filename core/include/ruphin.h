@@ -58,7 +58,7 @@ typedef enum ruphin_error {
     RUPHIN_ERR_ADDR_NOT_AVAILABLE = -6,/* the local address is not on this host */
     RUPHIN_ERR_PERMISSION = -7,        /* the OS denied the operation */
     RUPHIN_ERR_TOO_LARGE = -8,         /* payload larger than the node's max payload */
-    RUPHIN_ERR_NOT_CONNECTED = -9,     /* client: not connected to its server yet (or any more) */
+    RUPHIN_ERR_NOT_CONNECTED = -9,     /* client: its server is not known yet (or any more) */
     RUPHIN_ERR_UNKNOWN_PEER = -10,     /* server: no connected client has that address */
     RUPHIN_ERR_WOULD_BLOCK = -11,      /* the socket's send buffer is full; try again */
     RUPHIN_ERR_IO = -12,               /* the OS failed to send or receive */
@@ -94,7 +94,9 @@ typedef enum ruphin_event_type {
     RUPHIN_EVENT_SESSION_REGISTERED = 9, /* holepuncher: a new session (data = its id) */
     RUPHIN_EVENT_SESSION_EXPIRED = 10,   /* holepuncher: a session expired (data = its id) */
     RUPHIN_EVENT_SESSION_JOINED = 11,    /* holepuncher: a client joined (data = id, peer = client) */
-    RUPHIN_EVENT_PEER_ANNOUNCED = 12     /* server: the holepuncher announced a client; punching */
+    RUPHIN_EVENT_PEER_ANNOUNCED = 12     /* server: the holepuncher announced a client; punching.
+                                            client: it announced the server; punching, and
+                                            ruphin_send may already be used (early data) */
 } ruphin_event_type;
 
 /* Client and server states, from ruphin_state(). */
@@ -222,8 +224,10 @@ RUPHIN_API void ruphin_close(ruphin_node *node); /* NULL is fine */
  * report, or an error. */
 RUPHIN_API int32_t ruphin_poll(ruphin_node *node, int32_t timeout_ms, ruphin_event *event);
 
-/* Sends a Data datagram. Client: to is NULL or its server. Server: to is a
- * connected client. Holepuncher: RUPHIN_ERR_NOT_SUPPORTED. */
+/* Sends a Data datagram. Client: to is NULL or its server, once the server
+ * was announced (PEER_ANNOUNCED: early data, which reaches the server if the
+ * punch already opened the path) or connected. Server: to is a connected
+ * client. Holepuncher: RUPHIN_ERR_NOT_SUPPORTED. */
 RUPHIN_API int32_t ruphin_send(ruphin_node *node, const ruphin_addr *to,
                                const uint8_t *data, size_t len);
 

@@ -128,6 +128,8 @@ static void on_peer_info(rp_client *c, int64_t now, const rp_frame *f)
         c->nonce = f->nonce;
         c->server_ext = (f->flags & RP_PEER_SPEAKS_EXT) != 0;
     }
+    if (c->state == RUPHIN_STATE_JOINING)
+        rp_emit(&c->out, RUPHIN_EVENT_PEER_ANNOUNCED, 0, &c->server, NULL, 0);
     c->state = RUPHIN_STATE_PUNCHING;
     send_hello(c, now, c->cfg.punch_interval_ms);
 }

@@ -418,8 +418,8 @@ static int client_destination(const ruphin_node *node, const ruphin_addr *to)
     const rp_client *c = &node->m.client;
     if (c->state == RUPHIN_STATE_FAILED)
         return RUPHIN_ERR_FAILED;
-    if (c->state != RUPHIN_STATE_CONNECTED)
-        return RUPHIN_ERR_NOT_CONNECTED;
+    if (c->state != RUPHIN_STATE_CONNECTED && c->state != RUPHIN_STATE_PUNCHING)
+        return RUPHIN_ERR_NOT_CONNECTED; /* punching: early data */
     if (to != NULL && !rp_addr_same(to, &c->server))
         return RUPHIN_ERR_UNKNOWN_PEER;
     return RUPHIN_OK;

@@ -193,6 +193,7 @@ static void test_client_ext_flow_and_adoption(void)
     CHECK_EQ(sent[nsent - 1].local_count, 1);
     rp_client_input(&c, 2, &HP, peer_info_ext(42, RP_PEER_SPEAKS_EXT, &SERVER, NULL, 0));
     CHECK_EQ(c.state, RUPHIN_STATE_PUNCHING);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
     CHECK_EQ(count_sent(0, RP_FRAME_HELLO_EXT, &SERVER), 1);
     /* The late generation-0 answer to the first Join changes nothing. */
     { rp_frame pi = peer_info(&STRANGER); rp_client_input(&c, 3, &HP, &pi); }
@@ -227,6 +228,7 @@ static void test_client_with_generation0_server(void)
     CHECK_EQ(count_sent(0, RP_FRAME_HELLO_REQ, &SERVER), 1);
     CHECK_EQ(count_sent(0, RP_FRAME_HELLO_EXT, &SERVER), 0);
     rp_client_input(&c, 3, &SERVER, FRAME("\x00\x04\x00\x09"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
     CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
 }
 

@@ -185,6 +185,8 @@ static void test_client_punch_connect_keepalive_lost(void)
     rp_client_start(&c, 0);
     rp_client_input(&c, 5, &HP, &pi);
     CHECK_EQ(c.state, RUPHIN_STATE_PUNCHING);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_PEER_ANNOUNCED && ruphin_addr_equal(&ev.peer, &SERVER) == 1);
     /* Punching goes on at its pace well past the second try (a defect of the
      * original client), and Join is repeated so the server hears of us again. */
     RUN_CLOCK(rp_client_tick, &c, 6, 2005);
@@ -219,6 +221,7 @@ static void test_client_handshake_timeout(void)
     rp_client_init(&c, &cfg, &out, &HP, NULL, 0);
     rp_client_start(&c, 0);
     rp_client_input(&c, 5, &HP, &pi);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
     RUN_CLOCK(rp_client_tick, &c, 6, 9999);
     CHECK_EQ(c.state, RUPHIN_STATE_PUNCHING);
     rp_client_tick(&c, 10000);

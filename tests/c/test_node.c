@@ -101,6 +101,22 @@ static void round_trip(const char *hp_bind)
 static void test_round_trip_ipv4(void) { round_trip("127.0.0.1:0"); }
 static void test_round_trip_ipv6(void) { round_trip("[::1]:0"); }
 
+static void test_early_data(void)
+{
+    trio t;
+    ruphin_event ev;
+    open_trio(&t, "127.0.0.1:0");
+    CHECK_EQ(ruphin_send(t.client, NULL, (const uint8_t *)"x", 1), RUPHIN_ERR_NOT_CONNECTED);
+    ev = run_until(&t, t.client, RUPHIN_EVENT_PEER_ANNOUNCED);
+    CHECK_EQ(ev.type, RUPHIN_EVENT_PEER_ANNOUNCED);
+    CHECK_EQ(ruphin_state(t.client), RUPHIN_STATE_PUNCHING);
+    /* Sent before the handshake completed: it follows our first hello. */
+    CHECK_EQ(ruphin_send(t.client, NULL, (const uint8_t *)"early", 5), RUPHIN_OK);
+    ev = run_until(&t, t.client, RUPHIN_EVENT_DATA);
+    CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 5 && memcmp(ev.data, "early", 5) == 0);
+    close_trio(&t);
+}
+
 static void test_session_not_found(void)
 {
     trio t;
@@ -234,6 +250,7 @@ int main(void)
 {
     RUN(test_round_trip_ipv4);
     RUN(test_round_trip_ipv6);
+    RUN(test_early_data);
     RUN(test_session_not_found);
     RUN(test_bad_datagrams_are_counted_and_harmless);
     RUN(test_wake_from_another_thread);
