@@ -4,7 +4,7 @@
 
 #define SHIM __attribute__((visibility("default")))
 
-/* Decodes; on success *payload_offset/*payload_len locate the payload in buf. */
+/* Decodes; on success payload_offset and payload_len locate the payload in buf. */
 SHIM int shim_decode(const uint8_t *buf, size_t len, uint16_t *type, size_t *payload_offset,
                      size_t *payload_len, ruphin_addr *peer)
 {

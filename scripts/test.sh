@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs the whole test suite from a fresh Debian 12 clone, as root:
+# installs what it needs, builds the normal and the sanitizer variants, then
+# runs pytest over tests/ against each. Fails if no test ran.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+source scripts/deps.sh
+
+ensure_packages build-essential cmake clang pkg-config git iproute2 iptables nftables conntrack \
+    libnetfilter-queue-dev python3 python3-dev python3-pytest python3-cffi python3-hypothesis \
+    python3-setuptools python3-venv python3-pip lua5.4 liblua5.4-dev luajit libluajit-5.1-dev \
+    luarocks golang-go swig tcl-dev libsodium-dev abigail-tools
+
+echo "== building build/ and build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer)"
+cmake_build build
+cmake_build build-asan -DRUPHIN_SANITIZE=ON
+
+# A venv that sees Debian's pytest, cffi and hypothesis, with our package in it.
+python=/usr/bin/python3
+if [[ -f pyproject.toml ]]; then
+    [[ -x .venv/bin/python ]] || /usr/bin/python3 -m venv --system-site-packages .venv
+    .venv/bin/pip install --no-build-isolation --no-deps -q .
+    python=.venv/bin/python
+fi
+
+# Runs pytest with a JUnit report and fails unless some test passed.
+run_suite() {
+    local name=$1 build=$2
+    shift 2
+    local report="$ROOT/build/pytest-$name.xml"
+    echo "== pytest ($name)"
+    RUPHIN_BUILD_DIR="$ROOT/$build" "$python" -m pytest -p no:cacheprovider \
+        --junitxml="$report" "$@"
+    "$python" - "$report" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+total = sum(int(s.get("tests", 0)) for s in suites)
+bad = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+skipped = sum(int(s.get("skipped", 0)) for s in suites)
+passed = total - bad - skipped
+print(f"== {passed} passed, {skipped} skipped, {bad} failed")
+sys.exit(0 if passed > 0 and bad == 0 else 1)
+PY
+}
+
+run_suite main build tests
+# The sanitizer pass: every test that runs our C code from a build directory.
+run_suite asan build-asan tests/c $( [[ -d tests/cli ]] && echo tests/cli )
+echo "== all tests passed"
