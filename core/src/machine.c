@@ -13,6 +13,11 @@ bool rp_events_full(const rp_event_queue *q)
     return q->count == RP_EVENT_QUEUE_LEN;
 }
 
+unsigned rp_events_room(const rp_event_queue *q)
+{
+    return RP_EVENT_QUEUE_LEN - q->count;
+}
+
 bool rp_events_empty(const rp_event_queue *q)
 {
     return q->count == 0;

@@ -62,6 +62,7 @@ typedef struct rp_output {
 
 bool rp_events_full(const rp_event_queue *q);
 bool rp_events_empty(const rp_event_queue *q);
+unsigned rp_events_room(const rp_event_queue *q);
 /* Queues an event; when the queue is full the event is dropped and counted. */
 void rp_emit(const rp_output *out, int32_t type, int32_t error, const ruphin_addr *peer,
              const uint8_t *data, size_t len);

@@ -23,7 +23,8 @@ enum {
     MIN_SLOT_SIZE = 512,       /* every control frame fits with room to spare */
     HOLEPUNCHER_BATCH = 64,    /* datagrams per receive call */
     PEER_BATCH = 16,
-    MAX_BATCHES_PER_PASS = 4   /* then the clock and timers get a look again */
+    MAX_BATCHES_PER_PASS = 4,  /* then the clock and timers get a look again */
+    MAX_EVENTS_PER_DATAGRAM = 2 /* a client's first Data: CONNECTED, then DATA */
 };
 
 struct ruphin_node {
@@ -338,23 +339,28 @@ static void handle_datagram(ruphin_node *node, int64_t now, unsigned i)
         node->stats[RUPHIN_STAT_RX_UNEXPECTED]++;
 }
 
-/* Processes received datagrams (reading new batches as the current one runs
- * out, a few at most), stopping early once one produced an event. Returns 1
- * when more may be waiting, 0 when the socket is drained, or an error. */
+/* Processes received datagrams, reading a new batch only once the current
+ * one is done and every event was handed out (Data events point into the
+ * batch), a few batches at most. Within a batch it goes on while the event
+ * queue has room, so that the answers to a whole batch leave in one send
+ * call. Returns 1 when more may be waiting, 0 when the socket is drained,
+ * or an error. */
 static int process_batches(ruphin_node *node)
 {
     int64_t now = rp_clock_ms();
     int batches = 0, rc = 1;
     node->batching = true;
-    while (rp_events_empty(&node->events)) {
+    for (;;) {
         if (node->rx.next == node->rx.count) {
-            if (batches++ == MAX_BATCHES_PER_PASS)
+            if (!rp_events_empty(&node->events) || batches++ == MAX_BATCHES_PER_PASS)
                 break;
             rc = rp_sock_recv_batch(&node->sock, &node->rx);
             if (rc <= 0)
                 break;
             now = rp_clock_ms();
         }
+        if (rp_events_room(&node->events) < MAX_EVENTS_PER_DATAGRAM)
+            break;
         handle_datagram(node, now, node->rx.next++);
     }
     node->batching = false;

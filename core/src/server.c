@@ -181,14 +181,16 @@ static void on_peer_info(rp_server *s, int64_t now, const rp_frame *f)
             if (usable_peer_addr(&f->locals[i]) && f->locals[i].family == f->peer.family)
                 p->locals[p->local_count++] = f->locals[i];
     }
-    if (p->state == RP_PEER_HEARD)
+    if (p->state == RP_PEER_HEARD) {
         connect_peer(s, now, p);
-    else if (created)
-        rp_emit(&s->out, RUPHIN_EVENT_PEER_ANNOUNCED, 0, &p->addr, NULL, 0);
-    /* Punch now even when it was announced before: the client may have
-     * re-joined because our earlier hellos got lost. */
-    if (p->state == RP_PEER_ANNOUNCED)
+        punch(s, now, p); /* the answer its early hello did not get */
+    } else if (p->state == RP_PEER_ANNOUNCED) {
+        if (created)
+            rp_emit(&s->out, RUPHIN_EVENT_PEER_ANNOUNCED, 0, &p->addr, NULL, 0);
+        /* Punch now even when it was announced before: the client may have
+         * re-joined because our earlier hellos got lost. */
         punch(s, now, p);
+    }
 }
 
 /* Moves a peer to the address its hellos actually come from (a symmetric
@@ -207,33 +209,34 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
 {
     rp_peer *at = rp_peers_find(&s->peers, from), *p;
     bool created;
-    uint8_t frame[32];
 
-    if (f->flags == RP_HELLO_EXT_REQ) {
-        size_t len = rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_RESP, f->nonce);
-        rp_send_frame(&s->out, from, frame, len);
-    }
     p = at != NULL && at->nonce == f->nonce ? at : find_by_nonce(s, f->nonce);
-    if (p == NULL) { /* before the announcement: remember it for the handshake window */
+    if (p == NULL) {
+        /* Before the announcement: remember it for the handshake window, but
+         * do not answer yet (see on_hello). */
         p = track_peer(s, now, from, RP_PEER_HEARD, &created);
         if (p != NULL && created)
             p->nonce = f->nonce;
         return;
     }
-    if (p->state == RP_PEER_CONNECTED) {
-        if (rp_addr_same(&p->addr, from))
-            p->last_heard = now;
+    if (p->state == RP_PEER_CONNECTED && !rp_addr_same(&p->addr, from))
         return; /* another path to a connected peer: keep the first */
-    }
-    if (!rp_addr_same(&p->addr, from)) {
+    if (p->state != RP_PEER_CONNECTED && !rp_addr_same(&p->addr, from)) {
         if (at != NULL) { /* someone else holds that address */
             rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
             return;
         }
         p = adopt_address(s, p, from);
     }
-    if (p->state == RP_PEER_ANNOUNCED)
+    if (p->state == RP_PEER_CONNECTED)
+        p->last_heard = now;
+    else if (p->state == RP_PEER_ANNOUNCED)
         connect_peer(s, now, p);
+    if (f->flags == RP_HELLO_EXT_REQ && p->state == RP_PEER_CONNECTED) {
+        uint8_t frame[32];
+        size_t len = rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_RESP, f->nonce);
+        rp_send_frame(&s->out, from, frame, len);
+    }
 }
 
 /* A hello (request or response) from a peer. */
@@ -241,8 +244,6 @@ static void on_hello(rp_server *s, int64_t now, const ruphin_addr *from, const r
 {
     rp_peer *p;
     bool created;
-    if (f->type == RP_FRAME_HELLO_REQ)
-        rp_send_empty(&s->out, from, RP_FRAME_HELLO_RESP);
     p = track_peer(s, now, from, RP_PEER_HEARD, &created);
     if (p == NULL)
         return;
@@ -250,6 +251,11 @@ static void on_hello(rp_server *s, int64_t now, const ruphin_addr *from, const r
         connect_peer(s, now, p);
     else if (p->state == RP_PEER_CONNECTED)
         p->last_heard = now;
+    /* Not yet announced: no answer. The client would take it for "connected"
+     * and send Data we cannot accept yet; our own punch answers it as soon
+     * as the announcement arrives. */
+    if (f->type == RP_FRAME_HELLO_REQ && p->state == RP_PEER_CONNECTED)
+        rp_send_empty(&s->out, from, RP_FRAME_HELLO_RESP);
 }
 
 static void on_data(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *f)

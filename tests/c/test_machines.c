@@ -111,14 +111,19 @@ static void test_server_hello_before_announcement(void)
     rp_output out = setup(&cfg);
     rp_server s = registered_server(&cfg, &out);
     rp_frame pi = peer_info(&CLIENT);
-    /* The client's hello beats our PeerInfo: answered, not yet trusted. */
+    /* The client's hello beats our PeerInfo: remembered, not answered (the
+     * client would send Data we cannot accept yet), not trusted. */
     rp_server_input(&s, 100, &CLIENT, FRAME("\x00\x04\x00\x08"));
-    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_RESP, &CLIENT), 1);
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_RESP, &CLIENT), 0);
     CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
     CHECK_EQ(rp_server_can_send(&s, &CLIENT), RUPHIN_ERR_UNKNOWN_PEER);
+    /* The announcement connects it at once, and our punch answers it. */
     rp_server_input(&s, 120, &HP, &pi);
     CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
     CHECK_EQ(rp_server_can_send(&s, &CLIENT), RUPHIN_OK);
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_REQ, &CLIENT), 1);
+    rp_server_input(&s, 130, &CLIENT, FRAME("\x00\x04\x00\x08"));
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_RESP, &CLIENT), 1);
     rp_server_free(&s);
 }
 

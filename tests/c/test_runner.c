@@ -83,8 +83,8 @@ static void test_echo_through_runners(void)
     ruphin_event ev;
     int i;
     open_world(&w, 10000);
+    CHECK(next_of_type(w.server_run, RUPHIN_EVENT_REGISTERED, &ev));
     pthread_create(&server, NULL, server_thread, &w);
-    sleep_ms(50); /* let the server register first */
     CHECK_EQ(ruphin_runner_start(&w.client_run, w.client), RUPHIN_OK);
     CHECK(next_of_type(w.client_run, RUPHIN_EVENT_CONNECTED, &ev));
     for (i = 0; i < ECHOES; i++) {
@@ -110,6 +110,7 @@ static void test_back_pressure_loses_nothing(void)
     ruphin_event ev;
     int i, data = 0, rc;
     open_world(&w, 10000);
+    CHECK(next_of_type(w.server_run, RUPHIN_EVENT_REGISTERED, &ev));
     CHECK_EQ(ruphin_runner_start(&w.client_run, w.client), RUPHIN_OK);
     CHECK(next_of_type(w.client_run, RUPHIN_EVENT_CONNECTED, &ev));
     for (i = 0; i < 600; i++) {
