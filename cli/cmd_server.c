@@ -1,0 +1,86 @@
+/* ruphin server: registers a session and talks to the clients that join. */
+#define _POSIX_C_SOURCE 200809L
+#include "common.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static const char help[] =
+    "usage: ruphin server --holepuncher HOST:PORT --session ID [--echo] [options]\n"
+    "\n"
+    "Prints every datagram a client sends, one per line, on standard output.\n"
+    "Runs until SIGINT or SIGTERM; exits 1 if registering fails.\n"
+    "\n" PEER_HELP
+    "  -e, --echo                   send every datagram back to its sender\n" CLI_TUNABLE_HELP
+    "  -h, --help                   this help\n";
+
+/* Handles one event; returns false when the server failed for good. */
+static bool handle(ruphin_node *server, const ruphin_event *ev, bool echo)
+{
+    switch (ev->type) {
+    case RUPHIN_EVENT_DATA:
+        fwrite(ev->data, 1, ev->len, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+        if (echo) {
+            int32_t rc = ruphin_send(server, &ev->peer, ev->data, ev->len);
+            if (rc != RUPHIN_OK)
+                cli_log("echo to %s: %s", cli_addr(&ev->peer), ruphin_strerror(rc));
+        }
+        return true;
+    case RUPHIN_EVENT_FAILED:
+        cli_log("failed: %s", ruphin_strerror(ev->error));
+        return false;
+    default:
+        if (ev->type != RUPHIN_EVENT_PEER_ANNOUNCED || cli_verbose)
+            cli_log("%s %s", ruphin_event_name(ev->type), cli_addr(&ev->peer));
+        return true;
+    }
+}
+
+int cmd_server(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        PEER_OPTIONS,
+        {"echo", no_argument, 0, 'e'},
+        {"help", no_argument, 0, 'h'},
+        CLI_TUNABLE_OPTIONS,
+        {0, 0, 0, 0}};
+    peer_args args = {0};
+    bool echo = false, alive = true;
+    ruphin_node *server;
+    ruphin_event ev;
+    int opt, rc;
+
+    ruphin_options_new(&args.tunables.options);
+    while ((opt = getopt_long(argc, argv, "H:s:b:ehv", longopts, NULL)) != -1) {
+        if (opt == 'e') {
+            echo = true;
+        } else if (opt == 'h') {
+            fputs(help, stdout);
+            return EXIT_OK;
+        } else if (peer_arg(&args, opt, optarg) != 1) {
+            fputs(help, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    rc = peer_open(&args, RUPHIN_ROLE_SERVER, &server, help);
+    ruphin_options_free(args.tunables.options);
+    if (rc != EXIT_OK)
+        return rc;
+    cli_log("server for session '%s' via %s", args.session, args.holepuncher);
+    cli_handle_signals();
+    while (!cli_stop && alive) {
+        rc = ruphin_poll(server, 200, &ev); /* bounded, so that a signal is seen soon */
+        if (rc == 1)
+            alive = handle(server, &ev, echo);
+        else if (rc < 0)
+            alive = false;
+    }
+    ruphin_close(server);
+    return alive ? EXIT_OK : EXIT_RUNTIME;
+}

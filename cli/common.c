@@ -1,0 +1,160 @@
+/* Helpers shared by the subcommands. */
+#define _POSIX_C_SOURCE 200809L
+#include "common.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+volatile sig_atomic_t cli_stop;
+bool cli_verbose;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cli_stop = 1;
+}
+
+void cli_handle_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int64_t log_start = -1;
+
+void cli_log_start(void)
+{
+    log_start = ruphin_now();
+}
+
+void cli_log(const char *fmt, ...)
+{
+    va_list ap;
+    int64_t start = log_start < 0 ? ruphin_now() : log_start;
+    fprintf(stderr, "[%7.3f] ", (double)(ruphin_now() - start) / 1000.0);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_fail(const char *what, int32_t error)
+{
+    fprintf(stderr, "ruphin: %s: %s\n", what, ruphin_strerror(error));
+    return EXIT_RUNTIME;
+}
+
+const char *cli_addr(const ruphin_addr *a)
+{
+    static char buf[RUPHIN_ADDRSTRLEN];
+    if (ruphin_addr_format(a, buf, sizeof buf) < 0)
+        strcpy(buf, "-");
+    return buf;
+}
+
+long long cli_number(const char *text)
+{
+    char *end;
+    long long v;
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < 0)
+        return -1;
+    return v;
+}
+
+static int set_option(cli_tunables *t, int32_t option, const char *name, const char *arg)
+{
+    long long v = cli_number(arg);
+    if (v < 0 || ruphin_options_set(t->options, option, v) != RUPHIN_OK) {
+        fprintf(stderr, "ruphin: invalid value for --%s: %s\n", name, arg);
+        return -1;
+    }
+    return 1;
+}
+
+int cli_tunable(cli_tunables *t, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_KEEPALIVE: return set_option(t, RUPHIN_OPT_KEEPALIVE_MS, "keepalive-ms", arg);
+    case OPT_MISSED: return set_option(t, RUPHIN_OPT_MISSED_KEEPALIVES, "missed-keepalives", arg);
+    case OPT_HANDSHAKE:
+        return set_option(t, RUPHIN_OPT_HANDSHAKE_TIMEOUT_MS, "handshake-timeout-ms", arg);
+    case OPT_MAX_SESSIONS: return set_option(t, RUPHIN_OPT_MAX_SESSIONS, "max-sessions", arg);
+    case OPT_MAX_PAYLOAD: return set_option(t, RUPHIN_OPT_MAX_PAYLOAD, "max-payload", arg);
+    case OPT_GEN0: return set_option(t, RUPHIN_OPT_EXTENSIONS, "protocol-0", "0");
+    case 'v': cli_verbose = true; return 1;
+    default: return 0;
+    }
+}
+
+bool cli_wait(ruphin_node *const *nodes, int count, int extra_fd, int max_ms)
+{
+    struct pollfd fds[8];
+    int i, n = 0, timeout = max_ms;
+    for (i = 0; i < count && n < 7; i++) {
+        int32_t t = ruphin_timeout_ms(nodes[i]);
+        fds[n].fd = (int)ruphin_fd(nodes[i]);
+        fds[n].events = POLLIN;
+        fds[n].revents = 0;
+        n++;
+        if (t >= 0 && (timeout < 0 || t < timeout))
+            timeout = t;
+    }
+    if (extra_fd >= 0) {
+        fds[n].fd = extra_fd;
+        fds[n].events = POLLIN;
+        fds[n].revents = 0;
+        n++;
+    }
+    if (poll(fds, (nfds_t)n, timeout) <= 0)
+        return false;
+    return extra_fd >= 0 && (fds[n - 1].revents & (POLLIN | POLLHUP)) != 0;
+}
+
+int peer_arg(peer_args *a, int opt, const char *arg)
+{
+    if (opt == OPT_HOLEPUNCHER)
+        a->holepuncher = arg;
+    else if (opt == OPT_SESSION)
+        a->session = arg;
+    else if (opt == OPT_BIND)
+        a->bind = arg;
+    else
+        return cli_tunable(&a->tunables, opt, arg);
+    return 1;
+}
+
+int peer_open(peer_args *a, int32_t role, ruphin_node **out, const char *help)
+{
+    size_t id_len;
+    int32_t rc;
+    if (a->holepuncher == NULL || a->session == NULL) {
+        fprintf(stderr, "ruphin: --holepuncher and --session are required\n%s", help);
+        return EXIT_USAGE;
+    }
+    id_len = strlen(a->session);
+    if (id_len > RUPHIN_MAX_SESSION_ID) {
+        fprintf(stderr, "ruphin: the session id is longer than %d bytes\n",
+                RUPHIN_MAX_SESSION_ID);
+        return EXIT_USAGE;
+    }
+    if (role == RUPHIN_ROLE_SERVER)
+        rc = ruphin_server_new(out, a->holepuncher, (const uint8_t *)a->session, id_len, a->bind,
+                               a->tunables.options);
+    else
+        rc = ruphin_client_new(out, a->holepuncher, (const uint8_t *)a->session, id_len, a->bind,
+                               a->tunables.options);
+    if (rc != RUPHIN_OK)
+        return cli_fail(a->holepuncher, rc);
+    return EXIT_OK;
+}

@@ -1,0 +1,104 @@
+/* What the subcommands of the ruphin program share. Uses only ruphin.h. */
+#ifndef RUPHIN_CLI_COMMON_H
+#define RUPHIN_CLI_COMMON_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ruphin.h"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_RUNTIME = 1, /* timeout, session not found, socket error */
+    EXIT_USAGE = 2
+};
+
+/* Set by SIGINT/SIGTERM. */
+extern volatile sig_atomic_t cli_stop;
+void cli_handle_signals(void);
+
+extern bool cli_verbose;
+/* Logs a line on stderr, prefixed with the time since cli_log_start(). */
+void cli_log_start(void);
+void cli_log(const char *fmt, ...);
+/* Logs "what: message" for an error code and returns EXIT_RUNTIME. */
+int cli_fail(const char *what, int32_t error);
+
+/* Formats an address into a static buffer (one at a time). */
+const char *cli_addr(const ruphin_addr *a);
+
+/* Tunables shared by all roles, as long options (see CLI_TUNABLE_OPTIONS). */
+typedef struct cli_tunables {
+    ruphin_options *options;
+} cli_tunables;
+
+enum {
+    OPT_KEEPALIVE = 1000,
+    OPT_MISSED,
+    OPT_HANDSHAKE,
+    OPT_MAX_SESSIONS,
+    OPT_MAX_PAYLOAD,
+    OPT_GEN0
+};
+
+#define CLI_TUNABLE_OPTIONS                                                     \
+    {"keepalive-ms", required_argument, 0, OPT_KEEPALIVE},                      \
+    {"missed-keepalives", required_argument, 0, OPT_MISSED},                    \
+    {"handshake-timeout-ms", required_argument, 0, OPT_HANDSHAKE},              \
+    {"max-payload", required_argument, 0, OPT_MAX_PAYLOAD},                     \
+    {"protocol-0", no_argument, 0, OPT_GEN0},                                   \
+    {"verbose", no_argument, 0, 'v'}
+
+#define CLI_TUNABLE_HELP                                                        \
+    "  --keepalive-ms MS          refresh/keepalive interval (default 10000)\n" \
+    "  --missed-keepalives N      missed keepalives before giving up (default 3)\n" \
+    "  --handshake-timeout-ms MS  give up registering/joining/punching after this\n" \
+    "  --max-payload BYTES        largest datagram payload (default 1024)\n"    \
+    "  --protocol-0               speak only the original protocol generation\n" \
+    "  -v, --verbose              log more on stderr\n"
+
+/* Handles one tunable option; returns 1 if it was one, 0 if not, -1 on a
+ * bad value (after printing why). */
+int cli_tunable(cli_tunables *t, int opt, const char *arg);
+
+/* Parses a non-negative integer option value; -1 when it is not one. */
+long long cli_number(const char *text);
+
+/* Waits on a node's socket (and optionally one more descriptor) until one
+ * is readable or the node's next deadline, at most max_ms. Returns true
+ * when extra_fd is readable. */
+bool cli_wait(ruphin_node *const *nodes, int count, int extra_fd, int max_ms);
+
+/* The arguments server and client share. */
+typedef struct peer_args {
+    const char *holepuncher;
+    const char *session;
+    const char *bind;
+    cli_tunables tunables;
+} peer_args;
+
+enum { OPT_HOLEPUNCHER = 'H', OPT_SESSION = 's', OPT_BIND = 'b' };
+
+#define PEER_OPTIONS                                                             \
+    {"holepuncher", required_argument, 0, OPT_HOLEPUNCHER},                      \
+    {"session", required_argument, 0, OPT_SESSION},                              \
+    {"bind", required_argument, 0, OPT_BIND}
+
+#define PEER_HELP                                                                \
+    "  -H, --holepuncher HOST:PORT  the holepuncher (port defaults to 47470)\n"  \
+    "  -s, --session ID             the session id (up to 20 bytes)\n"          \
+    "  -b, --bind ADDR:PORT         local address (default: any, random port)\n"
+
+/* Handles a shared option; 1 if it was one, 0 if not, -1 on a bad value. */
+int peer_arg(peer_args *a, int opt, const char *arg);
+/* Checks the required arguments and creates the node (role: server or
+ * client); prints why on failure and returns the exit code. */
+int peer_open(peer_args *a, int32_t role, ruphin_node **out, const char *help);
+
+int cmd_holepuncher(int argc, char **argv);
+int cmd_server(int argc, char **argv);
+int cmd_client(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif
