@@ -16,23 +16,26 @@ echo "== building build/ and build-asan/ (AddressSanitizer + UndefinedBehaviorSa
 cmake_build build
 cmake_build build-asan -DRUPHIN_SANITIZE=ON
 
-# A venv that sees Debian's pytest, cffi and hypothesis, with our package in it.
-python=/usr/bin/python3
-if [[ -f pyproject.toml ]]; then
-    [[ -x .venv/bin/python ]] || /usr/bin/python3 -m venv --system-site-packages .venv
-    .venv/bin/pip install --no-build-isolation --no-deps -q .
-    python=.venv/bin/python
-fi
+# A venv that sees Debian's pytest, cffi and hypothesis, with our package in
+# it; and a second one whose package is built with the sanitizers.
+make_venv() {
+    local venv=$1
+    shift
+    [[ -x $venv/bin/python ]] || /usr/bin/python3 -m venv --system-site-packages "$venv"
+    env "$@" "$venv/bin/pip" install --no-build-isolation --no-deps -q --force-reinstall .
+}
+make_venv .venv
+make_venv .venv-asan RUPHIN_PY_BUILD=build-python-asan \
+    CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
-# Runs pytest with a JUnit report and fails unless some test passed.
+# Runs pytest with a JUnit report and fails unless some test passed and none failed.
 run_suite() {
-    local name=$1 build=$2
+    local name=$1 python=$2
     shift 2
     local report="$ROOT/build/pytest-$name.xml"
     echo "== pytest ($name)"
-    RUPHIN_BUILD_DIR="$ROOT/$build" "$python" -m pytest -p no:cacheprovider \
-        --junitxml="$report" "$@"
-    "$python" - "$report" <<'PY'
+    "$python" -m pytest -p no:cacheprovider --junitxml="$report" "$@"
+    /usr/bin/python3 - "$report" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else list(root)
@@ -45,7 +48,12 @@ sys.exit(0 if passed > 0 and bad == 0 else 1)
 PY
 }
 
-run_suite main build tests
-# The sanitizer pass: every test that runs our C code from a build directory.
-run_suite asan build-asan tests/c $( [[ -d tests/cli ]] && echo tests/cli )
+RUPHIN_BUILD_DIR="$ROOT/build" run_suite main .venv/bin/python tests
+
+# The sanitizer pass: the C tests, the program and the Python package, all
+# built with AddressSanitizer and UndefinedBehaviorSanitizer. Python itself
+# is not instrumented, so the sanitizer runtimes are preloaded.
+asan_runtime="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+RUPHIN_BUILD_DIR="$ROOT/build-asan" LD_PRELOAD="$asan_runtime" ASAN_OPTIONS=detect_leaks=0 \
+    run_suite asan .venv-asan/bin/python tests/c tests/cli tests/python
 echo "== all tests passed"

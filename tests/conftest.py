@@ -26,9 +26,12 @@ def ruphin_bin(build_dir):
     return path
 
 
-def free_udp_port(host="127.0.0.1"):
-    """A UDP port that was free a moment ago on host."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+@pytest.fixture(scope="session")
+def free_udp_port():
+    """A function giving a UDP port that was free a moment ago on a host."""
+    def pick(host="127.0.0.1"):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.bind((host, 0))
+            return s.getsockname()[1]
+    return pick

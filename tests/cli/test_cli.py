@@ -5,8 +5,6 @@ import time
 
 import pytest
 
-from conftest import free_udp_port
-
 COMMANDS = ["holepuncher", "server", "client", "demo"]
 
 
@@ -40,8 +38,7 @@ def wait_for_line(stream, text, timeout=5.0):
 
 
 @contextlib.contextmanager
-def holepuncher_and_echo_server(ruphin_bin, host, session="game"):
-    port = free_udp_port(host)
+def holepuncher_and_echo_server(ruphin_bin, port, host, session="game"):
     hp = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     with background(ruphin_bin, "holepuncher", "--listen", hp) as hp_proc:
         wait_for_line(hp_proc.stderr, "listening")
@@ -60,8 +57,8 @@ def test_demo_shows_a_round_trip(ruphin_bin):
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
-def test_echo_with_count(ruphin_bin, host):
-    with holepuncher_and_echo_server(ruphin_bin, host) as (hp, server):
+def test_echo_with_count(ruphin_bin, free_udp_port, host):
+    with holepuncher_and_echo_server(ruphin_bin, free_udp_port(host), host) as (hp, server):
         result = run([ruphin_bin, "client", "--holepuncher", hp, "--session", "game",
                       "--count", "5"])
         assert result.returncode == 0, result.stderr
@@ -72,16 +69,16 @@ def test_echo_with_count(ruphin_bin, host):
         assert out.splitlines() == [f"ruphin {i}" for i in range(1, 6)]
 
 
-def test_lines_from_standard_input(ruphin_bin):
-    with holepuncher_and_echo_server(ruphin_bin, "127.0.0.1") as (hp, _):
+def test_lines_from_standard_input(ruphin_bin, free_udp_port):
+    with holepuncher_and_echo_server(ruphin_bin, free_udp_port(), "127.0.0.1") as (hp, _):
         result = run([ruphin_bin, "client", "--holepuncher", hp, "--session", "game"],
                       input="first line\nsecond line\n")
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines() == ["first line", "second line"]
 
 
-def test_several_clients_on_one_server(ruphin_bin):
-    with holepuncher_and_echo_server(ruphin_bin, "127.0.0.1") as (hp, _):
+def test_several_clients_on_one_server(ruphin_bin, free_udp_port):
+    with holepuncher_and_echo_server(ruphin_bin, free_udp_port(), "127.0.0.1") as (hp, _):
         clients = [subprocess.Popen([ruphin_bin, "client", "--holepuncher", hp, "--session",
                                      "game", "--count", "3"], stdout=subprocess.PIPE, text=True)
                    for _ in range(4)]
@@ -90,8 +87,8 @@ def test_several_clients_on_one_server(ruphin_bin):
         assert outputs == ["3 sent, 3 received"] * 4
 
 
-def test_missing_session_fails_fast_with_a_clear_message(ruphin_bin):
-    with holepuncher_and_echo_server(ruphin_bin, "127.0.0.1") as (hp, _):
+def test_missing_session_fails_fast_with_a_clear_message(ruphin_bin, free_udp_port):
+    with holepuncher_and_echo_server(ruphin_bin, free_udp_port(), "127.0.0.1") as (hp, _):
         start = time.monotonic()
         result = run([ruphin_bin, "client", "--holepuncher", hp, "--session", "nope",
                       "--count", "1"])
@@ -100,7 +97,7 @@ def test_missing_session_fails_fast_with_a_clear_message(ruphin_bin):
         assert time.monotonic() - start < 5  # answered, not timed out
 
 
-def test_silent_holepuncher_times_out(ruphin_bin):
+def test_silent_holepuncher_times_out(ruphin_bin, free_udp_port):
     port = free_udp_port()  # nobody listens there
     start = time.monotonic()
     result = run([ruphin_bin, "client", "--holepuncher", f"127.0.0.1:{port}", "--session", "x",

@@ -1,0 +1,305 @@
+"""The three roles as Python classes: a thin layer over the C API, which
+does all the protocol work."""
+import enum
+import math
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple, Union
+
+from ._ruphin import ffi, lib
+from ._addr import Address, AddressLike, from_c, to_c, to_text
+from .errors import Failed, InvalidArgument, error_for, check
+
+SessionId = Union[bytes, str]
+
+
+class EventType(enum.IntEnum):
+    NONE = lib.RUPHIN_EVENT_NONE
+    DATA = lib.RUPHIN_EVENT_DATA
+    CONNECTED = lib.RUPHIN_EVENT_CONNECTED
+    DISCONNECTED = lib.RUPHIN_EVENT_DISCONNECTED
+    REGISTERED = lib.RUPHIN_EVENT_REGISTERED
+    REGISTRATION_LOST = lib.RUPHIN_EVENT_REGISTRATION_LOST
+    PUNCH_FAILED = lib.RUPHIN_EVENT_PUNCH_FAILED
+    FAILED = lib.RUPHIN_EVENT_FAILED
+    WAKE = lib.RUPHIN_EVENT_WAKE
+    SESSION_REGISTERED = lib.RUPHIN_EVENT_SESSION_REGISTERED
+    SESSION_EXPIRED = lib.RUPHIN_EVENT_SESSION_EXPIRED
+    SESSION_JOINED = lib.RUPHIN_EVENT_SESSION_JOINED
+    PEER_ANNOUNCED = lib.RUPHIN_EVENT_PEER_ANNOUNCED
+
+
+class State(enum.IntEnum):
+    IDLE = lib.RUPHIN_STATE_IDLE
+    REGISTERING = lib.RUPHIN_STATE_REGISTERING
+    REGISTERED = lib.RUPHIN_STATE_REGISTERED
+    JOINING = lib.RUPHIN_STATE_JOINING
+    PUNCHING = lib.RUPHIN_STATE_PUNCHING
+    CONNECTED = lib.RUPHIN_STATE_CONNECTED
+    FAILED = lib.RUPHIN_STATE_FAILED
+    SERVING = lib.RUPHIN_STATE_SERVING
+
+
+class Role(enum.IntEnum):
+    HOLEPUNCHER = lib.RUPHIN_ROLE_HOLEPUNCHER
+    SERVER = lib.RUPHIN_ROLE_SERVER
+    CLIENT = lib.RUPHIN_ROLE_CLIENT
+
+
+@dataclass(frozen=True)
+class Event:
+    """What poll() reports. data is the payload (DATA) or the session id
+    (SESSION_*); error is the C error code of a FAILED event, else 0."""
+
+    type: EventType
+    peer: Optional[Address] = None
+    data: bytes = b""
+    error: int = 0
+
+    def raise_for_failure(self) -> None:
+        """Raises the matching ruphin.Error if this is a FAILED event."""
+        if self.type == EventType.FAILED:
+            raise error_for(self.error)
+
+
+# Keyword tunables, named after the C options (RUPHIN_OPT_KEEPALIVE_MS -> keepalive_ms).
+OPTIONS = {
+    "keepalive_ms": lib.RUPHIN_OPT_KEEPALIVE_MS,
+    "missed_keepalives": lib.RUPHIN_OPT_MISSED_KEEPALIVES,
+    "handshake_timeout_ms": lib.RUPHIN_OPT_HANDSHAKE_TIMEOUT_MS,
+    "retransmit_ms": lib.RUPHIN_OPT_RETRANSMIT_MS,
+    "retransmit_max_ms": lib.RUPHIN_OPT_RETRANSMIT_MAX_MS,
+    "punch_interval_ms": lib.RUPHIN_OPT_PUNCH_INTERVAL_MS,
+    "max_sessions": lib.RUPHIN_OPT_MAX_SESSIONS,
+    "max_peers": lib.RUPHIN_OPT_MAX_PEERS,
+    "max_payload": lib.RUPHIN_OPT_MAX_PAYLOAD,
+    "accept_unverified": lib.RUPHIN_OPT_ACCEPT_UNVERIFIED,
+    "allow_interrupt": lib.RUPHIN_OPT_ALLOW_INTERRUPT,
+    "socket_buffer": lib.RUPHIN_OPT_SOCKET_BUFFER,
+    "extensions": lib.RUPHIN_OPT_EXTENSIONS,
+}
+
+STATS = {
+    "rx_datagrams": lib.RUPHIN_STAT_RX_DATAGRAMS,
+    "tx_datagrams": lib.RUPHIN_STAT_TX_DATAGRAMS,
+    "rx_malformed": lib.RUPHIN_STAT_RX_MALFORMED,
+    "rx_unexpected": lib.RUPHIN_STAT_RX_UNEXPECTED,
+    "tx_failed": lib.RUPHIN_STAT_TX_FAILED,
+    "events_dropped": lib.RUPHIN_STAT_EVENTS_DROPPED,
+    "sessions": lib.RUPHIN_STAT_SESSIONS,
+    "sessions_refused": lib.RUPHIN_STAT_SESSIONS_REFUSED,
+    "register_conflicts": lib.RUPHIN_STAT_REGISTER_CONFLICTS,
+    "peers": lib.RUPHIN_STAT_PEERS,
+}
+
+
+def _options(tunables: Dict[str, Any]):
+    """A C options object (freed with its Python owner) from keyword tunables."""
+    ptr = ffi.new("ruphin_options **")
+    check(lib.ruphin_options_new(ptr))
+    options = ffi.gc(ptr[0], lib.ruphin_options_free)
+    for name, value in tunables.items():
+        if name not in OPTIONS:
+            raise TypeError(f"unknown option {name!r}")
+        check(lib.ruphin_options_set(options, OPTIONS[name], int(value)), name)
+    return options
+
+
+def _session_id(session: SessionId) -> bytes:
+    sid = session.encode() if isinstance(session, str) else bytes(session)
+    if len(sid) > lib.RUPHIN_MAX_SESSION_ID:
+        raise InvalidArgument(lib.RUPHIN_ERR_INVALID,
+                              f"session id longer than {lib.RUPHIN_MAX_SESSION_ID} bytes")
+    return sid
+
+
+def _timeout_ms(timeout: Optional[float]) -> int:
+    if timeout is None:
+        return lib.RUPHIN_WAIT_FOREVER
+    if timeout < 0:
+        raise ValueError("timeout must be >= 0 or None")
+    return min(math.ceil(timeout * 1000), 2**31 - 1)
+
+
+class Node:
+    """What the three roles share. Not thread-safe, except wake()."""
+
+    _node: Any = ffi.NULL
+
+    def __init__(self, node) -> None:
+        self._node = node
+        self._event = ffi.new("ruphin_event *")
+
+    # -- lifetime --
+    def close(self) -> None:
+        """Closes the socket and frees the node; calling it again does nothing."""
+        node, self._node = self._node, ffi.NULL
+        if node != ffi.NULL:
+            lib.ruphin_close(node)
+
+    @property
+    def closed(self) -> bool:
+        return self._node == ffi.NULL
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the module may be gone
+            pass
+
+    def _ptr(self):
+        if self._node == ffi.NULL:
+            raise InvalidArgument(lib.RUPHIN_ERR_INVALID, "the node is closed")
+        return self._node
+
+    # -- driving --
+    def poll(self, timeout: Optional[float] = 0) -> Optional[Event]:
+        """Runs the protocol for up to timeout seconds (0: do not wait; None:
+        until an event) and returns the next event, or None."""
+        rc = check(lib.ruphin_poll(self._ptr(), _timeout_ms(timeout), self._event))
+        if rc == 0:
+            return None
+        ev = self._event
+        data = bytes(ffi.buffer(ev.data, ev.len)) if ev.len else b""
+        return Event(EventType(ev.type), from_c(ev.peer), data, ev.error)
+
+    def wake(self) -> None:
+        """Makes a poll() waiting in another thread return a WAKE event soon.
+        Safe from any thread."""
+        check(lib.ruphin_wake(self._ptr()))
+
+    # -- event loops --
+    def fileno(self) -> int:
+        """The socket descriptor, for selectors and asyncio."""
+        return int(lib.ruphin_fd(self._ptr()))
+
+    @property
+    def deadline(self) -> Optional[float]:
+        """When poll() must run next, in seconds on time.monotonic()'s clock, or None."""
+        d = lib.ruphin_deadline(self._ptr())
+        return None if d == lib.RUPHIN_NO_DEADLINE else d / 1000.0
+
+    def timeout(self) -> Optional[float]:
+        """Seconds until poll() must run next (0: now), or None."""
+        ms = lib.ruphin_timeout_ms(self._ptr())
+        return None if ms < 0 else ms / 1000.0
+
+    # -- introspection --
+    @property
+    def role(self) -> Role:
+        return Role(lib.ruphin_role(self._ptr()))
+
+    @property
+    def state(self) -> State:
+        return State(lib.ruphin_state(self._ptr()))
+
+    @property
+    def local_address(self) -> Address:
+        out = ffi.new("ruphin_addr *")
+        check(lib.ruphin_local_addr(self._ptr(), out))
+        return from_c(out)
+
+    def stats(self) -> Dict[str, int]:
+        return {name: int(lib.ruphin_stat(self._ptr(), sid)) for name, sid in STATS.items()}
+
+    def _send(self, data: bytes, to) -> None:
+        data = bytes(data)
+        check(lib.ruphin_send(self._ptr(), to, data, len(data)))
+
+    def _wait_for(self, wanted: EventType, timeout: Optional[float]) -> Event:
+        """Polls until an event of type wanted; raises on FAILED or timeout."""
+        import time
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if end is None else max(0.0, end - time.monotonic())
+            ev = self.poll(left)
+            if ev is not None:
+                ev.raise_for_failure()
+                if ev.type == wanted:
+                    return ev
+            elif end is not None and time.monotonic() >= end:
+                raise error_for(lib.RUPHIN_ERR_TIMEOUT, f"no {wanted.name} event")
+
+
+class Holepuncher(Node):
+    """The rendezvous service. bind: "host:port" or (host, port); None listens
+    on every address (IPv6 and IPv4) at port 47470."""
+
+    def __init__(self, bind: Optional[AddressLike] = None, **options: int) -> None:
+        ptr = ffi.new("ruphin_node **")
+        text = to_text(bind)
+        check(lib.ruphin_holepuncher_new(ptr, text.encode() if text else ffi.NULL,
+                                         _options(options)), f"holepuncher on {bind!r}")
+        super().__init__(ptr[0])
+
+
+class _Peer(Node):
+    def __init__(self, create, holepuncher: AddressLike, session: SessionId,
+                 bind: Optional[AddressLike], options: Dict[str, int]) -> None:
+        ptr = ffi.new("ruphin_node **")
+        sid = _session_id(session)
+        bind_text = to_text(bind)
+        check(create(ptr, to_text(holepuncher).encode(), sid, len(sid),
+                     bind_text.encode() if bind_text else ffi.NULL, _options(options)),
+              f"holepuncher {holepuncher!r}")
+        super().__init__(ptr[0])
+        self.session = sid
+
+
+class Server(_Peer):
+    """The peer that registers a session; any number of clients join it."""
+
+    def __init__(self, holepuncher: AddressLike, session: SessionId, *,
+                 bind: Optional[AddressLike] = None, **options: int) -> None:
+        super().__init__(lib.ruphin_server_new, holepuncher, session, bind, options)
+
+    def send(self, data: bytes, to: AddressLike) -> None:
+        """Sends a datagram to a connected client."""
+        self._send(data, to_c(to))
+
+    def wait_registered(self, timeout: Optional[float] = 10.0) -> None:
+        """Polls until the holepuncher acknowledged the session."""
+        if self.state != State.REGISTERED:
+            self._wait_for(EventType.REGISTERED, timeout)
+
+    def recv(self, timeout: Optional[float] = None) -> Tuple[bytes, Address]:
+        """Polls until a client's datagram arrives: (data, client address)."""
+        ev = self._wait_for(EventType.DATA, timeout)
+        return ev.data, ev.peer
+
+
+class Client(_Peer):
+    """The peer that joins a session and talks to its server."""
+
+    def __init__(self, holepuncher: AddressLike, session: SessionId, *,
+                 bind: Optional[AddressLike] = None, **options: int) -> None:
+        super().__init__(lib.ruphin_client_new, holepuncher, session, bind, options)
+
+    def send(self, data: bytes) -> None:
+        """Sends a datagram to the server."""
+        self._send(data, ffi.NULL)
+
+    @property
+    def server_address(self) -> Optional[Address]:
+        out = ffi.new("ruphin_addr *")
+        if lib.ruphin_peer_addr(self._ptr(), out) != lib.RUPHIN_OK:
+            return None
+        return from_c(out)
+
+    def connect(self, timeout: Optional[float] = 10.0) -> Address:
+        """Polls until connected; returns the server's address. Raises
+        SessionNotFound, Timeout, ... when that fails."""
+        if self.state == State.FAILED:
+            raise Failed(lib.RUPHIN_ERR_FAILED)
+        if self.state != State.CONNECTED:
+            self._wait_for(EventType.CONNECTED, timeout)
+        return self.server_address
+
+    def recv(self, timeout: Optional[float] = None) -> bytes:
+        """Polls until the server's datagram arrives."""
+        return self._wait_for(EventType.DATA, timeout).data

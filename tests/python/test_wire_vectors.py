@@ -1,0 +1,67 @@
+"""Byte-exact generation-0 frames, exchanged with a running holepuncher
+through a plain socket (an original ruphin peer sends exactly these)."""
+import socket
+import struct
+
+import pytest
+
+import ruphin
+from pyhelpers import pump
+
+
+def frame(ftype, payload=b""):
+    return struct.pack(">HH", 4 + len(payload), ftype) + payload
+
+
+def exchange(hp, sock, datagram, expect_from=None):
+    """Sends datagram to hp, lets it work, returns what sock receives."""
+    sock.sendto(datagram, hp.local_address)
+    pump(hp, until=lambda _: True, timeout=1)
+    for _ in range(50):
+        hp.poll(0.002)
+    return sock.recvfrom(100)[0]
+
+
+def test_register_gets_exact_ack(hp, raw):
+    assert frame(2, b"abc") == b"\x00\x07\x00\x02abc"
+    assert exchange(hp, raw, frame(2, b"abc")) == b"\x00\x07\x00\x06abc"
+
+
+def test_hello_gets_hello_response(hp, raw):
+    assert exchange(hp, raw, b"\x00\x04\x00\x08") == b"\x00\x04\x00\x09"
+
+
+def test_join_of_unknown_session_gets_exact_not_found(hp, raw):
+    assert exchange(hp, raw, frame(3, b"nope")) == b"\x00\x08\x00\x07nope"
+
+
+def test_join_gets_exact_peer_info_on_both_sides(hp, raw):
+    exchange(hp, raw, frame(2, b"game"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as joiner:
+        joiner.bind(("127.0.0.1", 0))
+        joiner.settimeout(2)
+        to_joiner = exchange(hp, joiner, frame(3, b"game"))
+        to_owner = raw.recvfrom(100)[0]
+        owner_port, joiner_port = raw.getsockname()[1], joiner.getsockname()[1]
+    assert to_joiner == b"\x00\x0b\x00\x04\x04\x7f\x00\x00\x01" + struct.pack(">H", owner_port)
+    assert to_owner == b"\x00\x0b\x00\x04\x04\x7f\x00\x00\x01" + struct.pack(">H", joiner_port)
+
+
+def test_ipv6_peer_info_is_23_bytes():
+    with ruphin.Holepuncher(("::1", 0)) as hp, \
+            socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as owner, \
+            socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as joiner:
+        for s in (owner, joiner):
+            s.bind(("::1", 0))
+            s.settimeout(2)
+        exchange(hp, owner, frame(2, b"v6"))
+        to_joiner = exchange(hp, joiner, frame(3, b"v6"))
+        owner_port = owner.getsockname()[1]
+    assert len(to_joiner) == 23
+    assert to_joiner == (b"\x00\x17\x00\x04\x06" + socket.inet_pton(socket.AF_INET6, "::1")
+                         + struct.pack(">H", owner_port))
+
+
+def test_probe_gets_capabilities(hp, raw):
+    """The generation-1 probe (docs/PROTOCOL.md): a RegisterAck to a holepuncher."""
+    assert exchange(hp, raw, frame(6, b"\xffruphin/1")) == b"\x00\x05\x00\x0a\x01"
