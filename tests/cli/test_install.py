@@ -1,0 +1,74 @@
+"""cmake --install gives a usable SDK: header, libraries, pkg-config file and
+CMake package; the shared library exports only the ruphin_* API."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+PROGRAM = r"""
+#include <ruphin.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) {
+    ruphin_node *hp;
+    if (ruphin_holepuncher_new(&hp, "127.0.0.1:0", NULL) != RUPHIN_OK) return 1;
+    ruphin_close(hp);
+    printf("%s\n", ruphin_version());
+    return strcmp(ruphin_version(), RUPHIN_VERSION_STRING) != 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def prefix(build_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("prefix")
+    subprocess.run(["cmake", "--install", build_dir, "--prefix", str(path)], check=True,
+                   capture_output=True)
+    return path
+
+
+def run_ok(cmd, **kw):
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kw)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_installed_files(prefix):
+    for rel in ("include/ruphin.h", "lib/libruphin.so", "lib/libruphin.a", "bin/ruphin",
+                "lib/pkgconfig/ruphin.pc", "lib/cmake/ruphin/ruphinConfig.cmake"):
+        assert (prefix / rel).exists(), rel
+
+
+def test_build_with_pkg_config(prefix, tmp_path):
+    if shutil.which("pkg-config") is None:
+        pytest.skip("pkg-config is not installed (scripts/test.sh installs it)")
+    env = {**os.environ, "PKG_CONFIG_PATH": str(prefix / "lib" / "pkgconfig")}
+    flags = run_ok(["pkg-config", "--cflags", "--libs", "ruphin"], env=env).split()
+    (tmp_path / "app.c").write_text(PROGRAM)
+    run_ok(["cc", str(tmp_path / "app.c"), *flags, "-o", str(tmp_path / "app")])
+    out = run_ok([str(tmp_path / "app")], env={"LD_LIBRARY_PATH": str(prefix / "lib")})
+    assert out.strip() == open(os.path.join(ROOT, "pyproject.toml")).read().split(
+        'version = "')[1].split('"')[0]
+
+
+def test_build_with_find_package(prefix, tmp_path):
+    (tmp_path / "app.c").write_text(PROGRAM)
+    (tmp_path / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.16)\nproject(app C)\n"
+        "find_package(ruphin 0.1 REQUIRED)\n"
+        "add_executable(app app.c)\ntarget_link_libraries(app PRIVATE ruphin::ruphin_static)\n")
+    run_ok(["cmake", "-S", str(tmp_path), "-B", str(tmp_path / "b"),
+            f"-DCMAKE_PREFIX_PATH={prefix}"])
+    run_ok(["cmake", "--build", str(tmp_path / "b")])
+    run_ok([str(tmp_path / "b" / "app")])
+
+
+def test_only_the_api_is_exported(build_dir):
+    out = run_ok(["nm", "-D", "--defined-only", os.path.join(build_dir, "libruphin.so")])
+    symbols = [line.split()[-1] for line in out.splitlines() if line.strip()]
+    assert symbols and all(s.startswith("ruphin_") for s in symbols), symbols
+    header = open(os.path.join(ROOT, "core", "include", "ruphin.h")).read()
+    assert all(f"{s}(" in header for s in symbols)
