@@ -1,0 +1,45 @@
+-- LuaRocks package of the Lua binding. From the repository root:
+--   luarocks --lua-version 5.4 make
+--   luarocks --lua-version 5.1 make LUA_INCDIR=/usr/include/luajit-2.1   (LuaJIT)
+-- It compiles the C core's sources with the binding: no CMake build needed.
+rockspec_format = "3.0"
+package = "ruphin"
+version = "0.1.0-1"
+source = {
+    url = "git+https://example.invalid/ruphin.git",
+}
+description = {
+    summary = "UDP hole punching through a rendezvous holepuncher",
+    detailed = "Lua binding of libruphin: holepuncher, server and client peers.",
+    license = "MIT",
+}
+dependencies = {
+    "lua >= 5.1",
+}
+build = {
+    type = "builtin",
+    modules = {
+        ruphin = {
+            sources = {
+            "bindings/lua/ruphin_lua.c",
+            "core/src/addr.c",
+            "core/src/client.c",
+            "core/src/clock.c",
+            "core/src/errors.c",
+            "core/src/holepuncher.c",
+            "core/src/machine.c",
+            "core/src/node.c",
+            "core/src/options.c",
+            "core/src/peers.c",
+            "core/src/runner.c",
+            "core/src/server.c",
+            "core/src/sessions.c",
+            "core/src/sock.c",
+            "core/src/thread.c",
+            "core/src/wire.c",
+            },
+            incdirs = { "core/include", "core/src" },
+            libraries = { "pthread" },
+        },
+    },
+}

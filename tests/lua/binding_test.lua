@@ -1,0 +1,93 @@
+-- Checks of the Lua binding, run by tests/lua/test_lua.py under Lua 5.4 and
+-- LuaJIT. Exits non-zero on the first failed check.
+local ruphin = require("ruphin")
+
+local checks = 0
+local function check(cond, what)
+    checks = checks + 1
+    if not cond then
+        io.stderr:write("FAILED: " .. what .. "\n")
+        os.exit(1)
+    end
+end
+
+check(ruphin.version() == ruphin.VERSION, "version()")
+
+-- Runtime failures: nil, message, code.
+local node, msg, code = ruphin.client("no-such-host.invalid:1", "x")
+check(node == nil and msg:find("address") and code == -3, "nil, message, code")
+node, msg = ruphin.holepuncher("127.0.0.1:0", { max_payload = 999999 })
+check(node == nil and msg == "invalid argument", "bad option value")
+
+-- Programming mistakes raise.
+check(not pcall(ruphin.client, nil, "x"), "missing holepuncher raises")
+check(not pcall(ruphin.holepuncher, "127.0.0.1:0", { no_such_option = 1 }), "unknown option raises")
+
+local fast = { retransmit_ms = 20, punch_interval_ms = 20 }
+local hp = assert(ruphin.holepuncher("127.0.0.1:0", fast))
+check(hp:state() == "SERVING", "state")
+check(type(hp:fileno()) == "number", "fileno")
+check(hp:timeout() == 0, "a new node wants its first poll at once")
+check(hp:poll(0) == nil, "poll(0) with nothing to do")
+check(hp:timeout() == nil, "no timer on an idle holepuncher")
+local _, err = hp:send("x")
+check(err == "operation not supported by this role", "holepuncher cannot send")
+
+local server = assert(ruphin.server(hp:local_address(), "lua", fast))
+local client
+
+-- Drives everything for up to 5 s until pred(event, who) is true.
+local function run_until(pred)
+    local start = os.time()
+    while os.time() - start < 5 do
+        for _, pair in ipairs({ { hp, "hp" }, { server, "server" }, { client, "client" } }) do
+            local n, who = pair[1], pair[2]
+            if n then
+                for _, ev in ipairs(n:step()) do
+                    if who == "server" and ev.type == "DATA" then assert(server:send(ev.data, ev.peer)) end
+                    if pred(ev, who) then return ev end
+                end
+            end
+        end
+    end
+    error("timed out")
+end
+
+run_until(function(ev, who) return who == "server" and ev.type == "REGISTERED" end)
+client = assert(ruphin.client(hp:local_address(), "lua", fast))
+local ev = run_until(function(ev, who) return who == "client" and ev.type == "CONNECTED" end)
+check(ev.peer == client:peer_address(), "CONNECTED names the server")
+check(client:send(string.rep("\0", 1024)), "send binary payload")
+ev = run_until(function(ev, who) return who == "client" and ev.type == "DATA" end)
+check(ev.data == string.rep("\0", 1024), "payload round trip")
+_, err = client:send(string.rep("x", 1025))
+check(err == "payload larger than the maximum payload", "too large")
+check(server:stats().peers == 1, "stats")
+
+-- A missing session is reported as a FAILED event, then poll fails.
+local lost = assert(ruphin.client(hp:local_address(), "missing", fast))
+local failed
+local start = os.time()
+while not failed and os.time() - start < 5 do
+    hp:step()
+    for _, e in ipairs(lost:step()) do
+        if e.type == "FAILED" then failed = e end
+    end
+end
+check(failed and failed.error == "the holepuncher has no such session", "session not found")
+local none, perr = lost:poll(0)
+check(none == nil and perr == "the node has failed earlier", "poll after failure")
+
+-- close is idempotent; a closed node raises when used.
+lost:close()
+lost:close()
+check(not pcall(lost.poll, lost), "closed node raises")
+check(tostring(lost) == "ruphin.node (closed)", "tostring")
+
+-- Garbage collection closes forgotten nodes (their sockets go away).
+for _ = 1, 200 do ruphin.holepuncher("127.0.0.1:0") end
+collectgarbage()
+collectgarbage()
+
+client:close(); server:close(); hp:close()
+print(("%d checks passed"):format(checks))
