@@ -1,0 +1,45 @@
+"""The Go binding with Debian's Go: go vet, go test, and the example, built by
+cgo from the bundled C sources (no CMake build, no installed library)."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def go_env(tmp_path_factory):
+    if shutil.which("go") is None:
+        pytest.skip("go is not installed (scripts/test.sh installs golang-go)")
+    cache = tmp_path_factory.mktemp("go")
+    return {**os.environ, "GOPATH": str(cache / "path"), "GOCACHE": str(cache / "cache"),
+            "GOPROXY": "off", "GOFLAGS": "", "CGO_ENABLED": "1"}
+
+
+def go(env, *args, timeout=600):
+    result = subprocess.run(["go", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_go_vet(go_env):
+    go(go_env, "vet", "./...")
+
+
+def test_go_test(go_env):
+    assert "ok" in go(go_env, "test", "-count=1", "./bindings/go")
+
+
+def test_example(go_env):
+    assert "echoed 3 datagrams" in go(go_env, "run", "./examples/go/loopback")
+
+
+def test_without_cgo_the_error_says_why(go_env):
+    result = subprocess.run(["go", "build", "./bindings/go"], cwd=ROOT,
+                            env={**go_env, "CGO_ENABLED": "0"}, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode != 0
+    assert "ruphin_needs_cgo" in result.stderr
