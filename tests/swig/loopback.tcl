@@ -1,0 +1,54 @@
+# A holepuncher, a server and a client on loopback, from Tcl through the
+# SWIG-generated binding: the client sends a datagram, the server echoes it.
+# Usage: tclsh loopback.tcl path/to/ruphin.so
+load [lindex $argv 0] Ruphin
+
+proc check {rc what} {
+    if {$rc < 0} { error "$what: [ruphin_strerror $rc]" }
+}
+
+proc new_node {kind args} {
+    set out [new_nodep]
+    check [ruphin_${kind}_new $out {*}$args] $kind
+    set node [nodep_value $out]
+    delete_nodep $out
+    return $node
+}
+
+set hp [new_node holepuncher "127.0.0.1:0" NULL]
+set addr [new_ruphin_addr]
+check [ruphin_local_addr $hp $addr] local_addr
+set hp_text [ruphin_addr_text $addr]
+set server [new_node server $hp_text "tcl" "127.0.0.1:0" NULL]
+set client ""
+set event [new_ruphin_event]
+set echoed ""
+
+set deadline [expr {[clock milliseconds] + 5000}]
+while {$echoed eq "" && [clock milliseconds] < $deadline} {
+    foreach who {hp server client} {
+        set node [set $who]
+        if {$node eq ""} continue
+        while {[ruphin_poll $node 0 $event] == 1} {
+            set type [ruphin_event_name [ruphin_event_type_get $event]]
+            puts "$who $type"
+            if {$who eq "server" && $type eq "REGISTERED" && $client eq ""} {
+                set client [new_node client $hp_text "tcl" "127.0.0.1:0" NULL]
+            }
+            if {$who eq "client" && $type eq "CONNECTED"} {
+                check [ruphin_send $client NULL "hello from tcl"] send
+            }
+            if {$who eq "server" && $type eq "DATA"} {
+                check [ruphin_send $server [ruphin_event_peer_get $event] \
+                           [ruphin_event_payload $event]] echo
+            }
+            if {$who eq "client" && $type eq "DATA"} {
+                set echoed [ruphin_event_payload $event]
+            }
+        }
+    }
+    after 1
+}
+foreach node [list $client $server $hp] { ruphin_close $node }
+if {$echoed ne "hello from tcl"} { puts "no echo"; exit 1 }
+puts "echo: $echoed"
