@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite."""
 import os
+import shutil
 import socket
 import subprocess
 
@@ -35,3 +36,43 @@ def free_udp_port():
             s.bind((host, 0))
             return s.getsockname()[1]
     return pick
+
+
+# Lua runtimes: interpreter, luarocks --lua-version, extra `luarocks make` arguments.
+LUA_RUNTIMES = {
+    "lua5.4": ("lua5.4", "5.4", []),
+    "luajit": ("luajit", "5.1", ["LUA_INCDIR=/usr/include/luajit-2.1"]),
+}
+
+
+@pytest.fixture(scope="session")
+def lua_module(tmp_path_factory):
+    """A function: runtime name -> (interpreter, env with LUA_CPATH), building
+    the module once per runtime with `luarocks make`, as a user would."""
+    built = {}
+
+    def build(name):
+        if name not in built:
+            interpreter, version, extra = LUA_RUNTIMES[name]
+            if not shutil.which(interpreter) or not shutil.which("luarocks"):
+                pytest.skip(f"{interpreter} or luarocks missing (scripts/test.sh installs them)")
+            tree = tmp_path_factory.mktemp(f"rocks-{name}")
+            result = subprocess.run(
+                ["luarocks", "--lua-version", version, "--tree", str(tree), "make",
+                 os.path.join(ROOT, "ruphin-0.1.0-1.rockspec"), *extra],
+                cwd=ROOT, capture_output=True, text=True, timeout=600)
+            assert result.returncode == 0, result.stdout + result.stderr
+            cpath = os.path.join(str(tree), "lib", "lua", version, "?.so")
+            built[name] = (interpreter, {**os.environ, "LUA_CPATH": cpath})
+        return built[name]
+    return build
+
+
+@pytest.fixture(scope="session")
+def go_env(tmp_path_factory):
+    """Environment for Debian's Go: private caches, no module proxy."""
+    if shutil.which("go") is None:
+        pytest.skip("go is not installed (scripts/test.sh installs golang-go)")
+    cache = tmp_path_factory.mktemp("go")
+    return {**os.environ, "GOPATH": str(cache / "path"), "GOCACHE": str(cache / "cache"),
+            "GOPROXY": "off", "GOFLAGS": "", "CGO_ENABLED": "1"}

@@ -1,21 +1,9 @@
 """The Go binding with Debian's Go: go vet, go test, and the example, built by
 cgo from the bundled C sources (no CMake build, no installed library)."""
 import os
-import shutil
 import subprocess
 
-import pytest
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@pytest.fixture(scope="module")
-def go_env(tmp_path_factory):
-    if shutil.which("go") is None:
-        pytest.skip("go is not installed (scripts/test.sh installs golang-go)")
-    cache = tmp_path_factory.mktemp("go")
-    return {**os.environ, "GOPATH": str(cache / "path"), "GOCACHE": str(cache / "cache"),
-            "GOPROXY": "off", "GOFLAGS": "", "CGO_ENABLED": "1"}
 
 
 def go(env, *args, timeout=600):

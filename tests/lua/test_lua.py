@@ -3,7 +3,6 @@ luarocks make, compiling the core's sources (no CMake build)."""
 import glob
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -12,26 +11,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROCKSPEC = os.path.join(ROOT, "ruphin-0.1.0-1.rockspec")
 
-RUNTIMES = {
-    # interpreter, luarocks --lua-version, extra make arguments
-    "lua5.4": ("lua5.4", "5.4", []),
-    "luajit": ("luajit", "5.1", ["LUA_INCDIR=/usr/include/luajit-2.1"]),
-}
-
-
-@pytest.fixture(scope="module", params=sorted(RUNTIMES))
-def lua(request, tmp_path_factory):
+@pytest.fixture(scope="module", params=["lua5.4", "luajit"])
+def lua(request, lua_module):
     """(interpreter, environment with LUA_CPATH) for a luarocks-built module."""
-    interpreter, version, extra = RUNTIMES[request.param]
-    if not shutil.which(interpreter) or not shutil.which("luarocks"):
-        pytest.skip(f"{interpreter} or luarocks missing (scripts/test.sh installs them)")
-    tree = tmp_path_factory.mktemp(f"rocks-{request.param}")
-    result = subprocess.run(["luarocks", "--lua-version", version, "--tree", str(tree), "make",
-                             ROCKSPEC, *extra], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    cpath = os.path.join(str(tree), "lib", "lua", version, "?.so")
-    return interpreter, {**os.environ, "LUA_CPATH": cpath}
+    return lua_module(request.param)
 
 
 def run_lua(lua, script):

@@ -1,0 +1,90 @@
+"""The interop matrix: the holepuncher, the server and the client each from a
+different implementation (the ruphin program, Python, Lua 5.4, LuaJIT, Go);
+every combination connects and exchanges datagrams on loopback."""
+import contextlib
+import itertools
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+IMPLEMENTATIONS = ["program", "python", "lua5.4", "luajit", "go"]
+COUNT = 3
+
+
+@pytest.fixture(scope="module")
+def go_role(go_env, tmp_path_factory):
+    exe = str(tmp_path_factory.mktemp("gorole") / "role")
+    subprocess.run(["go", "build", "-o", exe, "./tests/interop/roles/go"], cwd=ROOT, env=go_env,
+                   check=True, capture_output=True, timeout=600)
+    return exe
+
+
+@pytest.fixture(scope="module")
+def launchers(ruphin_bin, lua_module, go_role):
+    """implementation -> function(role, args) -> (argv, env, ready_stream, ready_text)."""
+    python = sys.executable
+
+    def program(role, args):
+        if role == "hp":
+            return [ruphin_bin, "holepuncher", "--listen", args[0]], None, "stderr", "listening"
+        if role == "server":
+            return ([ruphin_bin, "server", "-H", args[0], "-s", args[1], "--echo"], None,
+                    "stderr", "REGISTERED")
+        return [ruphin_bin, "client", "-H", args[0], "-s", args[1], "--count", args[2]], None, \
+            None, None
+
+    def script(argv_prefix, env):
+        def launch(role, args):
+            return [*argv_prefix, role, *args], env, "stdout", "READY"
+        return launch
+
+    lua54, luajit = lua_module("lua5.4"), lua_module("luajit")
+    role_lua = os.path.join(HERE, "roles", "role.lua")
+    return {
+        "program": program,
+        "python": script([python, os.path.join(HERE, "roles", "role.py")], None),
+        "lua5.4": script([lua54[0], role_lua], lua54[1]),
+        "luajit": script([luajit[0], role_lua], luajit[1]),
+        "go": script([go_role], None),
+    }
+
+
+@contextlib.contextmanager
+def serving(launch, role, args):
+    argv, env, stream, ready = launch(role, args)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        source = proc.stdout if stream == "stdout" else proc.stderr
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            line = source.readline()
+            if ready in line:
+                break
+            if not line and proc.poll() is not None:
+                raise AssertionError(f"{argv} exited: {proc.stderr.read()}")
+        else:
+            raise AssertionError(f"{argv} never became ready")
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("hp_impl,server_impl,client_impl",
+                         list(itertools.permutations(IMPLEMENTATIONS, 3)))
+def test_combination(launchers, free_udp_port, hp_impl, server_impl, client_impl):
+    hp = f"127.0.0.1:{free_udp_port()}"
+    session = f"{server_impl}-{client_impl}"
+    with serving(launchers[hp_impl], "hp", [hp]), \
+            serving(launchers[server_impl], "server", [hp, session]):
+        argv, env, _, _ = launchers[client_impl]("client", [hp, session, str(COUNT)])
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert f"RECEIVED {COUNT}" in out or f"{COUNT} sent, {COUNT} received" in out, out
