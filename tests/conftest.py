@@ -57,10 +57,17 @@ def lua_module(tmp_path_factory):
             if not shutil.which(interpreter) or not shutil.which("luarocks"):
                 pytest.skip(f"{interpreter} or luarocks missing (scripts/test.sh installs them)")
             tree = tmp_path_factory.mktemp(f"rocks-{name}")
+            # luarocks builds in its working directory and leaves ruphin.so
+            # there, where it would shadow the Python package: build in a copy
+            # of just what the rockspec needs (which also proves that is enough).
+            src = tmp_path_factory.mktemp(f"rock-src-{name}")
+            shutil.copytree(os.path.join(ROOT, "core"), src / "core")
+            shutil.copytree(os.path.join(ROOT, "bindings", "lua"), src / "bindings" / "lua")
+            shutil.copy(os.path.join(ROOT, "ruphin-0.1.0-1.rockspec"), src)
             result = subprocess.run(
                 ["luarocks", "--lua-version", version, "--tree", str(tree), "make",
-                 os.path.join(ROOT, "ruphin-0.1.0-1.rockspec"), *extra],
-                cwd=ROOT, capture_output=True, text=True, timeout=600)
+                 "ruphin-0.1.0-1.rockspec", *extra],
+                cwd=src, capture_output=True, text=True, timeout=600)
             assert result.returncode == 0, result.stdout + result.stderr
             cpath = os.path.join(str(tree), "lib", "lua", version, "?.so")
             built[name] = (interpreter, {**os.environ, "LUA_CPATH": cpath})
