@@ -1,6 +1,7 @@
 package ruphin
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -138,5 +139,67 @@ func TestEveryCoreSourceIsBundled(t *testing.T) {
 	wrappers, _ := filepath.Glob("core_*.c")
 	if len(wrappers) != len(sources) {
 		t.Errorf("%d wrappers for %d core sources", len(wrappers), len(sources))
+	}
+}
+
+func TestActiveEchoWithChannels(t *testing.T) {
+	hp, _ := NewHolepuncher("127.0.0.1:0", fast)
+	defer hp.Close()
+	addr := hp.LocalAddr().String()
+	server, _ := NewServer(addr, []byte("active"), fast)
+	defer server.Close()
+	client, _ := NewClient(addr, []byte("active"), fast)
+	defer client.Close()
+
+	hpRun, err := hp.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hpRun.Stop()
+	srvRun, _ := server.Start()
+	defer srvRun.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		ev, err := srvRun.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == EventRegistered {
+			break
+		}
+	}
+	go func() { // the echo server, in its own goroutine
+		for ev := range srvRun.Events() {
+			if ev.Type == EventData {
+				srvRun.Send(ev.Data, ev.Peer)
+			}
+		}
+	}()
+	cliRun, _ := client.Start()
+	defer cliRun.Stop()
+	got := 0
+	for got < 3 {
+		ev, err := cliRun.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d echoes: %v", got, err)
+		}
+		switch ev.Type {
+		case EventConnected:
+			for i := 0; i < 3; i++ {
+				if err := cliRun.Send([]byte("active"), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case EventData:
+			got++
+		case EventFailed:
+			t.Fatal(ev.Err)
+		}
+	}
+	cliRun.Stop()
+	cliRun.Stop()
+	if _, ok := <-cliRun.Events(); ok {
+		t.Fatal("events channel still open after Stop")
 	}
 }

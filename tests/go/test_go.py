@@ -18,7 +18,7 @@ def test_go_vet(go_env):
 
 
 def test_go_test(go_env):
-    assert "ok" in go(go_env, "test", "-count=1", "./bindings/go")
+    assert "ok" in go(go_env, "test", "-race", "-count=1", "./bindings/go")
 
 
 def test_example(go_env):
