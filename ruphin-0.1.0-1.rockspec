@@ -41,5 +41,6 @@ build = {
             incdirs = { "core/include", "core/src" },
             libraries = { "pthread" },
         },
+        ["ruphin.co"] = "bindings/lua/co.lua",
     },
 }

@@ -70,7 +70,8 @@ def lua_module(tmp_path_factory):
                 cwd=src, capture_output=True, text=True, timeout=600)
             assert result.returncode == 0, result.stdout + result.stderr
             cpath = os.path.join(str(tree), "lib", "lua", version, "?.so")
-            built[name] = (interpreter, {**os.environ, "LUA_CPATH": cpath})
+            path = os.path.join(str(tree), "share", "lua", version, "?.lua") + ";;"
+            built[name] = (interpreter, {**os.environ, "LUA_CPATH": cpath, "LUA_PATH": path})
         return built[name]
     return build
 

@@ -29,6 +29,12 @@ def test_binding(lua):
     assert "checks passed" in result.stdout
 
 
+def test_coroutine_helper(lua):
+    result = run_lua(lua, os.path.join(HERE, "co_test.lua"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "coroutines done" in result.stdout
+
+
 def test_loopback_example(lua):
     result = run_lua(lua, os.path.join(ROOT, "examples", "lua", "loopback.lua"))
     assert result.returncode == 0, result.stdout + result.stderr
