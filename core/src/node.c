@@ -358,6 +358,10 @@ static int process_batches(ruphin_node *node)
             if (rc <= 0)
                 break;
             now = rp_clock_ms();
+            /* A short batch emptied the socket: do not ask again (a system
+             * call that would only say so) before waiting. */
+            if ((unsigned)rc < node->rx.capacity)
+                batches = MAX_BATCHES_PER_PASS;
         }
         if (rp_events_room(&node->events) < MAX_EVENTS_PER_DATAGRAM)
             break;
@@ -365,6 +369,8 @@ static int process_batches(ruphin_node *node)
     }
     node->batching = false;
     flush_tx(node);
+    if (rc > 0 && (unsigned)rc < node->rx.capacity && node->rx.next == node->rx.count)
+        return 0; /* drained */
     return rc < 0 ? rc : rc > 0;
 }
 
