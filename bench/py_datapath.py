@@ -1,0 +1,90 @@
+"""Data path through the Python package against Python's own socket module:
+a sender process sends SIZE-byte datagrams as fast as it can for SECONDS, a
+receiver process counts them. Prints one JSON line.
+
+    python py_datapath.py ruphin|socket SIZE SECONDS
+"""
+import json
+import multiprocessing
+import socket
+import sys
+import time
+
+
+def socket_receiver(port_queue, result_queue, seconds):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(0.1)
+        port_queue.put(s.getsockname())
+        got, end = 0, None
+        while end is None or time.monotonic() < end:
+            try:
+                s.recv(2048)
+            except socket.timeout:
+                continue
+            if end is None:
+                end = time.monotonic() + seconds
+            got += 1
+    result_queue.put(got)
+
+
+def socket_sender(address, size, seconds):
+    payload = b"x" * size
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        end = time.monotonic() + seconds + 0.2
+        while time.monotonic() < end:
+            for _ in range(64):
+                s.sendto(payload, address)
+
+
+def ruphin_receiver(port_queue, result_queue, seconds):
+    import ruphin
+    opts = dict(retransmit_ms=20, max_payload=2048, socket_buffer=8 << 20)
+    with ruphin.Holepuncher(("127.0.0.1", 0), **opts) as hp, \
+            ruphin.Server(hp.local_address, b"bench", **opts) as server:
+        while server.state != ruphin.State.REGISTERED:
+            hp.poll(0)
+            server.poll(0.001)
+        port_queue.put(hp.local_address)
+        got, end = 0, None
+        while end is None or time.monotonic() < end:
+            hp.poll(0)
+            ev = server.poll(0.1 if end is None else 0)
+            while ev is not None:
+                if ev.type == ruphin.EventType.DATA:
+                    if end is None:
+                        end = time.monotonic() + seconds
+                    got += 1
+                ev = server.poll(0)
+    result_queue.put(got)
+
+
+def ruphin_sender(hp_address, size, seconds):
+    import ruphin
+    payload = b"x" * size
+    with ruphin.Client(hp_address, b"bench", retransmit_ms=20, max_payload=2048) as client:
+        client.connect(timeout=10)
+        send = client.send
+        end = time.monotonic() + seconds + 0.2
+        while time.monotonic() < end:
+            for _ in range(64):
+                send(payload)
+            client.poll(0)
+
+
+def main(mode, size, seconds):
+    size, seconds = int(size), float(seconds)
+    receiver, sender = {"socket": (socket_receiver, socket_sender),
+                        "ruphin": (ruphin_receiver, ruphin_sender)}[mode]
+    ports, results = multiprocessing.Queue(), multiprocessing.Queue()
+    rx = multiprocessing.Process(target=receiver, args=(ports, results, seconds))
+    rx.start()
+    sender(ports.get(timeout=10), size, seconds)
+    got = results.get(timeout=30)
+    rx.join()
+    print(json.dumps({"mode": mode, "size": size, "received": got, "rate": round(got / seconds)}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
