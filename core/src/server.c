@@ -53,20 +53,28 @@ void rp_server_start(rp_server *s, int64_t now)
 {
     s->state = RUPHIN_STATE_REGISTERING;
     s->give_up = now + s->cfg.handshake_timeout_ms;
-    if (s->cfg.extensions)
-        rp_send_probe(&s->out, &s->holepuncher);
-    send_register(s);
     rp_retry_start(&s->register_retry, now, &s->cfg);
+    if (s->cfg.extensions) {
+        /* Ask first, register once the answer came (or the first retransmit
+         * time passed: an original holepuncher never answers). Registering
+         * the old way first would let a client that joins meanwhile miss
+         * generation 1, which it needs against NATs that remap ports. */
+        rp_send_probe(&s->out, &s->holepuncher);
+        return;
+    }
+    send_register(s);
 }
 
 /* The holepuncher speaks generation 1: register that way from now on, at
  * once, so that it knows before a client joins. */
-static void on_capabilities(rp_server *s)
+static void on_capabilities(rp_server *s, int64_t now)
 {
     if (s->hp_ext)
         return;
     s->hp_ext = true;
     send_register(s);
+    if (s->state == RUPHIN_STATE_REGISTERING)
+        rp_retry_start(&s->register_retry, now, &s->cfg);
 }
 
 static void fail(rp_server *s, int32_t error)
@@ -288,7 +296,7 @@ void rp_server_input(rp_server *s, int64_t now, const ruphin_addr *from, const r
     else if (f->type == RP_FRAME_HELLO_REQ || f->type == RP_FRAME_HELLO_RESP)
         on_hello(s, now, from, f);
     else if (s->cfg.extensions && f->type == RP_FRAME_CAPABILITIES && from_holepuncher(s, from))
-        on_capabilities(s);
+        on_capabilities(s, now);
     else if (s->cfg.extensions && f->type == RP_FRAME_PEER_INFO_EXT && from_holepuncher(s, from))
         on_peer_info(s, now, f);
     else if (s->cfg.extensions && f->type == RP_FRAME_HELLO_EXT)

@@ -65,6 +65,8 @@ static void open_trio(trio *t, const char *hp_bind)
     ruphin_local_addr(t->hp, &a);
     CHECK(ruphin_addr_format(&a, t->hp_text, sizeof t->hp_text) > 0);
     CHECK_EQ(ruphin_server_new(&t->server, t->hp_text, (const uint8_t *)"game", 4, NULL, o), RUPHIN_OK);
+    /* Clients join once the session exists. */
+    CHECK_EQ(run_until(t, t->server, RUPHIN_EVENT_REGISTERED).type, RUPHIN_EVENT_REGISTERED);
     CHECK_EQ(ruphin_client_new(&t->client, t->hp_text, (const uint8_t *)"game", 4, NULL, o), RUPHIN_OK);
     ruphin_options_free(o);
 }
