@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -57,6 +58,7 @@ def test_symmetric_nat_maps_each_destination_to_another_port(helper_dir):
     with natlab.Lab("symmetric", "public", helper_dir=helper_dir) as lab:
         hp_view = probe(lab, "holepuncher", 5000, [], wait=1.5)
         peer_view = probe(lab, "client", 5000, [], wait=1.5)
+        time.sleep(0.3)
         lab.run("server", [sys.executable, "-c", "import socket,time;"
                            "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);"
                            "s.bind(('0.0.0.0',4000));time.sleep(0.3);"
@@ -70,10 +72,10 @@ def test_symmetric_nat_maps_each_destination_to_another_port(helper_dir):
 
 def test_restricted_router_drops_unsolicited_packets(helper_dir):
     with natlab.Lab("restricted", "public", helper_dir=helper_dir) as lab:
+        outside = probe(lab, "client", 5000, [], wait=1.0)
+        time.sleep(0.3)  # listening before the inside host sends
         inside = probe(lab, "server", 4000, ["203.0.113.12:5000"], wait=1.5)
-        outside = probe(lab, "client", 5000, [], wait=0.5)
-        outside_sources = seen_sources(outside)
-        mapped_port = outside_sources[0][1]
+        mapped_port = seen_sources(outside)[0][1]
         # Our peer answers through the mapping; a stranger port does not get in.
         lab.run("client", [sys.executable, "-c", "import socket;"
                            "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);"
@@ -88,6 +90,7 @@ def test_restricted_router_drops_unsolicited_packets(helper_dir):
 def test_full_cone_lets_anyone_reach_the_mapping(helper_dir):
     with natlab.Lab("fullcone", "public", helper_dir=helper_dir) as lab:
         inside = probe(lab, "server", 4000, ["203.0.113.1:5000"], wait=1.5)
+        time.sleep(0.3)
         lab.run("client", [sys.executable, "-c", "import socket,time;time.sleep(0.3);"
                            "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);"
                            "s.sendto(b'anyone',('203.0.113.11',4000))"])
