@@ -230,9 +230,16 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
     if (p->state == RP_PEER_CONNECTED && !rp_addr_same(&p->addr, from))
         return; /* another path to a connected peer: keep the first */
     if (p->state != RP_PEER_CONNECTED && !rp_addr_same(&p->addr, from)) {
-        if (at != NULL) { /* someone else holds that address */
+        if (at != NULL && at->state != RP_PEER_HEARD) { /* another client's address */
             rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
             return;
+        }
+        if (at != NULL) {
+            /* Only an unproven hello from there so far, most likely this very
+             * client's generation-0 punch: the nonce settles it. */
+            uint64_t nonce = p->nonce;
+            rp_peers_remove(&s->peers, at); /* moves entries: find p again */
+            p = find_by_nonce(s, nonce);
         }
         p = adopt_address(s, p, from);
     }

@@ -160,6 +160,25 @@ static void test_server_adopts_symmetric_nat_address(void)
     rp_server_free(&s);
 }
 
+static void test_server_adoption_replaces_an_unproven_hello(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = ext_server(&cfg, &out);
+    ruphin_event ev;
+    rp_server_input(&s, 10, &HP, peer_info_ext(9, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
+    /* The client's generation-0 punch from its symmetric NAT's new port... */
+    rp_server_input(&s, 11, &CLIENT_NATTED, FRAME("\x00\x04\x00\x08"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    /* ...then its HelloExt from the same port proves it is the announced one. */
+    rp_server_input(&s, 12, &CLIENT_NATTED, hello_ext(RP_HELLO_EXT_REQ, 9));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_CONNECTED && ruphin_addr_equal(&ev.peer, &CLIENT_NATTED) == 1);
+    CHECK_EQ(s.peers.count, 1);
+    rp_server_free(&s);
+}
+
 static void test_server_hello_ext_before_announcement(void)
 {
     rp_config cfg;
@@ -238,6 +257,7 @@ int main(void)
     RUN(test_holepuncher_ext);
     RUN(test_holepuncher_without_extensions_ignores_them);
     RUN(test_server_adopts_symmetric_nat_address);
+    RUN(test_server_adoption_replaces_an_unproven_hello);
     RUN(test_server_hello_ext_before_announcement);
     RUN(test_client_ext_flow_and_adoption);
     RUN(test_client_with_generation0_server);
