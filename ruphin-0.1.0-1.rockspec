@@ -31,6 +31,7 @@ build = {
             "core/src/node.c",
             "core/src/options.c",
             "core/src/peers.c",
+            "core/src/ratelimit.c",
             "core/src/runner.c",
             "core/src/server.c",
             "core/src/sessions.c",

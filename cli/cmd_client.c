@@ -132,6 +132,8 @@ static int run(client_run *r)
             on_event(r, &ev);
         if (rc < 0 && r->failure == 0)
             r->failure = rc;
+        if (r->failure != 0)
+            break; /* do not wait for more once the node has failed */
         if (r->count > 0) {
             send_numbered(r, ruphin_now());
             if (r->connected && r->sent < r->count && wait > r->interval_ms)

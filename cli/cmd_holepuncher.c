@@ -12,7 +12,9 @@ static const char help[] =
     "\n"
     "  -l, --listen ADDR:PORT     where to listen (default [::]:47470, IPv4 too,\n"
     "                             or 0.0.0.0:47470 on hosts without IPv6)\n"
-    "  --max-sessions N           session table bound (default 1000000)\n" CLI_TUNABLE_HELP
+    "  --max-sessions N           session table bound (default 1000000)\n"
+    "  --rate-limit N             requests per second and address (default 200, 0 = none)\n"
+    CLI_TUNABLE_HELP
     "  -h, --help                 this help\n";
 
 static void log_event(const ruphin_event *ev)
@@ -28,6 +30,7 @@ int cmd_holepuncher(int argc, char **argv)
     static const struct option longopts[] = {
         {"listen", required_argument, 0, 'l'},
         {"max-sessions", required_argument, 0, OPT_MAX_SESSIONS},
+        {"rate-limit", required_argument, 0, OPT_RATE_LIMIT},
         {"help", no_argument, 0, 'h'},
         CLI_TUNABLE_OPTIONS,
         {0, 0, 0, 0}};

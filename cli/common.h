@@ -39,7 +39,8 @@ enum {
     OPT_HANDSHAKE,
     OPT_MAX_SESSIONS,
     OPT_MAX_PAYLOAD,
-    OPT_GEN0
+    OPT_GEN0,
+    OPT_RATE_LIMIT
 };
 
 #define CLI_TUNABLE_OPTIONS                                                     \

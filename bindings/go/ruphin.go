@@ -107,6 +107,9 @@ type Options struct {
 	MaxPayload         int
 	AcceptUnverified   bool
 	Generation0Only    bool // speak only the original protocol
+	RateLimit          int  // holepuncher: per address and second (default 200)
+	NoRateLimit        bool // holepuncher: no rate limit at all
+	AllowAmplification bool // holepuncher: answer short original Joins too (docs/SECURITY.md)
 }
 
 func (o *Options) toC() (*C.ruphin_options, error) {
@@ -130,6 +133,7 @@ func (o *Options) toC() (*C.ruphin_options, error) {
 		{C.RUPHIN_OPT_MAX_SESSIONS, o.MaxSessions},
 		{C.RUPHIN_OPT_MAX_PEERS, o.MaxPeers},
 		{C.RUPHIN_OPT_MAX_PAYLOAD, o.MaxPayload},
+		{C.RUPHIN_OPT_RATE_LIMIT, o.RateLimit},
 	}
 	for _, s := range set {
 		if s.value == 0 {
@@ -145,6 +149,12 @@ func (o *Options) toC() (*C.ruphin_options, error) {
 	}
 	if o.Generation0Only {
 		C.ruphin_options_set(opts, C.RUPHIN_OPT_EXTENSIONS, 0)
+	}
+	if o.NoRateLimit {
+		C.ruphin_options_set(opts, C.RUPHIN_OPT_RATE_LIMIT, 0)
+	}
+	if o.AllowAmplification {
+		C.ruphin_options_set(opts, C.RUPHIN_OPT_NO_AMPLIFICATION, 0)
 	}
 	return opts, nil
 }
@@ -240,7 +250,8 @@ func (n *Node) LocalAddr() *net.UDPAddr {
 // Stats reads the node's counters by name (datagrams, drops, sessions, peers).
 func (n *Node) Stats() map[string]int64 {
 	names := []string{"rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected",
-		"tx_failed", "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers"}
+		"tx_failed", "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
+		"rx_refused"}
 	out := make(map[string]int64, len(names))
 	for i, name := range names {
 		out[name] = int64(C.ruphin_stat(n.p, C.int32_t(i)))

@@ -67,6 +67,8 @@ static const struct {
     {"allow_interrupt", RUPHIN_OPT_ALLOW_INTERRUPT},
     {"socket_buffer", RUPHIN_OPT_SOCKET_BUFFER},
     {"extensions", RUPHIN_OPT_EXTENSIONS},
+    {"rate_limit", RUPHIN_OPT_RATE_LIMIT},
+    {"no_amplification", RUPHIN_OPT_NO_AMPLIFICATION},
 };
 
 /* Reads the options table at index idx (nil or absent: defaults) into a
@@ -312,7 +314,8 @@ static int l_stats(lua_State *L)
 {
     static const char *const names[RUPHIN_STAT_COUNT] = {
         "rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected", "tx_failed",
-        "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers"};
+        "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
+        "rx_refused"};
     ruphin_node *node = check_node(L);
     int i;
     lua_newtable(L);

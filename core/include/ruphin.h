@@ -130,9 +130,14 @@ typedef enum ruphin_option {
                                              the handshake (default 0) */
     RUPHIN_OPT_ALLOW_INTERRUPT = 11,      /* 1: a LocalInterrupt from loopback wakes poll (default 1) */
     RUPHIN_OPT_SOCKET_BUFFER = 12,        /* SO_RCVBUF/SO_SNDBUF in bytes, 0 = OS default (default 0) */
-    RUPHIN_OPT_EXTENSIONS = 13            /* 1: speak protocol generation 1 (LAN addresses, address
+    RUPHIN_OPT_EXTENSIONS = 13,           /* 1: speak protocol generation 1 (LAN addresses, address
                                              adoption) with peers that show they do; 0: only the
                                              original generation 0 (default 1) */
+    RUPHIN_OPT_RATE_LIMIT = 14,           /* holepuncher: requests per second taken from one source
+                                             address, and datagrams per second sent to one address
+                                             on others' behalf (default 200; 0 = no limit) */
+    RUPHIN_OPT_NO_AMPLIFICATION = 15      /* holepuncher: 1 drops a request whose answer would be
+                                             larger than the request (default 1; docs/SECURITY.md) */
 } ruphin_option;
 
 /* Counters, from ruphin_stat(). */
@@ -148,7 +153,9 @@ typedef enum ruphin_stat_id {
     RUPHIN_STAT_SESSIONS_REFUSED = 7,  /* holepuncher: Registers refused, table full */
     RUPHIN_STAT_REGISTER_CONFLICTS = 8,/* holepuncher: Registers of a live id from another owner */
     RUPHIN_STAT_PEERS = 9,             /* server: clients connected; client: 1 when connected */
-    RUPHIN_STAT_COUNT = 10
+    RUPHIN_STAT_RX_REFUSED = 10,       /* holepuncher: requests dropped by the rate limit or the
+                                          no-amplification rule */
+    RUPHIN_STAT_COUNT = 11
 } ruphin_stat_id;
 
 enum {

@@ -23,15 +23,30 @@ static int64_t session_lifetime(const rp_holepuncher *hp)
 int rp_holepuncher_init(rp_holepuncher *hp, const rp_config *cfg, const rp_output *out,
                         uint64_t seed)
 {
+    int rc;
     memset(hp, 0, sizeof *hp);
     hp->cfg = *cfg;
     hp->out = *out;
-    return rp_sessions_init(&hp->sessions, (uint32_t)cfg->max_sessions, seed);
+    rc = rp_sessions_init(&hp->sessions, (uint32_t)cfg->max_sessions, seed);
+    if (rc == RUPHIN_OK)
+        rc = rp_ratelimit_init(&hp->per_source, cfg->rate_limit, seed ^ 0x5bd1e995u);
+    if (rc == RUPHIN_OK)
+        rc = rp_ratelimit_init(&hp->per_target, cfg->rate_limit, seed ^ 0xc2b2ae35u);
+    if (rc != RUPHIN_OK)
+        rp_holepuncher_free(hp);
+    return rc;
 }
 
 void rp_holepuncher_free(rp_holepuncher *hp)
 {
     rp_sessions_free(&hp->sessions);
+    rp_ratelimit_free(&hp->per_source);
+    rp_ratelimit_free(&hp->per_target);
+}
+
+static void refuse(rp_holepuncher *hp)
+{
+    rp_count(&hp->out, RUPHIN_STAT_RX_REFUSED);
 }
 
 static void on_register(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
@@ -79,24 +94,35 @@ static void send_peer_info_ext(rp_holepuncher *hp, const ruphin_addr *to, uint64
     rp_send_frame(&hp->out, to, frame, len);
 }
 
-static void on_join(rp_holepuncher *hp, const ruphin_addr *from, const rp_frame *f)
+/* A Join's answer to the joiner is larger than a short Join: with the
+ * no-amplification rule such a Join gets no answer (docs/SECURITY.md). */
+static bool would_amplify(const rp_holepuncher *hp, const rp_frame *f, const ruphin_addr *owner)
+{
+    size_t request = f->payload_len + RP_HEADER_LEN;
+    if (f->type == RP_FRAME_JOIN_EXT) /* our clients always pad: required */
+        return request < RP_PEER_INFO_EXT_MAX_REPLY;
+    return hp->cfg.no_amplification &&
+           request < (owner->family == 4 ? RP_PEER_INFO_V4_LEN : RP_PEER_INFO_V6_LEN);
+}
+
+static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
     rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
     bool client_ext = f->type == RP_FRAME_JOIN_EXT, owner_ext;
     ruphin_addr owner;
     uint64_t nonce;
 
-    if (client_ext && f->payload_len + RP_HEADER_LEN < RP_PEER_INFO_EXT_MAX_REPLY) {
-        rp_count(&hp->out, RUPHIN_STAT_RX_UNEXPECTED); /* unpadded: would amplify */
-        return;
-    }
-    if (s == NULL) {
+    if (s == NULL) { /* never longer than the Join */
         rp_send_session(&hp->out, from, RP_FRAME_SESSION_NOT_FOUND, f->session_id,
                         f->session_id_len);
         return;
     }
     rp_session_owner(s, &owner);
     owner_ext = rp_session_owner_ext(s);
+    if (would_amplify(hp, f, &owner) || !rp_ratelimit_allow(&hp->per_target, &owner, now)) {
+        refuse(hp);
+        return;
+    }
     if (!client_ext) {
         send_peer_info(hp, from, &owner);
         send_peer_info(hp, &owner, from);
@@ -123,10 +149,14 @@ void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *fr
 {
     bool ext = hp->cfg.extensions;
     hp->last_now = now;
+    if (!rp_ratelimit_allow(&hp->per_source, from, now)) {
+        refuse(hp);
+        return;
+    }
     if (frame->type == RP_FRAME_REGISTER || (ext && frame->type == RP_FRAME_REGISTER_EXT))
         on_register(hp, now, from, frame);
     else if (frame->type == RP_FRAME_JOIN || (ext && frame->type == RP_FRAME_JOIN_EXT))
-        on_join(hp, from, frame);
+        on_join(hp, now, from, frame);
     else if (frame->type == RP_FRAME_HELLO_REQ)
         rp_send_empty(&hp->out, from, RP_FRAME_HELLO_RESP);
     else if (ext && rp_wire_is_probe(frame))

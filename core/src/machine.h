@@ -29,6 +29,8 @@ typedef struct rp_config {
     bool allow_interrupt;
     int64_t socket_buffer;
     bool extensions; /* speak generation 1 with peers that show they do */
+    int64_t rate_limit;    /* per address and second; 0 = none */
+    bool no_amplification;
 } rp_config;
 
 /* How long a peer or a session may stay silent before it counts as gone. */

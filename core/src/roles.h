@@ -8,6 +8,7 @@
 #define RUPHIN_ROLES_H
 
 #include "machine.h"
+#include "ratelimit.h"
 #include "sessions.h"
 
 /* ---- holepuncher ---- */
@@ -16,6 +17,8 @@ typedef struct rp_holepuncher {
     rp_config cfg;
     rp_output out;
     rp_sessions sessions;
+    rp_ratelimit per_source; /* requests taken from one address */
+    rp_ratelimit per_target; /* datagrams sent to one address because of someone else */
     int64_t last_now; /* the latest time passed in */
 } rp_holepuncher;
 

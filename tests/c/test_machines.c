@@ -242,6 +242,7 @@ static void test_holepuncher(void)
     ruphin_event ev;
     int mark;
 
+    cfg.no_amplification = false; /* short ids, as the original allowed */
     CHECK_EQ(rp_holepuncher_init(&hp, &cfg, &out, 42), RUPHIN_OK);
     rp_holepuncher_input(&hp, 0, &SERVER, FRAME("\x00\x06\x00\x02id"));
     CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &SERVER), 1);
@@ -291,6 +292,55 @@ static void test_holepuncher(void)
     rp_holepuncher_free(&hp);
 }
 
+static void test_holepuncher_refuses_amplifying_joins(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    rp_holepuncher_init(&hp, &cfg, &out, 42); /* the default: no amplification */
+    rp_holepuncher_input(&hp, 0, &SERVER, FRAME("\x00\x06\x00\x02id"));
+    /* A 6-byte Join would get an 11-byte PeerInfo: refused, nothing sent. */
+    rp_holepuncher_input(&hp, 1, &CLIENT, FRAME("\x00\x06\x00\x03id"));
+    CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &CLIENT), 0);
+    CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &SERVER), 0);
+    CHECK_EQ(stats[RUPHIN_STAT_RX_REFUSED], 1);
+    /* Unknown sessions are still answered: SessionNotFound is as long as the Join. */
+    rp_holepuncher_input(&hp, 1, &CLIENT, FRAME("\x00\x06\x00\x03no"));
+    CHECK_EQ(count_sent(0, RP_FRAME_SESSION_NOT_FOUND, &CLIENT), 1);
+    /* An id of 7 bytes or more makes a Join as long as the IPv4 answer. */
+    rp_holepuncher_input(&hp, 2, &SERVER, FRAME("\x00\x0b\x00\x02session"));
+    rp_holepuncher_input(&hp, 3, &CLIENT, FRAME("\x00\x0b\x00\x03session"));
+    CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &CLIENT), 1);
+    rp_holepuncher_free(&hp);
+}
+
+static void test_holepuncher_rate_limits(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    int i;
+    cfg.rate_limit = 10;
+    rp_holepuncher_init(&hp, &cfg, &out, 42);
+    for (i = 0; i < 25; i++)
+        rp_holepuncher_input(&hp, 5000, &STRANGER, FRAME("\x00\x04\x00\x08"));
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_RESP, &STRANGER), 10); /* 10 per second */
+    CHECK_EQ(stats[RUPHIN_STAT_RX_REFUSED], 15);
+    rp_holepuncher_input(&hp, 5000, &CLIENT, FRAME("\x00\x04\x00\x08"));
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_RESP, &CLIENT), 1); /* others are not affected */
+    rp_holepuncher_input(&hp, 6000, &STRANGER, FRAME("\x00\x04\x00\x08"));
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_RESP, &STRANGER), 11); /* a new second */
+    /* Joins toward one owner count against the owner's budget too. */
+    rp_holepuncher_input(&hp, 7000, &SERVER, FRAME("\x00\x0b\x00\x02session"));
+    for (i = 0; i < 20; i++) {
+        ruphin_addr joiner = CLIENT;
+        joiner.port = (uint16_t)(7000 + i);
+        rp_holepuncher_input(&hp, 7000, &joiner, FRAME("\x00\x0b\x00\x03session"));
+    }
+    CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &SERVER), 10);
+    rp_holepuncher_free(&hp);
+}
+
 static void test_holepuncher_expiry_waits_for_queue_room(void)
 {
     rp_config cfg;
@@ -330,6 +380,8 @@ int main(void)
     RUN(test_client_punch_connect_keepalive_lost);
     RUN(test_client_handshake_timeout);
     RUN(test_holepuncher);
+    RUN(test_holepuncher_refuses_amplifying_joins);
+    RUN(test_holepuncher_rate_limits);
     RUN(test_holepuncher_expiry_waits_for_queue_room);
     return check_report();
 }

@@ -134,7 +134,7 @@ class LossyProxy:
 def test_register_survives_lost_requests(hp):
     proxy = LossyProxy(hp.local_address, drop=3)
     try:
-        with ruphin.Server(proxy.address, b"lossy", extensions=0, **FAST) as server:
+        with ruphin.Server(proxy.address, b"lossy-session", extensions=0, **FAST) as server:
             pump(hp, server, until=saw(server, E.REGISTERED), timeout=5)
             assert proxy.seen >= 4  # three Registers lost, a retransmission got through
     finally:
@@ -142,14 +142,14 @@ def test_register_survives_lost_requests(hp):
 
 
 def test_join_survives_lost_requests(hp):
-    with ruphin.Server(hp.local_address, b"lossy", **FAST) as server:
+    with ruphin.Server(hp.local_address, b"lossy-session", **FAST) as server:
         pump(hp, server, until=saw(server, E.REGISTERED))
         proxy = LossyProxy(hp.local_address, drop=3)
         try:
             # The server knows the proxy's address for the client, which is
             # not where the client is: only a joined handshake through the
             # proxy could connect them, so check the join itself.
-            with ruphin.Client(proxy.address, b"lossy", extensions=0, **FAST) as client:
+            with ruphin.Client(proxy.address, b"lossy-session", extensions=0, **FAST) as client:
                 pump(hp, server, client, until=saw(client, E.PEER_ANNOUNCED), timeout=5)
                 assert proxy.seen >= 4
         finally:
@@ -183,8 +183,8 @@ def test_ipv6_end_to_end():
 
 def test_generation_0_peers_still_connect(hp):
     """Peers limited to the original protocol, as an original ruphin would be."""
-    with ruphin.Server(hp.local_address, b"old", extensions=0, **FAST) as server:
+    with ruphin.Server(hp.local_address, b"old-peers", extensions=0, **FAST) as server:
         pump(hp, server, until=saw(server, E.REGISTERED))
-        with ruphin.Client(hp.local_address, b"old", extensions=0, **FAST) as client:
+        with ruphin.Client(hp.local_address, b"old-peers", extensions=0, **FAST) as client:
             pump(hp, server, client, until=saw(client, E.CONNECTED))
             assert echo_round_trip(server, client, b"v0") == b"v0"

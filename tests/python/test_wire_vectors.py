@@ -36,11 +36,11 @@ def test_join_of_unknown_session_gets_exact_not_found(hp, raw):
 
 
 def test_join_gets_exact_peer_info_on_both_sides(hp, raw):
-    exchange(hp, raw, frame(2, b"game"))
+    exchange(hp, raw, frame(2, b"session1"))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as joiner:
         joiner.bind(("127.0.0.1", 0))
         joiner.settimeout(2)
-        to_joiner = exchange(hp, joiner, frame(3, b"game"))
+        to_joiner = exchange(hp, joiner, frame(3, b"session1"))
         to_owner = raw.recvfrom(100)[0]
         owner_port, joiner_port = raw.getsockname()[1], joiner.getsockname()[1]
     assert to_joiner == b"\x00\x0b\x00\x04\x04\x7f\x00\x00\x01" + struct.pack(">H", owner_port)
@@ -54,12 +54,31 @@ def test_ipv6_peer_info_is_23_bytes():
         for s in (owner, joiner):
             s.bind(("::1", 0))
             s.settimeout(2)
-        exchange(hp, owner, frame(2, b"v6"))
-        to_joiner = exchange(hp, joiner, frame(3, b"v6"))
+        sid = b"an-ipv6-session-id!"  # 19 bytes: a Join as long as the 23-byte answer
+        exchange(hp, owner, frame(2, sid))
+        to_joiner = exchange(hp, joiner, frame(3, sid))
         owner_port = owner.getsockname()[1]
     assert len(to_joiner) == 23
     assert to_joiner == (b"\x00\x17\x00\x04\x06" + socket.inet_pton(socket.AF_INET6, "::1")
                          + struct.pack(">H", owner_port))
+
+
+def test_short_join_gets_no_larger_answer(hp, raw):
+    """The no-amplification rule (docs/SECURITY.md): a Join shorter than its
+    answer is refused; with the rule off, as in the original, it is answered."""
+    exchange(hp, raw, frame(2, b"abc"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as joiner:
+        joiner.bind(("127.0.0.1", 0))
+        joiner.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            exchange(hp, joiner, frame(3, b"abc"))
+    assert hp.stats()["rx_refused"] == 1
+    with ruphin.Holepuncher(("127.0.0.1", 0), no_amplification=0) as lax, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as joiner:
+        exchange(lax, raw, frame(2, b"abc"))
+        joiner.bind(("127.0.0.1", 0))
+        joiner.settimeout(2)
+        assert len(exchange(lax, joiner, frame(3, b"abc"))) == 11
 
 
 def test_probe_gets_capabilities(hp, raw):

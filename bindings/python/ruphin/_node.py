@@ -76,6 +76,8 @@ OPTIONS = {
     "allow_interrupt": lib.RUPHIN_OPT_ALLOW_INTERRUPT,
     "socket_buffer": lib.RUPHIN_OPT_SOCKET_BUFFER,
     "extensions": lib.RUPHIN_OPT_EXTENSIONS,
+    "rate_limit": lib.RUPHIN_OPT_RATE_LIMIT,
+    "no_amplification": lib.RUPHIN_OPT_NO_AMPLIFICATION,
 }
 
 STATS = {
@@ -89,6 +91,7 @@ STATS = {
     "sessions_refused": lib.RUPHIN_STAT_SESSIONS_REFUSED,
     "register_conflicts": lib.RUPHIN_STAT_REGISTER_CONFLICTS,
     "peers": lib.RUPHIN_STAT_PEERS,
+    "rx_refused": lib.RUPHIN_STAT_RX_REFUSED,
 }
 
 
