@@ -1,226 +1,269 @@
 """The NAT lab: real Linux NATs (iptables) in network namespaces.
 
-One namespace per host: the "internet" is a bridge (203.0.113.0/24) with the
-holepuncher on it; each peer sits behind its own router namespace doing NAT
-for a LAN (198.18.0.0/15), or a chain of two for a carrier NAT (100.64.0.0/10).
-Delay is added where packets enter from the internet, in the raw table's
-PREROUTING (before conntrack sees them), by an NFQUEUE helper; loss by
-`-m statistic`. Namespaces carry a per-run prefix and are always removed.
+One namespace per host. The "internet" is a bridge (203.0.113.0/24) with the
+holepuncher on it; each peer is on it directly (kind "public") or sits behind
+a router namespace that does NAT for its LAN (198.18.0.0/24), or behind a home
+router whose WAN is a carrier NAT's LAN (100.64.x.0/24). Like real home
+networks, every LAN uses the same subnet: the server's host is 198.18.0.2 and
+the client's 198.18.0.3, so a LAN address says nothing about which router it
+is behind.
 
-Kinds of NAT (docs/NAT.md):
-  public          no NAT: the peer is on the internet segment
-  fullcone        endpoint-independent mapping and filtering (SNAT + DNAT all inbound)
-  restricted      port-restricted cone (masquerade), router drops unsolicited inbound
-  restricted-open port-restricted, the router accepts unsolicited inbound to itself
-                  (the conntrack clash)
-  symmetric       a new random public port per destination (masquerade --random-fully)
-  double          a home router (restricted) behind a carrier NAT (restricted)
-  samenat         both peers behind one restricted router (a pair of its own)
+Network conditions apply where a packet enters from the internet (the
+holepuncher's and a public peer's interface, a router's WAN): first random
+loss (`-m statistic`), then a one-way delay by the NFQUEUE helper
+nfq_delay.c, both in the raw table's PREROUTING, before conntrack sees the
+packet. Every path across the internet thus has the delay once per direction.
+
+Namespaces are named rl<pid>-<n>-<host> and removed on exit from the `with`
+block, at interpreter exit (atexit), and by sweep_stale() once their process
+is gone. See docs/NAT.md for the kinds.
 """
 import atexit
+import functools
 import itertools
 import os
+import re
 import shutil
 import subprocess
-import time
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# Kinds of NAT a peer can be behind (docs/NAT.md). SAME_NAT is a pair of its
+# own: both peers behind one router.
 KINDS = ["public", "fullcone", "restricted", "restricted-open", "symmetric", "double"]
+SAME_NAT = "samenat"
+SYMMETRIC_KINDS = {"symmetric"}
+
+PROBE = os.path.join(HERE, "udp_probe.py")
 HP_ADDR = "203.0.113.1"
+HP_PORT = 47470
+INDEX = {"server": 1, "client": 2}   # public address 203.0.113.1<index>
+LAN_HOST = {"server": "198.18.0.2", "client": "198.18.0.3"}
+LAN_GW = "198.18.0.1"
+_NS_RE = re.compile(r"^rl(\d+)-\d+-")
 _counter = itertools.count()
 
 
+def _ns_exec(ns, argv):
+    return ["ip", "netns", "exec", ns, *argv]
+
+
+def _try(argv):
+    return subprocess.run(argv, capture_output=True, text=True)
+
+
+@functools.lru_cache(maxsize=None)
 def available():
-    """None when the lab can run here, else why not."""
+    """None when the lab can run here, else why not (for pytest.skip)."""
     if os.geteuid() != 0:
         return "the NAT lab needs root (network namespaces, iptables)"
-    for tool in ("ip", "iptables", "cc"):
+    for tool in ("ip", "iptables", "cc", "setpriv"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (scripts/test.sh installs it)"
     if not os.path.exists("/usr/include/libnetfilter_queue/libnetfilter_queue.h"):
         return "libnetfilter-queue-dev is not installed (scripts/test.sh installs it)"
-    probe = f"rlprobe{os.getpid()}"
-    if subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode != 0:
+    probe = f"rl{os.getpid()}-probe-{next(_counter)}"
+    if _try(["ip", "netns", "add", probe]).returncode != 0:
         return "network namespaces are not available here"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    try:
+        # Every kind of rule the lab uses, so a kernel without a module fails here.
+        for rule in ("-t nat -A POSTROUTING -o lo -j MASQUERADE --random-fully",
+                     "-t nat -A PREROUTING -i lo -p udp -j DNAT --to-destination 127.0.0.1",
+                     "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+                     "-t raw -A PREROUTING -m statistic --mode random --probability 0.5 -j DROP",
+                     "-t raw -A PREROUTING -p udp -j NFQUEUE --queue-num 1"):
+            result = _try(_ns_exec(probe, ["iptables", *rule.split()]))
+            if result.returncode != 0:
+                return f"iptables cannot do `{rule}`: {result.stderr.strip()}"
+        if _try(["ip", "-n", probe, "link", "add", "br0", "type", "bridge"]).returncode != 0:
+            return "the kernel has no bridge support"
+    finally:
+        _try(["ip", "netns", "del", probe])
     return None
 
 
 def sweep_stale():
-    """Removes namespaces left by lab runs whose process is gone."""
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        name = line.split()[0] if line.split() else ""
-        if name.startswith("rl") and "-" in name:
-            pid = name[2:].split("-")[0]
-            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-                subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    """Removes the namespaces of lab runs whose process is gone."""
+    for ns in _try(["ip", "netns", "list"]).stdout.split("\n"):
+        name = ns.split(" ")[0]
+        m = _NS_RE.match(name)
+        if m and not os.path.exists(f"/proc/{m.group(1)}"):
+            _try(["ip", "netns", "del", name])
 
 
-def build_delay_helper(out_dir):
-    exe = os.path.join(out_dir, "nfq_delay")
-    if not os.path.exists(exe):
-        subprocess.run(["cc", "-O2", os.path.join(HERE, "nfq_delay.c"), "-lnetfilter_queue",
-                        "-o", exe], check=True)
+def helper_dir():
+    """Where the delay helper is built: <build dir>/natlab."""
+    return os.path.join(os.environ.get("RUPHIN_BUILD_DIR", os.path.join(ROOT, "build")), "natlab")
+
+
+def build_delay_helper(out_dir=None):
+    """Compiles nfq_delay.c when the binary is missing or older than it."""
+    out_dir = out_dir or helper_dir()
+    src, exe = os.path.join(HERE, "nfq_delay.c"), os.path.join(out_dir, "nfq_delay")
+    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+        os.makedirs(out_dir, exist_ok=True)
+        tmp = f"{exe}.{os.getpid()}"  # then rename: concurrent runs never see half a file
+        subprocess.run(["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", src,
+                        "-lnetfilter_queue", "-lnfnetlink", "-o", tmp], check=True)
+        os.replace(tmp, exe)
     return exe
 
 
 class Lab:
-    """One topology: a holepuncher and two peers behind NATs of given kinds.
+    """One topology: a holepuncher and a server and a client peer behind NATs
+    of the given kinds (both SAME_NAT for one shared router).
 
         with Lab("symmetric", "restricted", delay_ms=20, loss=0.05) as lab:
-            lab.run("server", [...])
+            proc = lab.popen("server", ["build/ruphin", "server", ...])
     """
 
-    def __init__(self, server_kind, client_kind, delay_ms=0, loss=0.0, helper_dir="/tmp"):
+    def __init__(self, server_kind, client_kind, delay_ms=0, loss=0.0, helper_dir=None,
+                 udp_timeout=None):
+        for kind in (server_kind, client_kind):
+            if kind not in KINDS and kind != SAME_NAT:
+                raise ValueError(f"unknown NAT kind {kind!r}")
+        if (server_kind == SAME_NAT) != (client_kind == SAME_NAT):
+            raise ValueError(f"{SAME_NAT} puts both peers behind one router")
         self.prefix = f"rl{os.getpid()}-{next(_counter)}"
         self.kinds = {"server": server_kind, "client": client_kind}
         self.delay_ms, self.loss = delay_ms, loss
+        self.udp_timeout = udp_timeout  # conntrack's UDP timeouts in the routers, seconds
         self.helper_dir = helper_dir
-        self.namespaces, self.procs = [], []
-        self.hosts = {}  # role -> namespace of the host
-        self.edges = []  # (namespace, interface) where packets arrive from the internet
-        self._link = itertools.count()
+        self.namespaces, self.procs, self.edges = [], [], []
+        self.hosts = {}        # role -> namespace
+        self.public_addr = {}  # role -> the address the internet sees it behind
+        self.local_addr = {}   # role -> the host's own address
+        self.routers = {}      # role -> namespaces of its routers, outermost first
 
     # -- plumbing --
+    def sh(self, ns, command):
+        """Runs a shell command in a namespace; raises with its stderr if it fails."""
+        result = _try(_ns_exec(ns, ["sh", "-c", command]))
+        if result.returncode != 0:
+            raise RuntimeError(f"{ns}: `{command}` failed: {result.stderr.strip()}")
+        return result.stdout
+
     def ns(self, name):
         full = f"{self.prefix}-{name}"
-        subprocess.run(["ip", "netns", "add", full], check=True)
+        subprocess.run(["ip", "netns", "add", full], check=True, capture_output=True)
         self.namespaces.append(full)
         self.sh(full, "ip link set lo up")
         return full
 
-    def sh(self, ns, command):
-        subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", command], check=True,
-                       capture_output=True)
+    def link(self, ns_a, name_a, ns_b, name_b):
+        """A veth pair, created right inside the two namespaces."""
+        subprocess.run(["ip", "link", "add", name_a, "netns", ns_a, "type", "veth", "peer",
+                        "name", name_b, "netns", ns_b], check=True, capture_output=True)
+        self.sh(ns_a, f"ip link set {name_a} up")
+        self.sh(ns_b, f"ip link set {name_b} up")
 
-    def link(self, ns_a, addr_a, ns_b, addr_b=None, bridge=False):
-        """A veth between two namespaces; ns_b's end joins br0 when bridge."""
-        n = next(self._link)
-        a, b = f"v{n}a{os.getpid() % 1000}", f"v{n}b{os.getpid() % 1000}"
-        subprocess.run(["ip", "link", "add", a, "netns", ns_a, "type", "veth", "peer", "name", b,
-                        "netns", ns_b], check=True)
-        self.sh(ns_a, f"ip addr add {addr_a} dev {a} && ip link set {a} up")
-        if bridge:
-            self.sh(ns_b, f"ip link set {b} master br0 && ip link set {b} up")
-        else:
-            self.sh(ns_b, f"ip addr add {addr_b} dev {b} && ip link set {b} up")
-        return a, b
+    def plug(self, ns, name, switch_ns, bridge, addr):
+        """A host interface `name` with addr, cabled to a bridge in switch_ns."""
+        port = f"{name[:4]}{len(self.namespaces)}"
+        self.link(ns, name, switch_ns, port)
+        self.sh(switch_ns, f"ip link set {port} master {bridge}")
+        self.sh(ns, f"ip addr add {addr} dev {name}")
+
+    def switch(self, ns, bridge, addr=None):
+        self.sh(ns, f"ip link add {bridge} type bridge && ip link set {bridge} up")
+        if addr:
+            self.sh(ns, f"ip addr add {addr} dev {bridge}")
 
     # -- building blocks --
     def internet(self):
         self.inet = self.ns("inet")
-        self.sh(self.inet, "ip link add br0 type bridge && ip link set br0 up")
+        self.switch(self.inet, "br0")
         hp = self.ns("hp")
-        _, _ = self.link(hp, f"{HP_ADDR}/24", self.inet, bridge=True)
+        self.plug(hp, "inet", self.inet, "br0", f"{HP_ADDR}/24")
         self.hosts["holepuncher"] = hp
-        self.edges.append((hp, None))
+        self.local_addr["holepuncher"] = self.public_addr["holepuncher"] = HP_ADDR
+        self.edges.append((hp, "inet"))
 
-    def router(self, name, wan_ns, wan_addr, wan_gw, lan_net, kind, bridge):
-        """A NAT router: WAN in wan_ns (on the bridge or a carrier LAN), a LAN
-        lan_net.1/24. Returns (router ns, its LAN interface)."""
+    def router(self, name, kind, wan_addr, up_ns, up_bridge, gateway, lan, host=None):
+        """A NAT router: WAN cabled to up_bridge in up_ns, a LAN bridge with
+        lan.1/24 for the hosts behind it (host: the one a full cone forwards to)."""
         r = self.ns(name)
-        wan, _ = self.link(r, f"{wan_addr}/24", wan_ns, f"{wan_gw}/24" if not bridge else None,
-                           bridge=bridge)
+        self.plug(r, "wan", up_ns, up_bridge, f"{wan_addr}/24")
+        if gateway:
+            self.sh(r, f"ip route add default via {gateway}")
+        self.switch(r, "lan", f"{lan}.1/24")
         self.sh(r, "sysctl -qw net.ipv4.ip_forward=1")
-        if wan_gw and not bridge:
-            self.sh(r, f"ip route add default via {wan_gw}")
-        self.nat_rules(r, wan, wan_addr, f"{lan_net}.2", kind)
-        self.edges.append((r, wan))
+        if self.udp_timeout:
+            self.sh(r, f"sysctl -qw net.netfilter.nf_conntrack_udp_timeout={self.udp_timeout} "
+                       f"net.netfilter.nf_conntrack_udp_timeout_stream={self.udp_timeout}")
+        nat_rules(self, r, kind, wan_addr, host)
         return r
 
-    def nat_rules(self, r, wan, wan_addr, host_addr, kind):
-        ipt = "iptables"
-        if kind == "fullcone":
-            self.sh(r, f"{ipt} -t nat -A POSTROUTING -o {wan} -j SNAT --to-source {wan_addr}")
-            self.sh(r, f"{ipt} -t nat -A PREROUTING -i {wan} -p udp -j DNAT "
-                       f"--to-destination {host_addr}")
-            return
-        random = " --random-fully" if kind == "symmetric" else ""
-        self.sh(r, f"{ipt} -t nat -A POSTROUTING -o {wan} -j MASQUERADE{random}")
-        self.sh(r, f"{ipt} -A FORWARD -i {wan} -m conntrack --ctstate ESTABLISHED,RELATED "
-                   f"-j ACCEPT && {ipt} -A FORWARD -i {wan} -j DROP")
-        if kind != "restricted-open":  # the clash kind takes unsolicited packets itself
-            self.sh(r, f"{ipt} -A INPUT -i {wan} -m conntrack --ctstate ESTABLISHED,RELATED "
-                       f"-j ACCEPT && {ipt} -A INPUT -i {wan} -j DROP")
-
-    def host(self, role, router_ns, lan_net):
+    def host(self, role, router_ns):
+        """A host on a router's LAN, with that router as its gateway."""
         h = self.ns(role)
-        self.link(h, f"{lan_net}.2/24", router_ns, f"{lan_net}.1/24")
-        self.sh(h, f"ip route add default via {lan_net}.1")
+        self.plug(h, "lan", router_ns, "lan", f"{LAN_HOST[role]}/24")
+        self.sh(h, f"ip route add default via {LAN_GW}")
+        self.hosts[role], self.local_addr[role] = h, LAN_HOST[role]
         return h
 
-    def peer(self, role, kind, index):
-        """Builds the path from the internet to the peer of one role."""
-        public = f"203.0.113.{10 + index}"
-        lan = f"198.18.{index}"
+    def peer(self, role, kind):
+        """The path from the internet to the peer of one role."""
+        public = f"203.0.113.1{INDEX[role]}"
+        self.public_addr[role] = public
         if kind == "public":
             h = self.ns(role)
-            self.link(h, f"{public}/24", self.inet, bridge=True)
-            self.edges.append((h, None))
-            self.hosts[role] = h
+            self.plug(h, "inet", self.inet, "br0", f"{public}/24")
+            self.hosts[role], self.local_addr[role] = h, public
+            self.edges.append((h, "inet"))
             return
         if kind == "double":
-            carrier = self.router(f"cgn{index}", self.inet, public, None, f"100.64.{index}",
-                                  "restricted", bridge=True)
-            home = self.router(f"home{index}", carrier, f"100.64.{index}.2",
-                               f"100.64.{index}.1", lan, "restricted", bridge=False)
-            self.hosts[role] = self.host(role, home, lan)
-            return
-        r = self.router(f"r{index}", self.inet, public, None, lan, kind, bridge=True)
-        self.hosts[role] = self.host(role, r, lan)
+            carrier = f"100.64.{INDEX[role]}"
+            cgn = self.router(f"cgn{INDEX[role]}", "restricted", public, self.inet, "br0", None,
+                              carrier)
+            home = self.router(f"home{INDEX[role]}", "restricted", f"{carrier}.2", cgn, "lan",
+                               f"{carrier}.1", "198.18.0")
+            self.routers[role] = [cgn, home]
+        else:
+            self.routers[role] = [self.router(f"r{INDEX[role]}", kind, public, self.inet, "br0",
+                                              None, "198.18.0", LAN_HOST[role])]
+        self.edges.append((self.routers[role][0], "wan"))
+        self.host(role, self.routers[role][-1])
 
     def same_nat(self):
-        r = self.router("r1", self.inet, "203.0.113.11", None, "198.18.1", "restricted",
-                        bridge=True)
-        self.hosts["server"] = self.host("server", r, "198.18.1")
-        client = self.ns("client")
-        # The second host shares the router's LAN through a bridge on it.
-        self.sh(r, "ip link add lanbr type bridge && ip link set lanbr up")
-        lan_if = self._lan_interface(r)
-        self.sh(r, f"ip addr flush dev {lan_if} && ip link set {lan_if} master lanbr && "
-                   "ip addr add 198.18.1.1/24 dev lanbr")
-        _, b = self.link(client, "198.18.1.3/24", r, bridge=False, addr_b="0.0.0.0/32")
-        self.sh(r, f"ip addr flush dev {b} && ip link set {b} master lanbr")
-        self.sh(client, "ip route add default via 198.18.1.1")
-        self.hosts["client"] = client
-
-    def _lan_interface(self, r):
-        out = subprocess.run(["ip", "-n", r, "-o", "addr", "show"], capture_output=True,
-                             text=True).stdout
-        for line in out.splitlines():
-            if "198.18.1.1/24" in line:
-                return line.split()[1]
-        raise RuntimeError("router LAN interface not found")
+        """Both peers on the LAN of one port-restricted router."""
+        r = self.router("r1", "restricted", "203.0.113.11", self.inet, "br0", None, "198.18.0")
+        self.edges.append((r, "wan"))
+        for role in ("server", "client"):
+            self.host(role, r)
+            self.routers[role] = [r]
+            self.public_addr[role] = "203.0.113.11"
 
     def conditions(self):
-        """Delay and loss where packets arrive from the internet."""
-        queue = itertools.count(1)
-        for ns, iface in self.edges:
-            match = f"-i {iface} " if iface else "! -i lo "
+        """Loss, then delay, where packets enter from the internet."""
+        for queue, (ns, iface) in enumerate(self.edges, start=1):
             if self.loss > 0:
-                self.sh(ns, f"iptables -t raw -A PREROUTING {match}-m statistic --mode random "
-                            f"--probability {self.loss} -j DROP")
+                self.sh(ns, f"iptables -t raw -A PREROUTING -i {iface} -m statistic "
+                            f"--mode random --probability {self.loss} -j DROP")
             if self.delay_ms > 0:
-                q = next(queue)
-                self.sh(ns, f"iptables -t raw -A PREROUTING {match}-p udp -j NFQUEUE "
-                            f"--queue-num {q}")
-                helper = build_delay_helper(self.helper_dir)
-                proc = subprocess.Popen(["ip", "netns", "exec", ns, helper, str(q),
-                                         str(self.delay_ms)], stdout=subprocess.PIPE, text=True)
-                assert proc.stdout.readline().strip() == "READY"
-                self.procs.append(proc)
+                self.start_delay(ns, iface, queue)
+
+    def start_delay(self, ns, iface, queue):
+        helper = build_delay_helper(self.helper_dir)
+        proc = self.popen_ns(ns, [helper, str(queue), str(self.delay_ms)],
+                             stdout=subprocess.PIPE, text=True)
+        if proc.stdout.readline().strip() != "READY":
+            raise RuntimeError(f"{ns}: the delay helper did not start")
+        # Only once the helper listens: a queue without a reader drops everything.
+        self.sh(ns, f"iptables -t raw -A PREROUTING -i {iface} -j NFQUEUE --queue-num {queue}")
 
     # -- lifetime --
     def __enter__(self):
         atexit.register(self.close)
         try:
             self.internet()
-            if self.kinds["server"] == "samenat":
+            if self.kinds["server"] == SAME_NAT:
                 self.same_nat()
             else:
-                self.peer("server", self.kinds["server"], 1)
-                self.peer("client", self.kinds["client"], 2)
+                self.peer("server", self.kinds["server"])
+                self.peer("client", self.kinds["client"])
             self.conditions()
         except BaseException:
             self.close()
@@ -231,20 +274,94 @@ class Lab:
         self.close()
 
     def close(self):
+        """Ends every process started in the lab, then removes its namespaces."""
         for p in self.procs:
-            p.kill()
+            if p.poll() is None:
+                p.kill()
             p.wait()
+            for stream in (p.stdout, p.stderr):
+                if stream:
+                    stream.close()
         self.procs = []
         for ns in reversed(self.namespaces):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            _try(["ip", "netns", "del", ns])
         self.namespaces = []
+        atexit.unregister(self.close)
 
     # -- running things --
-    def popen(self, role, argv, **kw):
-        p = subprocess.Popen(["ip", "netns", "exec", self.hosts[role], *argv], **kw)
+    def popen_ns(self, ns, argv, **kw):
+        """Starts argv in a namespace; it is killed if this process dies."""
+        p = subprocess.Popen(_ns_exec(ns, ["setpriv", "--pdeathsig", "KILL", "--", *argv]), **kw)
         self.procs.append(p)
         return p
 
+    def popen(self, role, argv, **kw):
+        return self.popen_ns(self.hosts[role], argv, **kw)
+
     def run(self, role, argv, timeout=60):
-        return subprocess.run(["ip", "netns", "exec", self.hosts[role], *argv],
-                              capture_output=True, text=True, timeout=timeout)
+        """Runs argv on a host to its end: CompletedProcess with text output."""
+        return subprocess.run(_ns_exec(self.hosts[role], argv), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def python(self, role, code, *args, **kw):
+        """Starts a Python snippet (argv: args) on a host."""
+        return self.popen(role, [sys.executable, "-c", code, *map(str, args)], **kw)
+
+    def probe(self, role, port, *steps):
+        """Starts udp_probe.py on a host (see there for the steps); returns
+        once its socket is bound."""
+        return Probe(self.python(role, open(PROBE).read(), port, *steps, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True))
+
+    def conntrack(self, role, which=-1):
+        """The UDP conntrack table of one of a peer's routers (`conntrack -L`)."""
+        return self.sh(self.routers[role][which], "conntrack -L -p udp 2>/dev/null")
+
+
+class Probe:
+    """A running udp_probe.py; finish() waits for it and parses its output
+    into datagrams [(text, src_ip, src_port)], rtts [ms] and received."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        first = proc.stdout.readline().split()
+        if first[:1] != ["bound"]:
+            raise RuntimeError(f"udp_probe did not start: {proc.stderr.read()}")
+        self.port = int(first[1])
+
+    def finish(self, timeout=60):
+        out, err = self.proc.communicate(timeout=timeout)
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"udp_probe failed: {err}")
+        self.datagrams, self.rtts = [], []
+        for words in (line.split() for line in out.splitlines()):
+            if words[0] == "rtt":
+                self.rtts.append(float(words[1]))
+            elif words[0] == "received":
+                self.received = int(words[1])
+            else:
+                self.datagrams.append((words[0], words[1], int(words[2])))
+        return self
+
+    def texts(self):
+        return [text for text, _, _ in self.datagrams]
+
+
+def nat_rules(lab, r, kind, wan_addr, host):
+    """iptables rules making router namespace r a NAT of the given kind."""
+    if kind == "fullcone":
+        # Endpoint-independent mapping (SNAT keeps the port) and filtering:
+        # whatever arrives on the WAN goes to the one host on the LAN.
+        lab.sh(r, f"iptables -t nat -A POSTROUTING -o wan -j SNAT --to-source {wan_addr} && "
+                  f"iptables -t nat -A PREROUTING -i wan -p udp -j DNAT --to-destination {host}")
+        return
+    random = " --random-fully" if kind == "symmetric" else ""
+    lab.sh(r, f"iptables -t nat -A POSTROUTING -o wan -j MASQUERADE{random}")
+    # Only answers to what went out get in, to the LAN ...
+    lab.sh(r, "iptables -A FORWARD -i wan -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT "
+              "&& iptables -A FORWARD -i wan -j DROP")
+    # ... and to the router itself, except on the clash kind, which takes in
+    # unsolicited packets (conntrack then records them as inbound flows).
+    if kind != "restricted-open":
+        lab.sh(r, "iptables -A INPUT -i wan -m conntrack --ctstate ESTABLISHED,RELATED "
+                  "-j ACCEPT && iptables -A INPUT -i wan -j DROP")
