@@ -134,7 +134,9 @@ static int parse_numeric_host(char *host, ruphin_addr *out)
     }
     if (percent != NULL) {
         *percent = '\0';
+#ifndef _WIN32 /* Windows: numeric scopes only ("fe80::1%12") */
         out->scope_id = (uint32_t)if_nametoindex(percent + 1);
+#endif
         if (out->scope_id == 0)
             out->scope_id = (uint32_t)strtoul(percent + 1, NULL, 10);
         if (out->scope_id == 0)

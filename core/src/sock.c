@@ -1,4 +1,7 @@
 /* The socket driver; see sock.h. */
+#ifdef _WIN32
+#define _CRT_RAND_S /* rand_s, before any header includes stdlib.h */
+#endif
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #elif !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
@@ -12,8 +15,6 @@
 #include <string.h>
 
 #ifdef _WIN32
-#define _CRT_RAND_S
-#include <stdlib.h>
 #include <winsock2.h>
 #include <ws2tcpip.h>
 typedef int socklen_t;
@@ -429,12 +430,14 @@ int32_t ruphin_addr_resolve(const char *text, uint16_t default_port, ruphin_addr
     return rp_sock_resolve(text, default_port, default_port == 0, 0, out);
 }
 
+#ifndef _WIN32
 static bool link_local(const ruphin_addr *a)
 {
     if (a->family == 4)
         return a->ip[0] == 169 && a->ip[1] == 254;
     return a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80;
 }
+#endif
 
 size_t rp_sock_local_addresses(const rp_sock *s, ruphin_addr *out, size_t max)
 {
