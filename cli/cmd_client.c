@@ -29,7 +29,7 @@ typedef struct client_run {
     int64_t next_send, interval_ms;
     long long count; /* 0: standard input mode */
     long long sent, received;
-    bool connected, stdin_open;
+    bool announced, connected, stdin_open;
     int32_t failure;
     char line[LINE_MAX_LEN];
     size_t line_len;
@@ -49,6 +49,7 @@ static void on_event(client_run *r, const ruphin_event *ev)
     int64_t ms = ruphin_now() - r->start;
     switch (ev->type) {
     case RUPHIN_EVENT_PEER_ANNOUNCED:
+        r->announced = true;
         cli_log("server announced at %s after %lld ms, punching", cli_addr(&ev->peer),
                 (long long)ms);
         break;
@@ -79,7 +80,10 @@ static void on_event(client_run *r, const ruphin_event *ev)
 static void send_numbered(client_run *r, int64_t now)
 {
     char msg[64];
-    if (!r->connected || r->sent >= r->count || now < r->next_send)
+    /* The first datagram goes as soon as the server is known (early data,
+     * right behind our first hello); the rest once connected. */
+    if (!(r->connected || (r->announced && r->sent == 0)) || r->sent >= r->count ||
+        now < r->next_send)
         return;
     send_datagram(r, msg, (size_t)snprintf(msg, sizeof msg, "ruphin %lld", r->sent + 1));
     r->next_send = now + r->interval_ms;
@@ -136,7 +140,7 @@ static int run(client_run *r)
             break; /* do not wait for more once the node has failed */
         if (r->count > 0) {
             send_numbered(r, ruphin_now());
-            if (r->connected && r->sent < r->count && wait > r->interval_ms)
+            if ((r->connected || r->announced) && r->sent < r->count && wait > r->interval_ms)
                 wait = (int)r->interval_ms;
         } else if (r->connected && r->stdin_open) {
             in_fd = STDIN_FILENO;

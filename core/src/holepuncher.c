@@ -123,16 +123,18 @@ static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, co
         refuse(hp);
         return;
     }
+    /* The owner's PeerInfo leaves first: the joiner's first hello (and any
+     * early data after it) then reaches a server that already knows it. */
     if (!client_ext) {
-        send_peer_info(hp, from, &owner);
         send_peer_info(hp, &owner, from);
+        send_peer_info(hp, from, &owner);
     } else {
         nonce = hp->out.random(hp->out.ctx);
-        send_peer_info_ext(hp, from, nonce, owner_ext, &owner, NULL);
         if (owner_ext)
             send_peer_info_ext(hp, &owner, nonce, true, from, f);
         else
             send_peer_info(hp, &owner, from);
+        send_peer_info_ext(hp, from, nonce, owner_ext, &owner, NULL);
     }
     rp_emit(&hp->out, RUPHIN_EVENT_SESSION_JOINED, 0, from, f->session_id, f->session_id_len);
 }

@@ -98,16 +98,20 @@ static void test_holepuncher_ext(void)
     rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", &lan, 1, RP_PEER_INFO_EXT_MAX_REPLY));
     CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO_EXT, &CLIENT), 1);
     CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO_EXT, &SERVER), 1);
+    /* The owner's first (it must know the joiner before its hellos arrive). */
+    CHECK(ruphin_addr_equal(&sent[mark].to, &SERVER) == 1);
+    CHECK(ruphin_addr_equal(&sent[mark + 1].to, &CLIENT) == 1);
     CHECK(sent[mark].nonce != 0 && sent[mark].nonce == sent[mark + 1].nonce);
-    CHECK_EQ(sent[mark].flags, RP_PEER_SPEAKS_EXT);
-    CHECK_EQ(sent[mark + 1].local_count, 1); /* the owner learns the joiner's LAN address */
+    CHECK_EQ(sent[mark + 1].flags, RP_PEER_SPEAKS_EXT);
+    CHECK_EQ(sent[mark].local_count, 1); /* the owner learns the joiner's LAN address */
     /* An owner that registered the old way gets a generation-0 PeerInfo. */
     rp_holepuncher_input(&hp, 0, &SERVER, FRAME("\x00\x06\x00\x02id"));
     mark = nsent;
     rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", NULL, 0, RP_PEER_INFO_EXT_MAX_REPLY));
     CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO, &SERVER), 1);
     CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO_EXT, &CLIENT), 1);
-    CHECK_EQ(sent[mark].flags, 0);
+    CHECK_EQ(sent[mark + 1].type, RP_FRAME_PEER_INFO_EXT);
+    CHECK_EQ(sent[mark + 1].flags, 0); /* the owner does not speak generation 1 */
     rp_holepuncher_free(&hp);
 }
 
