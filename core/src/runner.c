@@ -17,7 +17,7 @@
 
 enum {
     QUEUE_LEN = 256,
-    SAFETY_POLL_MS = 1000 /* in case a wake datagram is lost: look at the flags anyway */
+    SAFETY_POLL_MS = 5000 /* in case a wake datagram is lost: look at the flags anyway */
 };
 
 typedef struct owned_event {
