@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-"""Runs ruphin through the NAT lab: every pair of NAT kinds (server behind
-one, client behind the other), N trials each, at a chosen one-way delay and
-loss, and prints a markdown table of success rate and median time from the
-client's start to its first echoed datagram. Needs root.
+"""The NAT lab's matrix: the `ruphin` program through every pair of NAT kinds
+(server behind one, client behind the other), N trials each in a fresh lab,
+at each chosen one-way delay and loss. Prints a markdown table per condition
+(success rate, how the peers connected, median time from the client's start
+to its first echoed datagram) and, with --targets, which targets of issue 3
+are met. Needs root. docs/NAT.md shows a run.
 
-    python3 tests/natlab/matrix.py [--trials 20] [--delay-ms 20] [--loss 0.05]
-                                   [--pairs all|ci|KIND:KIND,...] [--ruphin build/ruphin]
+    /usr/bin/python3 tests/natlab/matrix.py [--trials 20] [--delay-ms 0,2,20]
+        [--loss 0,0.05] [--pairs all|ci|direct|S:C,...] [--jobs 4] [--logs DIR]
+    /usr/bin/python3 tests/natlab/matrix.py --targets     # the issue's conditions
 """
 import argparse
+import collections
+import concurrent.futures
 import os
 import re
+import shlex
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -18,91 +26,292 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab as natlab  # noqa: E402
+from lab import KINDS, SAME_NAT  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HP = f"{natlab.HP_ADDR}:47470"
-# What CI runs: pairs the current punching passes, a few minutes at most.
+HP = f"{natlab.HP_ADDR}:{natlab.HP_PORT}"
+SESSION = "natlab"
+# What CI runs (test_ruphin.py): pairs the current punching passes.
 CI_PAIRS = [("public", "public"), ("fullcone", "restricted"), ("restricted", "restricted"),
-            ("double", "restricted"), ("samenat", "samenat"), ("symmetric", "public")]
+            ("double", "restricted"), (SAME_NAT, SAME_NAT), ("symmetric", "public")]
+
+Result = collections.namedtuple("Result", "ok connect_ms echo_ms path why")
 
 
 def all_pairs():
-    pairs = [(s, c) for s in natlab.KINDS for c in natlab.KINDS]
-    return pairs + [("samenat", "samenat")]
+    return [(s, c) for s in KINDS for c in KINDS] + [(SAME_NAT, SAME_NAT)]
 
 
-def wait_line(stream, text, timeout):
+def symmetric_in(pair):
+    return any(kind in natlab.SYMMETRIC_KINDS for kind in pair)
+
+
+def parse_pairs(text):
+    if text == "all":
+        return all_pairs()
+    if text == "ci":
+        return CI_PAIRS
+    if text == "direct":  # no symmetric NAT involved
+        return [p for p in all_pairs() if not symmetric_in(p)]
+    return [tuple(p.split(":")) for p in text.split(",")]
+
+
+def wait_for(path, text, timeout, proc):
+    """Waits until a log file holds text; False if time runs out or proc ends."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        line = stream.readline()
-        if text in line:
-            return True
-        if not line:
-            time.sleep(0.01)
+        with open(path) as f:
+            if text in f.read():
+                return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.01)
     return False
 
 
-def trial(ruphin, server_kind, client_kind, delay_ms, loss, helper_dir, count=3):
-    """One connection attempt in a fresh lab: (connected and echoed, ms to first echo)."""
-    with natlab.Lab(server_kind, client_kind, delay_ms, loss, helper_dir) as lab:
-        hp = lab.popen("holepuncher", [ruphin, "holepuncher", "--listen", HP],
-                       stderr=subprocess.PIPE, text=True)
-        if not wait_line(hp.stderr, "listening", 5):
-            raise RuntimeError("holepuncher did not start")
-        server = lab.popen("server", [ruphin, "server", "-H", HP, "-s", "lab", "--echo"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if not wait_line(server.stderr, "REGISTERED", 15):
-            return False, None
-        result = lab.run("client", [ruphin, "client", "-H", HP, "-s", "lab", "--count",
-                                    str(count), "--timeout", "10"], timeout=30)
-        m = re.search(r"first datagram back after (\d+) ms", result.stderr)
-        return result.returncode == 0, (int(m.group(1)) if m else None)
+def path_kind(addr):
+    """How the client reached its server, from the address it connected to."""
+    ip = addr.rsplit(":", 1)[0]
+    if ip == natlab.HP_ADDR:
+        return "relay"
+    return "lan" if ip.startswith("198.18.") else "direct"
 
 
-def run_pairs(ruphin, pairs, trials, delay_ms, loss):
-    rows = []
-    with tempfile.TemporaryDirectory() as helper_dir:
-        for server_kind, client_kind in pairs:
-            results = [trial(ruphin, server_kind, client_kind, delay_ms, loss, helper_dir)
-                       for _ in range(trials)]
-            ok = [ms for success, ms in results if success]
-            median = statistics.median([m for m in ok if m is not None]) if ok else None
-            rows.append((server_kind, client_kind, len(ok), trials, median))
-            print(f"{server_kind:>16} <- {client_kind:<16} {len(ok)}/{trials}"
-                  f"  median {median} ms", file=sys.stderr, flush=True)
-    return rows
+def read_result(client_log, returncode):
+    """A trial's Result from the client's exit code and its log (stderr)."""
+    with open(client_log) as f:
+        log = f.read()
+    connected = re.search(r"connected to (\S+) after (\d+) ms", log)
+    echo = re.search(r"first datagram back after (\d+) ms", log)
+    path = path_kind(connected.group(1)) if connected else None
+    if path and re.search(r"\brelay", log, re.IGNORECASE):
+        path = "relay"
+    ok = returncode == 0 and echo is not None
+    return Result(ok, int(connected.group(2)) if connected else None,
+                  int(echo.group(1)) if echo else None, path,
+                  None if ok else failure(log, connected, returncode))
+
+
+def failure(log, connected, returncode):
+    """A short reason for a failed trial."""
+    if connected:
+        return "connected, but no echo came back"
+    if "server announced" in log:
+        return "announced, but punching never connected"
+    # The last thing the client said, without its time stamp or name.
+    lines = [re.sub(r"^(\[[ \d.]+\] |ruphin: client: )", "", line)
+             for line in log.splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit code {returncode}"
+
+
+def keep_logs(lab, logs, keep_dir):
+    """Copies a failed trial's logs and its routers' conntrack tables."""
+    os.makedirs(keep_dir, exist_ok=True)
+    for name in os.listdir(logs):
+        shutil.copy(os.path.join(logs, name), keep_dir)
+    for role, routers in lab.routers.items():
+        for i in range(len(routers)):
+            with open(os.path.join(keep_dir, f"conntrack-{role}-{i}.txt"), "w") as f:
+                f.write(lab.conntrack(role, i))
+
+
+def start(lab, role, argv, log_path, ready, timeout):
+    """Starts argv on a host, its stderr to log_path; None unless `ready`
+    appears in the log in time."""
+    with open(log_path, "w") as log:
+        proc = lab.popen(role, argv, stdout=subprocess.DEVNULL, stderr=log)
+    return proc if wait_for(log_path, ready, timeout, proc) else None
+
+
+def trial(ruphin, server_kind, client_kind, delay_ms=0, loss=0.0, helper_dir=None, count=3,
+          timeout=10, hp_args=(), peer_args=(), keep_dir=None, keep_all=False):
+    """One connection attempt in a fresh lab: a Result. Its logs go to
+    keep_dir if it failed (or always, with keep_all)."""
+    with natlab.Lab(server_kind, client_kind, delay_ms, loss, helper_dir) as lab, \
+            tempfile.TemporaryDirectory() as logs:
+        log = {role: os.path.join(logs, f"{role}.log") for role in ("hp", "server", "client")}
+        if not start(lab, "holepuncher", [ruphin, "holepuncher", "--listen", HP, *hp_args],
+                     log["hp"], "listening", 5):
+            raise RuntimeError(f"the holepuncher did not start: {open(log['hp']).read()}")
+        if not start(lab, "server", [ruphin, "server", "-H", HP, "-s", SESSION, "--echo",
+                                     *peer_args], log["server"], "REGISTERED", 15):
+            result = Result(False, None, None, None, "the server did not register")
+        else:
+            with open(log["client"], "w") as err:
+                client = lab.popen("client", [ruphin, "client", "-H", HP, "-s", SESSION,
+                                              "--count", str(count), "--timeout", str(timeout),
+                                              *peer_args], stdout=subprocess.DEVNULL, stderr=err)
+            client.wait(timeout + 30)
+            result = read_result(log["client"], client.returncode)
+        if keep_dir and (keep_all or not result.ok):
+            keep_logs(lab, logs, keep_dir)
+        return result
+
+
+def summarize(results):
+    """Counts and medians of one pair's trials."""
+    ok = [r for r in results if r.ok]
+    paths = collections.Counter(r.path for r in ok)
+    whys = collections.Counter(r.why for r in results if not r.ok)
+
+    def median(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+    return {"ok": len(ok), "n": len(results), "paths": paths,
+            "connect": median(r.connect_ms for r in ok), "echo": median(r.echo_ms for r in ok),
+            "why": whys.most_common(1)[0] if whys else None}
+
+
+def floor_ms(pair, delay_ms):
+    """One round trip to the holepuncher plus one between the peers (on a
+    shared LAN the latter has no lab delay)."""
+    return 2 * delay_ms + (0 if pair[0] == SAME_NAT else 2 * delay_ms)
 
 
 def table(rows, delay_ms, loss):
-    lines = [f"One-way delay {delay_ms} ms per edge, loss {loss:.0%} per edge.", "",
-             "| server behind | client behind | connected | median ms to first echo |",
-             "|---|---|---|---|"]
-    for s, c, ok, n, median in rows:
-        lines.append(f"| {s} | {c} | {ok}/{n} ({100 * ok / n:.0f}%) | "
-                     f"{'-' if median is None else median} |")
+    lines = [f"One-way delay {delay_ms} ms, loss {loss:g} per internet edge "
+             f"(time floor = 1 RTT to the holepuncher + 1 RTT between the peers).", "",
+             "| server behind | client behind | connected | direct / LAN / relay "
+             "| median ms to connect | median ms to first echo | floor ms | most common failure |",
+             "|---|---|---|---|---|---|---|---|"]
+    for pair, s in rows:
+        p = s["paths"]
+        why = f"{s['why'][0]} ({s['why'][1]}x)" if s["why"] else ""
+        lines.append(f"| {pair[0]} | {pair[1]} | {s['ok']}/{s['n']} ({100 * s['ok'] / s['n']:.0f}%) "
+                     f"| {p['direct']} / {p['lan']} / {p['relay']} | {fmt(s['connect'])} "
+                     f"| {fmt(s['echo'])} | {floor_ms(pair, delay_ms)} | {why} |")
     return "\n".join(lines)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--trials", type=int, default=20)
-    ap.add_argument("--delay-ms", type=int, default=0)
-    ap.add_argument("--loss", type=float, default=0.0)
-    ap.add_argument("--pairs", default="all")
-    ap.add_argument("--ruphin", default=os.path.join(ROOT, "build", "ruphin"))
-    args = ap.parse_args()
+def fmt(value):
+    return "-" if value is None else f"{value:g}"
+
+
+def check_targets(runs):
+    """Issue 3's targets over the conditions that ran: [(target, met, misses)]."""
+    checks = []
+
+    def check(name, select, condition, passes):
+        misses, seen = [], False
+        for (delay, loss), rows in runs.items():
+            for pair, s in rows:
+                if select(pair) and condition(delay, loss):
+                    seen = True
+                    if not passes(s, pair, delay):
+                        misses.append(f"{pair[0]}/{pair[1]} @{delay}ms/{loss:g}: "
+                                      f"{s['ok']}/{s['n']}")
+        if seen:
+            checks.append((name, not misses, misses))
+
+    def rate(s, paths=("direct", "lan", "relay")):
+        return sum(s["paths"][p] for p in paths) / s["n"]
+
+    def sym_with(*others):
+        return lambda p: "symmetric" in p and any(o in p for o in others)
+    check("no symmetric NAT, 0% loss: 100%", lambda p: not symmetric_in(p),
+          lambda d, l: l == 0, lambda s, p, d: rate(s) == 1)
+    check("no symmetric NAT, 5% loss: >= 99%", lambda p: not symmetric_in(p),
+          lambda d, l: l > 0, lambda s, p, d: rate(s) >= 0.99)
+    check("symmetric vs public or full cone, 0% loss: 100%", sym_with("public", "fullcone"),
+          lambda d, l: l == 0, lambda s, p, d: rate(s) == 1)
+    check("symmetric vs port-restricted, 0% loss: >= 90% direct",
+          sym_with("restricted", "restricted-open", "double"),
+          lambda d, l: l == 0, lambda s, p, d: rate(s, ("direct",)) >= 0.9)
+    check("symmetric vs symmetric, 0% loss: 100% (relay)", lambda p: p == ("symmetric",) * 2,
+          lambda d, l: l == 0, lambda s, p, d: rate(s) == 1)
+    check("median ms to first echo <= 1.2 x floor at 20 ms, 0% loss", lambda p: True,
+          lambda d, l: d == 20 and l == 0,
+          lambda s, p, d: s["echo"] is not None and s["echo"] <= 1.2 * floor_ms(p, d))
+    return checks
+
+
+def run_condition(args, pairs, delay_ms, loss, pool):
+    """All pairs at one condition: [(pair, summary)]; progress on stderr."""
+    rows = []
+    for pair in pairs:
+        jobs = []
+        for i in range(args.trials):
+            keep = args.logs and os.path.join(args.logs, f"{pair[0]}-{pair[1]}-{delay_ms}ms-"
+                                                         f"{loss:g}-{i}")
+            call = (trial, args.ruphin, pair[0], pair[1], delay_ms, loss, None, 3,
+                    args.timeout, shlex.split(args.hp_args), shlex.split(args.peer_args), keep)
+            jobs.append(pool.submit(*call) if pool else call)
+        results = [j.result() if pool else j[0](*j[1:]) for j in jobs]
+        s = summarize(results)
+        rows.append((pair, s))
+        print(f"{delay_ms:>3} ms {loss:<5g} {pair[0]:>15} <- {pair[1]:<15} {s['ok']}/{s['n']} "
+              f"{dict(s['paths'])} echo {fmt(s['echo'])} ms"
+              f"{'  ' + s['why'][0] if s['why'] else ''}", file=sys.stderr, flush=True)
+    return rows
+
+
+def report(args, runs):
+    version = subprocess.run([args.ruphin, "--version"], capture_output=True, text=True)
+    commit = subprocess.run(["git", "-C", natlab.ROOT, "log", "-1", "--format=%h"],
+                            capture_output=True, text=True)
+    out = [f"`{' '.join(sys.argv)}`: {args.trials} trials per pair, "
+           f"{version.stdout.strip()} at commit {commit.stdout.strip() or '?'}, "
+           f"{time.strftime('%Y-%m-%d')}, kernel {os.uname().release}.", ""]
+    for (delay, loss), rows in runs.items():
+        out += [table(rows, delay, loss), ""]
+    if args.targets:
+        out += ["Targets of issue 3:", ""]
+        for name, met, misses in check_targets(runs):
+            shown = "; ".join(misses[:8]) + (" ..." if len(misses) > 8 else "")
+            out.append(f"- {'MET' if met else 'NOT MET'}: {name}" +
+                       ("" if met else f" (misses: {shown})"))
+    return "\n".join(out)
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--trials", type=int, default=None, help="per pair and condition (20)")
+    ap.add_argument("--delay-ms", default=None, help="one-way delays, comma-separated (0)")
+    ap.add_argument("--loss", default=None, help="loss rates per edge, comma-separated (0)")
+    ap.add_argument("--pairs", default="all", help="all, ci, direct or SERVER:CLIENT,...")
+    ap.add_argument("--targets", action="store_true",
+                    help="check issue 3's targets; defaults to 20 trials at 2,20 ms x 0,0.05")
+    ap.add_argument("--jobs", type=int, default=1, help="trials at once (timing gets noisier)")
+    ap.add_argument("--timeout", type=int, default=10, help="client --timeout, seconds")
+    ap.add_argument("--hp-args", default="", help="extra holepuncher arguments (e.g. a relay)")
+    ap.add_argument("--peer-args", default="", help="extra server and client arguments")
+    ap.add_argument("--logs", help="keep failed trials' logs and conntrack tables here")
+    ap.add_argument("--markdown", help="also write the report to this file")
+    build = os.environ.get("RUPHIN_BUILD_DIR", os.path.join(natlab.ROOT, "build"))
+    ap.add_argument("--ruphin", default=os.path.join(build, "ruphin"))
+    args = ap.parse_args(argv)
+    args.trials = args.trials or 20
+    args.delay_ms = args.delay_ms or ("2,20" if args.targets else "0")
+    args.loss = args.loss or ("0,0.05" if args.targets else "0")
+    args.ruphin = os.path.abspath(args.ruphin)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     why = natlab.available()
     if why:
         sys.exit(f"natlab: {why}")
+    if not os.access(args.ruphin, os.X_OK):
+        sys.exit(f"natlab: {args.ruphin} is not built (cmake -S . -B build && cmake --build build)")
+    # A plain `kill` must still run the labs' cleanup (atexit, with-blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     natlab.sweep_stale()
-    if args.pairs == "all":
-        pairs = all_pairs()
-    elif args.pairs == "ci":
-        pairs = CI_PAIRS
-    else:
-        pairs = [tuple(p.split(":")) for p in args.pairs.split(",")]
-    rows = run_pairs(os.path.abspath(args.ruphin), pairs, args.trials, args.delay_ms, args.loss)
-    print(table(rows, args.delay_ms, args.loss))
+    natlab.build_delay_helper()
+    pairs = parse_pairs(args.pairs)
+    runs = {}
+    pool = concurrent.futures.ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
+    try:
+        for delay in map(int, args.delay_ms.split(",")):
+            for loss in map(float, args.loss.split(",")):
+                runs[(delay, loss)] = run_condition(args, pairs, delay, loss, pool)
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+    text = report(args, runs)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text + "\n")
 
 
 if __name__ == "__main__":

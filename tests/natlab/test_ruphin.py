@@ -18,11 +18,11 @@ if WHY:
 
 @pytest.mark.parametrize("server_kind,client_kind", matrix.CI_PAIRS)
 def test_ruphin_connects(ruphin_bin, server_kind, client_kind):
-    ok, _ = matrix.trial(ruphin_bin, server_kind, client_kind, 0, 0.0, None)
-    assert ok
+    result = matrix.trial(ruphin_bin, server_kind, client_kind)
+    assert result.ok, result.why
 
 
 def test_ruphin_connects_with_delay(ruphin_bin):
-    results = [matrix.trial(ruphin_bin, "restricted", "restricted", 10, 0.0, None)
+    results = [matrix.trial(ruphin_bin, "restricted", "restricted", delay_ms=10)
                for _ in range(3)]
-    assert all(ok for ok, _ in results)
+    assert all(r.ok for r in results), [r.why for r in results]
