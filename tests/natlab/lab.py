@@ -38,6 +38,7 @@ SYMMETRIC_KINDS = {"symmetric"}
 
 PROBE = os.path.join(HERE, "udp_probe.py")
 HP_ADDR = "203.0.113.1"
+CORE = "198.51.100.254"  # the internet's core router
 HP_PORT = 47470
 INDEX = {"server": 1, "client": 2}   # public address 203.0.113.1<index>
 LAN_HOST = {"server": "198.18.0.2", "client": "198.18.0.3"}
@@ -173,21 +174,43 @@ class Lab:
 
     # -- building blocks --
     def internet(self):
+        """The core router, and the holepuncher attached to it."""
         self.inet = self.ns("inet")
-        self.switch(self.inet, "br0")
+        self.sh(self.inet, "sysctl -qw net.ipv4.ip_forward=1")
         hp = self.ns("hp")
-        self.plug(hp, "inet", self.inet, "br0", f"{HP_ADDR}/24")
+        self.attach(hp, "inet", HP_ADDR)
         self.hosts["holepuncher"] = hp
         self.local_addr["holepuncher"] = self.public_addr["holepuncher"] = HP_ADDR
-        self.edges.append((hp, "inet"))
 
-    def router(self, name, kind, wan_addr, up_ns, up_bridge, gateway, lan, host=None):
-        """A NAT router: WAN cabled to up_bridge in up_ns, a LAN bridge with
-        lan.1/24 for the hosts behind it (host: the one a full cone forwards to)."""
+    def attach(self, ns, iface, public):
+        """Connects ns (its interface iface, address public) to the core
+        through an ISP router of its own, so that packets between two sites
+        cross three routers, as a low TTL would find on the internet. Point-
+        to-point links (`peer`) need no transit subnets: the ISP is
+        198.51.100.<public's last byte>, the core 198.51.100.254."""
+        last = public.rsplit(".", 1)[1]
+        isp, link = self.ns(f"isp{last}"), f"198.51.100.{last}"
+        self.link(ns, iface, isp, "cust")
+        self.sh(ns, f"ip addr add {public} peer {link} dev {iface} && "
+                    f"ip route add default via {link}")
+        self.link(isp, "uplink", self.inet, f"to{last}")
+        self.sh(isp, f"sysctl -qw net.ipv4.ip_forward=1 && "
+                     f"ip addr add {link} peer {public} dev cust && "
+                     f"ip addr add {link} peer {CORE} dev uplink && ip route add default via {CORE}")
+        self.sh(self.inet, f"ip addr add {CORE} peer {link} dev to{last} && "
+                           f"ip route add {public} via {link}")
+        self.edges.append((ns, iface))
+
+    def router(self, name, kind, wan_addr, lan, host=None, carrier=None):
+        """A NAT router with a LAN bridge lan.1/24 for the hosts behind it
+        (host: the one a full cone forwards to). Its WAN is on the internet,
+        or on a carrier NAT's LAN: carrier = (carrier router, its LAN prefix)."""
         r = self.ns(name)
-        self.plug(r, "wan", up_ns, up_bridge, f"{wan_addr}/24")
-        if gateway:
-            self.sh(r, f"ip route add default via {gateway}")
+        if carrier:
+            self.plug(r, "wan", carrier[0], "lan", f"{wan_addr}/24")
+            self.sh(r, f"ip route add default via {carrier[1]}.1")
+        else:
+            self.attach(r, "wan", wan_addr)
         self.switch(r, "lan", f"{lan}.1/24")
         self.sh(r, "sysctl -qw net.ipv4.ip_forward=1")
         if self.udp_timeout:
@@ -210,27 +233,23 @@ class Lab:
         self.public_addr[role] = public
         if kind == "public":
             h = self.ns(role)
-            self.plug(h, "inet", self.inet, "br0", f"{public}/24")
+            self.attach(h, "inet", public)
             self.hosts[role], self.local_addr[role] = h, public
-            self.edges.append((h, "inet"))
             return
         if kind == "double":
             carrier = f"100.64.{INDEX[role]}"
-            cgn = self.router(f"cgn{INDEX[role]}", "restricted", public, self.inet, "br0", None,
-                              carrier)
-            home = self.router(f"home{INDEX[role]}", "restricted", f"{carrier}.2", cgn, "lan",
-                               f"{carrier}.1", "198.18.0")
+            cgn = self.router(f"cgn{INDEX[role]}", "restricted", public, carrier)
+            home = self.router(f"home{INDEX[role]}", "restricted", f"{carrier}.2", "198.18.0",
+                               carrier=(cgn, carrier))
             self.routers[role] = [cgn, home]
         else:
-            self.routers[role] = [self.router(f"r{INDEX[role]}", kind, public, self.inet, "br0",
-                                              None, "198.18.0", LAN_HOST[role])]
-        self.edges.append((self.routers[role][0], "wan"))
+            self.routers[role] = [self.router(f"r{INDEX[role]}", kind, public, "198.18.0",
+                                              LAN_HOST[role])]
         self.host(role, self.routers[role][-1])
 
     def same_nat(self):
         """Both peers on the LAN of one port-restricted router."""
-        r = self.router("r1", "restricted", "203.0.113.11", self.inet, "br0", None, "198.18.0")
-        self.edges.append((r, "wan"))
+        r = self.router("r1", "restricted", "203.0.113.11", "198.18.0")
         for role in ("server", "client"):
             self.host(role, r)
             self.routers[role] = [r]

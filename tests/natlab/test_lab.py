@@ -93,6 +93,27 @@ def test_conntrack_clash(kind, clash):
         assert inside.finish().texts() == ([] if clash else ["again"])
 
 
+def test_sites_are_three_routers_apart():
+    with Lab("public", "public") as lab:
+        inside = lab.probe("client", 5000, "recv:1.5")
+        lab.probe("server", 4000, "ttl:3", f"send:{CLIENT_PUBLIC}:5000:ttl3",
+                  "ttl:4", f"send:{CLIENT_PUBLIC}:5000:ttl4").finish()
+        assert inside.finish().texts() == ["ttl4"]
+
+
+def test_a_low_ttl_packet_opens_the_mapping_without_causing_a_clash():
+    """What a punch with a low TTL does on the clash-prone routers: the
+    server's first packet dies on the way (its ISP), but its mapping lets
+    the client's packet in, and the client's router recorded nothing."""
+    with Lab("restricted-open", "restricted-open") as lab:
+        inside = lab.probe("server", 4000, "ttl:2", f"send:{CLIENT_PUBLIC}:4000:low", "recv:2")
+        outside = lab.probe("client", 4000, "sleep:0.3", f"send:{SERVER_PUBLIC}:4000:hello",
+                            "recv:1")
+        # The client's packet left from its own port: no clash on its router.
+        assert inside.finish().datagrams == [("hello", CLIENT_PUBLIC, 4000)]
+        assert outside.finish().texts() == []
+
+
 def test_same_nat_peers_share_a_public_address_and_reach_each_other_on_the_lan():
     with Lab(natlab.SAME_NAT, natlab.SAME_NAT) as lab:
         at_hp = lab.probe("holepuncher", 5000, "recv:1.5")

@@ -7,6 +7,7 @@ binds 0.0.0.0:PORT (0: any), prints "bound PORT", then does each STEP in turn:
     send:HOST:PORT:TEXT   send TEXT to HOST:PORT
     burst:HOST:PORT:N     send N numbered datagrams, a little apart
     sleep:SECONDS         wait
+    ttl:N                 send what follows with IP TTL N
     recv:SECONDS          print "TEXT SRC_IP SRC_PORT" for each datagram that arrives
     echo:SECONDS          the same, and send each one back to where it came from
     rtt:HOST:PORT:N       N times: send, wait for the echo, print "rtt MS"
@@ -59,6 +60,8 @@ def main():
             for i in range(int(n)):
                 sock.sendto(f"n{i}".encode(), (host, int(port)))
                 time.sleep(0.0005)
+        elif verb == "ttl":
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(arg))
         elif verb == "sleep":
             time.sleep(float(arg))
         elif verb in ("recv", "echo"):
