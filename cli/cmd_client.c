@@ -53,7 +53,10 @@ static void on_event(client_run *r, const ruphin_event *ev)
         cli_log("server announced at %s after %lld ms, punching", cli_addr(&ev->peer),
                 (long long)ms);
         break;
+    case RUPHIN_EVENT_RELAYED:
     case RUPHIN_EVENT_CONNECTED:
+        if (ev->type == RUPHIN_EVENT_RELAYED)
+            cli_log("relayed through the holepuncher (no direct path found)");
         r->connected = true;
         if (r->count == 0)
             r->deadline = INT64_MAX; /* lines may come for as long as they like */

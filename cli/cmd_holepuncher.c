@@ -14,6 +14,8 @@ static const char help[] =
     "                             or 0.0.0.0:47470 on hosts without IPv6)\n"
     "  --max-sessions N           session table bound (default 1000000)\n"
     "  --rate-limit N             requests per second and address (default 200, 0 = none)\n"
+    "  --relay-rate BYTES         relay up to BYTES/s for each pair of peers that cannot\n"
+    "                             punch through their NATs (default 0: no relay)\n"
     CLI_TUNABLE_HELP
     "  -h, --help                 this help\n";
 
@@ -31,6 +33,7 @@ int cmd_holepuncher(int argc, char **argv)
         {"listen", required_argument, 0, 'l'},
         {"max-sessions", required_argument, 0, OPT_MAX_SESSIONS},
         {"rate-limit", required_argument, 0, OPT_RATE_LIMIT},
+        {"relay-rate", required_argument, 0, OPT_RELAY_RATE},
         {"help", no_argument, 0, 'h'},
         CLI_TUNABLE_OPTIONS,
         {0, 0, 0, 0}};

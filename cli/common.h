@@ -40,7 +40,8 @@ enum {
     OPT_MAX_SESSIONS,
     OPT_MAX_PAYLOAD,
     OPT_GEN0,
-    OPT_RATE_LIMIT
+    OPT_RATE_LIMIT,
+    OPT_RELAY_RATE
 };
 
 #define CLI_TUNABLE_OPTIONS                                                     \

@@ -20,6 +20,8 @@ static void check_reencode(const uint8_t *data, size_t size, const rp_frame *f)
                                          f->locals, f->local_count);
     else if (f->type == RP_FRAME_HELLO_EXT)
         n = rp_wire_encode_hello_ext(buf, sizeof buf, f->flags, f->nonce);
+    else if (f->type == RP_FRAME_RELAY)
+        n = rp_wire_encode_relay(buf, sizeof buf, f->nonce, f->payload, f->payload_len);
     else if (f->type == RP_FRAME_PEER_INFO)
         n = rp_wire_encode_peer_info(buf, sizeof buf, &f->peer);
     else if (f->type == RP_FRAME_DATA)

@@ -80,6 +80,7 @@ const (
 	EventSessionExpired    EventType = C.RUPHIN_EVENT_SESSION_EXPIRED
 	EventSessionJoined     EventType = C.RUPHIN_EVENT_SESSION_JOINED
 	EventPeerAnnounced     EventType = C.RUPHIN_EVENT_PEER_ANNOUNCED
+	EventRelayed           EventType = C.RUPHIN_EVENT_RELAYED
 )
 
 func (t EventType) String() string { return C.GoString(C.ruphin_event_name(C.int32_t(t))) }
@@ -110,6 +111,7 @@ type Options struct {
 	RateLimit          int  // holepuncher: per address and second (default 200)
 	NoRateLimit        bool // holepuncher: no rate limit at all
 	AllowAmplification bool // holepuncher: answer short original Joins too (docs/SECURITY.md)
+	RelayRate          int  // holepuncher: relayed bytes/s per pair (0: no relay); peers: ms before relaying
 }
 
 func (o *Options) toC() (*C.ruphin_options, error) {
@@ -134,6 +136,7 @@ func (o *Options) toC() (*C.ruphin_options, error) {
 		{C.RUPHIN_OPT_MAX_PEERS, o.MaxPeers},
 		{C.RUPHIN_OPT_MAX_PAYLOAD, o.MaxPayload},
 		{C.RUPHIN_OPT_RATE_LIMIT, o.RateLimit},
+		{C.RUPHIN_OPT_RELAY_RATE, o.RelayRate},
 	}
 	for _, s := range set {
 		if s.value == 0 {
@@ -232,7 +235,7 @@ func (n *Node) Timeout() (d time.Duration, ok bool) {
 // State is the node's state name ("CONNECTED", "REGISTERED", "SERVING", ...).
 func (n *Node) State() string {
 	names := []string{"IDLE", "REGISTERING", "REGISTERED", "JOINING", "PUNCHING", "CONNECTED",
-		"FAILED", "SERVING"}
+		"FAILED", "SERVING", "RELAYED"}
 	s := int(C.ruphin_state(n.p))
 	if s < 0 || s >= len(names) {
 		return "UNKNOWN"

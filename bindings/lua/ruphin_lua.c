@@ -69,6 +69,7 @@ static const struct {
     {"extensions", RUPHIN_OPT_EXTENSIONS},
     {"rate_limit", RUPHIN_OPT_RATE_LIMIT},
     {"no_amplification", RUPHIN_OPT_NO_AMPLIFICATION},
+    {"relay_rate", RUPHIN_OPT_RELAY_RATE},
 };
 
 /* Reads the options table at index idx (nil or absent: defaults) into a
@@ -281,13 +282,15 @@ static int l_timeout(lua_State *L)
     return 1;
 }
 
-static const char *const state_names[] = {"IDLE", "REGISTERING", "REGISTERED", "JOINING",
-                                          "PUNCHING", "CONNECTED", "FAILED", "SERVING"};
+static const char *const state_names[] = {"IDLE",      "REGISTERING", "REGISTERED",
+                                          "JOINING",   "PUNCHING",    "CONNECTED",
+                                          "FAILED",    "SERVING",     "RELAYED"};
 
 static int l_state(lua_State *L)
 {
     int32_t s = ruphin_state(check_node(L));
-    lua_pushstring(L, s >= 0 && s < 8 ? state_names[s] : "UNKNOWN");
+    lua_pushstring(L, s >= 0 && s < (int32_t)(sizeof state_names / sizeof state_names[0])
+                          ? state_names[s] : "UNKNOWN");
     return 1;
 }
 

@@ -94,9 +94,12 @@ typedef enum ruphin_event_type {
     RUPHIN_EVENT_SESSION_REGISTERED = 9, /* holepuncher: a new session (data = its id) */
     RUPHIN_EVENT_SESSION_EXPIRED = 10,   /* holepuncher: a session expired (data = its id) */
     RUPHIN_EVENT_SESSION_JOINED = 11,    /* holepuncher: a client joined (data = id, peer = client) */
-    RUPHIN_EVENT_PEER_ANNOUNCED = 12     /* server: the holepuncher announced a client; punching.
+    RUPHIN_EVENT_PEER_ANNOUNCED = 12,    /* server: the holepuncher announced a client; punching.
                                             client: it announced the server; punching, and
                                             ruphin_send may already be used (early data) */
+    RUPHIN_EVENT_RELAYED = 13            /* server, client: no direct path was found; connected
+                                            through the holepuncher's relay instead (a later
+                                            direct hello upgrades it: CONNECTED) */
 } ruphin_event_type;
 
 /* Client and server states, from ruphin_state(). */
@@ -108,7 +111,8 @@ typedef enum ruphin_state_type {
     RUPHIN_STATE_PUNCHING = 4,    /* client: exchanging HelloReq with the server */
     RUPHIN_STATE_CONNECTED = 5,   /* client: connected */
     RUPHIN_STATE_FAILED = 6,      /* server, client: terminal failure */
-    RUPHIN_STATE_SERVING = 7      /* holepuncher */
+    RUPHIN_STATE_SERVING = 7,     /* holepuncher */
+    RUPHIN_STATE_RELAYED = 8      /* client: connected through the holepuncher's relay */
 } ruphin_state_type;
 
 /* Tunables, set on a ruphin_options before creating a node (all times in ms). */
@@ -136,8 +140,12 @@ typedef enum ruphin_option {
     RUPHIN_OPT_RATE_LIMIT = 14,           /* holepuncher: requests per second taken from one source
                                              address, and datagrams per second sent to one address
                                              on others' behalf (default 200; 0 = no limit) */
-    RUPHIN_OPT_NO_AMPLIFICATION = 15      /* holepuncher: 1 drops a request whose answer would be
+    RUPHIN_OPT_NO_AMPLIFICATION = 15,     /* holepuncher: 1 drops a request whose answer would be
                                              larger than the request (default 1; docs/SECURITY.md) */
+    RUPHIN_OPT_RELAY_RATE = 16            /* holepuncher: bytes per second it relays for one pair
+                                             of peers that cannot punch (default 0: no relay);
+                                             peers: ms of punching before they try the relay
+                                             (default 0: a third of the handshake timeout) */
 } ruphin_option;
 
 /* Counters, from ruphin_stat(). */

@@ -103,6 +103,25 @@ static void send_hello(rp_client *c, int64_t now, int64_t gap)
     c->next_hello = now + gap;
 }
 
+/* How long to punch before trying the relay (the peers' RELAY_RATE option). */
+static int64_t relay_delay(const rp_config *cfg)
+{
+    return cfg->relay_rate > 0 ? cfg->relay_rate : cfg->handshake_timeout_ms / 3;
+}
+
+static int send_relay(rp_client *c, const uint8_t *payload, size_t len, uint8_t *buf,
+                      size_t cap)
+{
+    return rp_send_frame(&c->out, &c->holepuncher, buf,
+                         rp_wire_encode_relay(buf, cap, c->nonce, payload, len));
+}
+
+static void send_relay_hello(rp_client *c)
+{
+    uint8_t frame[RP_HEADER_LEN + 8];
+    send_relay(c, NULL, 0, frame, sizeof frame);
+}
+
 static void on_capabilities(rp_client *c)
 {
     if (c->hp_ext)
@@ -127,6 +146,9 @@ static void on_peer_info(rp_client *c, int64_t now, const rp_frame *f)
     if (ext) {
         c->nonce = f->nonce;
         c->server_ext = (f->flags & RP_PEER_SPEAKS_EXT) != 0;
+        c->relay_offered = (f->flags & RP_RELAY_OFFERED) != 0;
+        if (c->relay_from == 0) /* from the first announcement, not from re-joins */
+            c->relay_from = now + relay_delay(&c->cfg);
     }
     if (c->state == RUPHIN_STATE_JOINING)
         rp_emit(&c->out, RUPHIN_EVENT_PEER_ANNOUNCED, 0, &c->server, NULL, 0);
@@ -141,6 +163,10 @@ static void become_connected(rp_client *c, int64_t now)
     rp_retry_stop(&c->join_retry);
     c->last_heard = now;
     c->next_hello = now + c->cfg.keepalive_ms;
+    /* Tell the server at once which of its paths we took (it may have
+     * connected us on another one), before any Data goes there. */
+    if (speaks_ext(c))
+        send_hello_ext(c, &c->server, RP_HELLO_EXT_REQ);
     rp_emit(&c->out, RUPHIN_EVENT_CONNECTED, 0, &c->server, NULL, 0);
 }
 
@@ -148,8 +174,8 @@ static void on_server_frame(rp_client *c, int64_t now, const rp_frame *f)
 {
     if (f->type == RP_FRAME_HELLO_REQ)
         rp_send_empty(&c->out, &c->server, RP_FRAME_HELLO_RESP);
-    if (c->state == RUPHIN_STATE_PUNCHING)
-        become_connected(c, now);
+    if (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_RELAYED)
+        become_connected(c, now); /* a direct path, at last: leave the relay */
     c->last_heard = now;
     if (f->type == RP_FRAME_DATA)
         rp_emit(&c->out, RUPHIN_EVENT_DATA, 0, &c->server, f->payload, f->payload_len);
@@ -159,6 +185,31 @@ static bool is_server_frame(const rp_frame *f)
 {
     return f->type == RP_FRAME_HELLO_REQ || f->type == RP_FRAME_HELLO_RESP ||
            f->type == RP_FRAME_DATA;
+}
+
+static void become_relayed(rp_client *c, int64_t now)
+{
+    c->state = RUPHIN_STATE_RELAYED;
+    c->give_up = RUPHIN_NO_DEADLINE;
+    rp_retry_stop(&c->join_retry);
+    c->last_heard = now;
+    c->next_hello = now + c->cfg.keepalive_ms;
+    rp_emit(&c->out, RUPHIN_EVENT_RELAYED, 0, &c->server, NULL, 0);
+}
+
+/* A Relay frame from the holepuncher: the server's answer to our relay hello,
+ * its relayed data, or a keepalive answer. */
+static void on_relay(rp_client *c, int64_t now, const rp_frame *f)
+{
+    if (f->nonce != c->nonce || c->nonce == 0 || !c->relay_offered) {
+        rp_count(&c->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    if (c->state == RUPHIN_STATE_PUNCHING)
+        become_relayed(c, now);
+    c->last_heard = now;
+    if (f->payload_len > 0)
+        rp_emit(&c->out, RUPHIN_EVENT_DATA, 0, &c->server, f->payload, f->payload_len);
 }
 
 /* A HelloExt carrying our nonce proves the server from whatever address it
@@ -174,7 +225,7 @@ static void on_hello_ext(rp_client *c, int64_t now, const ruphin_addr *from, con
     if (f->flags == RP_HELLO_EXT_REQ)
         send_hello_ext(c, from, RP_HELLO_EXT_RESP);
     c->server = *from;
-    if (c->state == RUPHIN_STATE_PUNCHING)
+    if (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_RELAYED)
         become_connected(c, now);
     c->last_heard = now;
 }
@@ -196,14 +247,20 @@ void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const r
         on_peer_info(c, now, f);
     else if (ext && joining && from_hp && f->type == RP_FRAME_CAPABILITIES)
         on_capabilities(c);
-    else if (ext && (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_CONNECTED) &&
+    else if (ext && (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_CONNECTED ||
+                     c->state == RUPHIN_STATE_RELAYED) &&
              f->type == RP_FRAME_HELLO_EXT)
         on_hello_ext(c, now, from, f);
-    else if (c->state == RUPHIN_STATE_CONNECTED && from_hp && late_answer(f))
+    else if (ext && from_hp && f->type == RP_FRAME_RELAY &&
+             (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_RELAYED))
+        on_relay(c, now, f);
+    else if ((c->state == RUPHIN_STATE_CONNECTED || c->state == RUPHIN_STATE_RELAYED) && from_hp &&
+             late_answer(f))
         ; /* answers to our earlier requests, after we connected: nothing to do */
     else if (joining && from_hp && f->type == RP_FRAME_SESSION_NOT_FOUND && is_our_session(c, f))
         fail(c, RUPHIN_ERR_SESSION_NOT_FOUND, from);
-    else if ((c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_CONNECTED) &&
+    else if ((c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_CONNECTED ||
+              c->state == RUPHIN_STATE_RELAYED) &&
              rp_addr_same(from, &c->server) && is_server_frame(f))
         on_server_frame(c, now, f);
     else
@@ -221,8 +278,11 @@ static void tick_handshake(rp_client *c, int64_t now)
         send_join(c);
         rp_retry_backoff(&c->join_retry, now, &c->cfg);
     }
-    if (c->state == RUPHIN_STATE_PUNCHING && rp_due(c->next_hello, now))
+    if (c->state == RUPHIN_STATE_PUNCHING && rp_due(c->next_hello, now)) {
         send_hello(c, now, c->cfg.punch_interval_ms);
+        if (c->relay_offered && now >= c->relay_from)
+            send_relay_hello(c); /* punching has not worked so far: ask through the relay */
+    }
 }
 
 static void tick_connected(rp_client *c, int64_t now)
@@ -231,22 +291,35 @@ static void tick_connected(rp_client *c, int64_t now)
         fail(c, RUPHIN_ERR_PEER_LOST, &c->server);
         return;
     }
-    if (rp_due(c->next_hello, now))
-        send_hello(c, now, c->cfg.keepalive_ms);
+    if (rp_due(c->next_hello, now)) {
+        if (c->state == RUPHIN_STATE_RELAYED) {
+            send_relay_hello(c);
+            c->next_hello = now + c->cfg.keepalive_ms;
+        } else {
+            send_hello(c, now, c->cfg.keepalive_ms);
+        }
+    }
 }
 
 void rp_client_tick(rp_client *c, int64_t now)
 {
     if (c->state == RUPHIN_STATE_JOINING || c->state == RUPHIN_STATE_PUNCHING)
         tick_handshake(c, now);
-    else if (c->state == RUPHIN_STATE_CONNECTED)
+    else if (c->state == RUPHIN_STATE_CONNECTED || c->state == RUPHIN_STATE_RELAYED)
         tick_connected(c, now);
+}
+
+int rp_client_send_data(rp_client *c, const uint8_t *data, size_t len, uint8_t *buf, size_t cap)
+{
+    if (c->state == RUPHIN_STATE_RELAYED)
+        return send_relay(c, data, len, buf, cap);
+    return rp_send_frame(&c->out, &c->server, buf, rp_wire_encode_data(buf, cap, data, len));
 }
 
 int64_t rp_client_deadline(const rp_client *c)
 {
     int64_t d;
-    if (c->state == RUPHIN_STATE_CONNECTED)
+    if (c->state == RUPHIN_STATE_CONNECTED || c->state == RUPHIN_STATE_RELAYED)
         return rp_earliest(c->next_hello, c->last_heard + rp_config_silence_limit(&c->cfg));
     if (c->state != RUPHIN_STATE_JOINING && c->state != RUPHIN_STATE_PUNCHING)
         return RUPHIN_NO_DEADLINE;

@@ -55,6 +55,7 @@ const char *ruphin_event_name(int32_t type)
     case RUPHIN_EVENT_SESSION_EXPIRED: return "SESSION_EXPIRED";
     case RUPHIN_EVENT_SESSION_JOINED: return "SESSION_JOINED";
     case RUPHIN_EVENT_PEER_ANNOUNCED: return "PEER_ANNOUNCED";
+    case RUPHIN_EVENT_RELAYED: return "RELAYED";
     default: return "UNKNOWN";
     }
 }

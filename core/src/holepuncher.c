@@ -12,12 +12,19 @@
  * the joiner's local addresses for the owner) where the other side speaks it.
  */
 #include "roles.h"
+#include "addr.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int64_t session_lifetime(const rp_holepuncher *hp)
 {
     return rp_config_silence_limit(&hp->cfg);
+}
+
+static void refuse(rp_holepuncher *hp)
+{
+    rp_count(&hp->out, RUPHIN_STAT_RX_REFUSED);
 }
 
 int rp_holepuncher_init(rp_holepuncher *hp, const rp_config *cfg, const rp_output *out,
@@ -32,6 +39,9 @@ int rp_holepuncher_init(rp_holepuncher *hp, const rp_config *cfg, const rp_outpu
         rc = rp_ratelimit_init(&hp->per_source, cfg->rate_limit, seed ^ 0x5bd1e995u);
     if (rc == RUPHIN_OK)
         rc = rp_ratelimit_init(&hp->per_target, cfg->rate_limit, seed ^ 0xc2b2ae35u);
+    if (rc == RUPHIN_OK && cfg->relay_rate > 0 &&
+        (hp->relays = calloc(RP_RELAYS, sizeof *hp->relays)) == NULL)
+        rc = RUPHIN_ERR_NOMEM;
     if (rc != RUPHIN_OK)
         rp_holepuncher_free(hp);
     return rc;
@@ -42,12 +52,81 @@ void rp_holepuncher_free(rp_holepuncher *hp)
     rp_sessions_free(&hp->sessions);
     rp_ratelimit_free(&hp->per_source);
     rp_ratelimit_free(&hp->per_target);
+    free(hp->relays);
+    hp->relays = NULL;
 }
 
-static void refuse(rp_holepuncher *hp)
+/* ---- the relay (opt-in): for peers that cannot punch each other ---- */
+
+static rp_relay *relay_find(const rp_holepuncher *hp, uint64_t nonce)
 {
-    rp_count(&hp->out, RUPHIN_STAT_RX_REFUSED);
+    uint32_t i;
+    for (i = 0; hp->relays != NULL && nonce != 0 && i < RP_RELAY_PROBES; i++) {
+        rp_relay *r = &hp->relays[(nonce + i) % RP_RELAYS];
+        if (r->nonce == nonce)
+            return r;
+    }
+    return NULL;
 }
+
+/* Takes a slot for a new pair: a free one, or one idle for longer than a
+ * session lives. false when the nearby slots are all busy. */
+static bool relay_add(rp_holepuncher *hp, int64_t now, uint64_t nonce,
+                      const ruphin_addr *client, const ruphin_addr *server)
+{
+    uint32_t i;
+    for (i = 0; hp->relays != NULL && i < RP_RELAY_PROBES; i++) {
+        rp_relay *r = &hp->relays[(nonce + i) % RP_RELAYS];
+        if (r->nonce == 0 || now - r->last_used > session_lifetime(hp)) {
+            memset(r, 0, sizeof *r);
+            r->nonce = nonce;
+            r->client = *client;
+            r->server = *server;
+            r->last_used = now;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Forwards a Relay frame between the two peers of its pair, within the
+ * pair's byte budget. The frame goes on unchanged: no amplification. */
+static void on_relay(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
+                     const rp_frame *f, size_t frame_len)
+{
+    rp_relay *r = relay_find(hp, f->nonce);
+    const ruphin_addr *to = NULL;
+    uint8_t frame[RP_HEADER_LEN + 8];
+    uint32_t window = (uint32_t)(now / 1000);
+
+    if (r != NULL && rp_addr_same(from, &r->client))
+        to = &r->server;
+    else if (r != NULL && rp_addr_same(from, &r->server))
+        to = &r->client;
+    if (to == NULL) {
+        rp_count(&hp->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    if (r->window != window) {
+        r->window = window;
+        r->bytes = 0;
+    }
+    if (r->bytes + frame_len > (uint64_t)hp->cfg.relay_rate) {
+        refuse(hp);
+        return;
+    }
+    r->bytes += (uint32_t)frame_len;
+    r->last_used = now;
+    if (f->payload_len == 0) { /* a relay hello: small, re-encode it */
+        rp_send_frame(&hp->out, to, frame,
+                      rp_wire_encode_relay(frame, sizeof frame, f->nonce, NULL, 0));
+        return;
+    }
+    /* The payload sits right after the header and the nonce in the datagram. */
+    rp_send_frame(&hp->out, to, f->payload - RP_HEADER_LEN - 8, frame_len);
+}
+
+
 
 static void on_register(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
                         const rp_frame *f)
@@ -83,12 +162,10 @@ static void send_peer_info(rp_holepuncher *hp, const ruphin_addr *to, const ruph
 }
 
 static void send_peer_info_ext(rp_holepuncher *hp, const ruphin_addr *to, uint64_t nonce,
-                               bool about_speaks_ext, const ruphin_addr *about,
-                               const rp_frame *join)
+                               uint8_t flags, const ruphin_addr *about, const rp_frame *join)
 {
     uint8_t frame[128];
-    size_t len = rp_wire_encode_peer_info_ext(frame, sizeof frame, nonce,
-                                              about_speaks_ext ? RP_PEER_SPEAKS_EXT : 0, about,
+    size_t len = rp_wire_encode_peer_info_ext(frame, sizeof frame, nonce, flags, about,
                                               join ? join->locals : NULL,
                                               join ? join->local_count : 0);
     rp_send_frame(&hp->out, to, frame, len);
@@ -129,12 +206,15 @@ static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, co
         send_peer_info(hp, &owner, from);
         send_peer_info(hp, from, &owner);
     } else {
+        uint8_t relay;
         nonce = hp->out.random(hp->out.ctx);
+        relay = owner_ext && relay_add(hp, now, nonce, from, &owner) ? RP_RELAY_OFFERED : 0;
         if (owner_ext)
-            send_peer_info_ext(hp, &owner, nonce, true, from, f);
+            send_peer_info_ext(hp, &owner, nonce, RP_PEER_SPEAKS_EXT | relay, from, f);
         else
             send_peer_info(hp, &owner, from);
-        send_peer_info_ext(hp, from, nonce, owner_ext, &owner, NULL);
+        send_peer_info_ext(hp, from, nonce, (owner_ext ? RP_PEER_SPEAKS_EXT : 0) | relay, &owner,
+                           NULL);
     }
     rp_emit(&hp->out, RUPHIN_EVENT_SESSION_JOINED, 0, from, f->session_id, f->session_id_len);
 }
@@ -151,7 +231,8 @@ void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *fr
 {
     bool ext = hp->cfg.extensions;
     hp->last_now = now;
-    if (!rp_ratelimit_allow(&hp->per_source, from, now)) {
+    /* Relayed traffic has its own budget (per pair, in bytes). */
+    if (frame->type != RP_FRAME_RELAY && !rp_ratelimit_allow(&hp->per_source, from, now)) {
         refuse(hp);
         return;
     }
@@ -163,6 +244,8 @@ void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *fr
         rp_send_empty(&hp->out, from, RP_FRAME_HELLO_RESP);
     else if (ext && rp_wire_is_probe(frame))
         on_probe(hp, from);
+    else if (ext && frame->type == RP_FRAME_RELAY)
+        on_relay(hp, now, from, frame, frame->payload_len + RP_HEADER_LEN + 8);
     else
         rp_count(&hp->out, RUPHIN_STAT_RX_UNEXPECTED);
 }

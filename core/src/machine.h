@@ -30,6 +30,7 @@ typedef struct rp_config {
     int64_t socket_buffer;
     bool extensions; /* speak generation 1 with peers that show they do */
     int64_t rate_limit;    /* per address and second; 0 = none */
+    int64_t relay_rate;    /* holepuncher: relayed bytes/s per pair; peers: ms before relaying */
     bool no_amplification;
 } rp_config;
 

@@ -85,10 +85,10 @@ static int send_datagram(void *ctx, const ruphin_addr *to, const uint8_t *frame,
 static int alloc_buffers(ruphin_node *node)
 {
     size_t frame_max = (size_t)node->cfg.max_payload + RP_HEADER_LEN;
-    size_t slot = node->role == RUPHIN_ROLE_HOLEPUNCHER || frame_max < MIN_SLOT_SIZE
-                      ? MIN_SLOT_SIZE : frame_max;
+    size_t slot = node->role == RUPHIN_ROLE_HOLEPUNCHER || frame_max + 8 < MIN_SLOT_SIZE
+                      ? MIN_SLOT_SIZE : frame_max + 8; /* + a Relay frame's nonce */
     unsigned batch = node->role == RUPHIN_ROLE_HOLEPUNCHER ? HOLEPUNCHER_BATCH : PEER_BATCH;
-    node->tx = malloc(frame_max);
+    node->tx = malloc(frame_max + 8); /* + a Relay frame's nonce */
     if (node->tx == NULL)
         return RUPHIN_ERR_NOMEM;
     return rp_rx_batch_init(&node->rx, batch, slot);
@@ -430,7 +430,8 @@ static int client_destination(const ruphin_node *node, const ruphin_addr *to)
     const rp_client *c = &node->m.client;
     if (c->state == RUPHIN_STATE_FAILED)
         return RUPHIN_ERR_FAILED;
-    if (c->state != RUPHIN_STATE_CONNECTED && c->state != RUPHIN_STATE_PUNCHING)
+    if (c->state != RUPHIN_STATE_CONNECTED && c->state != RUPHIN_STATE_PUNCHING &&
+        c->state != RUPHIN_STATE_RELAYED)
         return RUPHIN_ERR_NOT_CONNECTED; /* punching: early data */
     if (to != NULL && !rp_addr_same(to, &c->server))
         return RUPHIN_ERR_UNKNOWN_PEER;
@@ -446,9 +447,14 @@ static int server_destination(const ruphin_node *node, const ruphin_addr *to)
     return rp_server_can_send(&node->m.server, to);
 }
 
+/* The Data frame buffer: the largest payload plus a Relay frame's header. */
+static size_t tx_capacity(const ruphin_node *node)
+{
+    return (size_t)node->cfg.max_payload + RP_HEADER_LEN + 8;
+}
+
 int32_t ruphin_send(ruphin_node *node, const ruphin_addr *to, const uint8_t *data, size_t len)
 {
-    size_t frame_len;
     int rc;
 
     if (node == NULL || (data == NULL && len > 0))
@@ -461,11 +467,9 @@ int32_t ruphin_send(ruphin_node *node, const ruphin_addr *to, const uint8_t *dat
                                           : server_destination(node, to);
     if (rc != RUPHIN_OK)
         return rc;
-    if (to == NULL)
-        to = &node->m.client.server;
-    frame_len = rp_wire_encode_data(node->tx, (size_t)node->cfg.max_payload + RP_HEADER_LEN,
-                                    data, len);
-    return rp_send_frame(&node->out, to, node->tx, frame_len);
+    if (node->role == RUPHIN_ROLE_CLIENT)
+        return rp_client_send_data(&node->m.client, data, len, node->tx, tx_capacity(node));
+    return rp_server_send_data(&node->m.server, to, data, len, node->tx, tx_capacity(node));
 }
 
 /* ---- waking, event-loop integration, introspection ---- */

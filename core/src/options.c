@@ -29,6 +29,7 @@ static const option_spec specs[RP_OPTION_COUNT] = {
     [RUPHIN_OPT_EXTENSIONS] = {1, 0, 1},
     [RUPHIN_OPT_RATE_LIMIT] = {200, 0, 100000000},
     [RUPHIN_OPT_NO_AMPLIFICATION] = {1, 0, 1},
+    [RUPHIN_OPT_RELAY_RATE] = {0, 0, 1000000000},
 };
 
 static bool valid_option(int32_t option)
@@ -99,6 +100,7 @@ int rp_config_from_options(rp_config *cfg, const ruphin_options *o)
     cfg->extensions = get(o, RUPHIN_OPT_EXTENSIONS) != 0;
     cfg->rate_limit = get(o, RUPHIN_OPT_RATE_LIMIT);
     cfg->no_amplification = get(o, RUPHIN_OPT_NO_AMPLIFICATION) != 0;
+    cfg->relay_rate = get(o, RUPHIN_OPT_RELAY_RATE);
     /* Backoff may not start above its own ceiling. */
     if (cfg->retransmit_ms > cfg->retransmit_max_ms)
         return RUPHIN_ERR_INVALID;

@@ -13,12 +13,24 @@
 
 /* ---- holepuncher ---- */
 
+/* A pair of peers the holepuncher relays for, found by their join's nonce. */
+typedef struct rp_relay {
+    uint64_t nonce;      /* 0: free */
+    ruphin_addr client, server;
+    int64_t last_used;
+    uint32_t window;     /* the second the byte count belongs to */
+    uint32_t bytes;
+} rp_relay;
+
+enum { RP_RELAYS = 4096, RP_RELAY_PROBES = 8 };
+
 typedef struct rp_holepuncher {
     rp_config cfg;
     rp_output out;
     rp_sessions sessions;
     rp_ratelimit per_source; /* requests taken from one address */
     rp_ratelimit per_target; /* datagrams sent to one address because of someone else */
+    rp_relay *relays;        /* RP_RELAYS slots when relaying is on, else NULL */
     int64_t last_now; /* the latest time passed in */
 } rp_holepuncher;
 
@@ -47,6 +59,8 @@ typedef struct rp_peer {
     /* Generation 1: the join's nonce proves the peer whatever address its
      * hellos come from; its local addresses are punched too. */
     bool ext;
+    bool relay_offered;
+    bool relayed;        /* connected through the holepuncher's relay */
     uint64_t nonce;
     uint8_t local_count;
     ruphin_addr locals[RP_MAX_LOCALS];
@@ -93,6 +107,10 @@ void rp_server_tick(rp_server *s, int64_t now);
 int64_t rp_server_deadline(const rp_server *s);
 /* 0, or RUPHIN_ERR_UNKNOWN_PEER when to is not a connected client. */
 int rp_server_can_send(const rp_server *s, const ruphin_addr *to);
+/* Sends a Data payload to a connected client, directly or through the
+ * relay; buf (cap bytes) holds the frame. */
+int rp_server_send_data(rp_server *s, const ruphin_addr *to, const uint8_t *data, size_t len,
+                        uint8_t *buf, size_t cap);
 uint32_t rp_server_connected_count(const rp_server *s);
 
 /* ---- client peer ---- */
@@ -105,6 +123,8 @@ typedef struct rp_client {
     /* Generation 1 */
     bool hp_ext;          /* the holepuncher answered our probe */
     bool server_ext;      /* PeerInfoExt said the server speaks it */
+    bool relay_offered;   /* PeerInfoExt said the holepuncher relays for us */
+    int64_t relay_from;   /* PUNCHING: when to start trying the relay */
     uint64_t nonce;       /* from PeerInfoExt; 0 = none yet */
     uint8_t local_count;  /* our own local addresses, sent in JoinExt */
     ruphin_addr locals[RP_MAX_LOCALS];
@@ -125,5 +145,7 @@ void rp_client_start(rp_client *c, int64_t now);
 void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const rp_frame *frame);
 void rp_client_tick(rp_client *c, int64_t now);
 int64_t rp_client_deadline(const rp_client *c);
+/* Sends a Data payload to the server, directly or through the relay. */
+int rp_client_send_data(rp_client *c, const uint8_t *data, size_t len, uint8_t *buf, size_t cap);
 
 #endif

@@ -110,6 +110,7 @@ static void schedule_peer(rp_server *s, int64_t when)
 static void connect_peer(rp_server *s, int64_t now, rp_peer *p)
 {
     p->state = RP_PEER_CONNECTED;
+    p->relayed = false;
     p->last_heard = now;
     schedule_peer(s, now + rp_config_silence_limit(&s->cfg));
     rp_emit(&s->out, RUPHIN_EVENT_CONNECTED, 0, &p->addr, NULL, 0);
@@ -183,6 +184,7 @@ static void on_peer_info(rp_server *s, int64_t now, const rp_frame *f)
         return;
     if (ext) {
         p->ext = (f->flags & RP_PEER_SPEAKS_EXT) != 0;
+        p->relay_offered = (f->flags & RP_RELAY_OFFERED) != 0;
         p->nonce = f->nonce;
         p->local_count = 0;
         for (i = 0; i < f->local_count; i++)
@@ -227,9 +229,11 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
             p->nonce = f->nonce;
         return;
     }
-    if (p->state == RP_PEER_CONNECTED && !rp_addr_same(&p->addr, from))
-        return; /* another path to a connected peer: keep the first */
-    if (p->state != RP_PEER_CONNECTED && !rp_addr_same(&p->addr, from)) {
+    if (!rp_addr_same(&p->addr, from)) {
+        /* A connected client speaking from another path (say our LAN punch
+         * reached it before our public one): it uses the path it proves last,
+         * so follow it there. */
+        bool moving = p->state == RP_PEER_CONNECTED && !p->relayed;
         if (at != NULL && at->state != RP_PEER_HEARD) { /* another client's address */
             rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
             return;
@@ -241,17 +245,46 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
             rp_peers_remove(&s->peers, at); /* moves entries: find p again */
             p = find_by_nonce(s, nonce);
         }
+        if (moving)
+            rp_emit(&s->out, RUPHIN_EVENT_DISCONNECTED, 0, &p->addr, NULL, 0);
         p = adopt_address(s, p, from);
+        if (moving)
+            p->state = RP_PEER_ANNOUNCED; /* connected again below, at the new address */
     }
-    if (p->state == RP_PEER_CONNECTED)
+    if (p->state == RP_PEER_CONNECTED && !p->relayed)
         p->last_heard = now;
-    else if (p->state == RP_PEER_ANNOUNCED)
+    else if (p->state == RP_PEER_ANNOUNCED || p->relayed)
         connect_peer(s, now, p);
     if (f->flags == RP_HELLO_EXT_REQ && p->state == RP_PEER_CONNECTED) {
         uint8_t frame[32];
         size_t len = rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_RESP, f->nonce);
         rp_send_frame(&s->out, from, frame, len);
     }
+}
+
+/* A Relay frame from the holepuncher: a client that could not punch says
+ * hello through it (answered the same way), or sends relayed data. */
+static void on_relay(rp_server *s, int64_t now, const rp_frame *f)
+{
+    rp_peer *p = find_by_nonce(s, f->nonce);
+    uint8_t frame[RP_HEADER_LEN + 8];
+    if (p == NULL || !p->relay_offered || (f->payload_len > 0 && !p->relayed)) {
+        rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    if (p->state != RP_PEER_CONNECTED) {
+        p->state = RP_PEER_CONNECTED;
+        p->relayed = true;
+        schedule_peer(s, now + rp_config_silence_limit(&s->cfg));
+        rp_emit(&s->out, RUPHIN_EVENT_RELAYED, 0, &p->addr, NULL, 0);
+    }
+    p->last_heard = now;
+    if (f->payload_len > 0) {
+        rp_emit(&s->out, RUPHIN_EVENT_DATA, 0, &p->addr, f->payload, f->payload_len);
+        return;
+    }
+    rp_send_frame(&s->out, &s->holepuncher, frame,
+                  rp_wire_encode_relay(frame, sizeof frame, p->nonce, NULL, 0));
 }
 
 /* A hello (request or response) from a peer. */
@@ -262,8 +295,8 @@ static void on_hello(rp_server *s, int64_t now, const ruphin_addr *from, const r
     p = track_peer(s, now, from, RP_PEER_HEARD, &created);
     if (p == NULL)
         return;
-    if (p->state == RP_PEER_ANNOUNCED)
-        connect_peer(s, now, p);
+    if (p->state == RP_PEER_ANNOUNCED || p->relayed)
+        connect_peer(s, now, p); /* (a relayed client found a direct path) */
     else if (p->state == RP_PEER_CONNECTED)
         p->last_heard = now;
     /* Not yet announced: no answer. The client would take it for "connected"
@@ -308,6 +341,8 @@ void rp_server_input(rp_server *s, int64_t now, const ruphin_addr *from, const r
         on_peer_info(s, now, f);
     else if (s->cfg.extensions && f->type == RP_FRAME_HELLO_EXT)
         on_hello_ext(s, now, from, f);
+    else if (s->cfg.extensions && f->type == RP_FRAME_RELAY && from_holepuncher(s, from))
+        on_relay(s, now, f);
     else if (f->type == RP_FRAME_DATA)
         on_data(s, now, from, f);
     else
@@ -413,6 +448,18 @@ int rp_server_can_send(const rp_server *s, const ruphin_addr *to)
     if (p != NULL && p->state == RP_PEER_CONNECTED)
         return RUPHIN_OK;
     return RUPHIN_ERR_UNKNOWN_PEER;
+}
+
+int rp_server_send_data(rp_server *s, const ruphin_addr *to, const uint8_t *data, size_t len,
+                        uint8_t *buf, size_t cap)
+{
+    const rp_peer *p = rp_peers_find(&s->peers, to);
+    if (p == NULL || p->state != RP_PEER_CONNECTED)
+        return RUPHIN_ERR_UNKNOWN_PEER;
+    if (p->relayed)
+        return rp_send_frame(&s->out, &s->holepuncher, buf,
+                             rp_wire_encode_relay(buf, cap, p->nonce, data, len));
+    return rp_send_frame(&s->out, to, buf, rp_wire_encode_data(buf, cap, data, len));
 }
 
 uint32_t rp_server_connected_count(const rp_server *s)

@@ -162,6 +162,12 @@ static rp_wire_status decode_ext(rp_frame *f)
         if (f->flags != RP_HELLO_EXT_REQ && f->flags != RP_HELLO_EXT_RESP)
             r.ok = false;
         break;
+    case RP_FRAME_RELAY:
+        f->nonce = read_u64(&r);
+        f->payload = r.p; /* what follows the nonce is the relayed payload */
+        f->payload_len = r.left;
+        r.left = 0;
+        break;
     default:
         return RP_WIRE_UNKNOWN_TYPE;
     }
@@ -186,7 +192,7 @@ rp_wire_status rp_wire_decode(const uint8_t *buf, size_t len, rp_frame *out)
         out->session_id_len = out->payload_len;
         return out->payload_len <= RUPHIN_MAX_SESSION_ID ? RP_WIRE_OK : RP_WIRE_BAD_PAYLOAD;
     }
-    if (out->type >= RP_FRAME_CAPABILITIES && out->type <= RP_FRAME_HELLO_EXT)
+    if (out->type >= RP_FRAME_CAPABILITIES && out->type <= RP_FRAME_RELAY)
         return decode_ext(out);
     if (out->type == RP_FRAME_PEER_INFO)
         return decode_peer_info(out->payload, out->payload_len, &out->peer);
@@ -367,4 +373,16 @@ int rp_wire_is_probe(const rp_frame *f)
 {
     return f->type == RP_FRAME_REGISTER_ACK && f->session_id_len == RP_PROBE_ID_LEN &&
            memcmp(f->session_id, RP_PROBE_ID, RP_PROBE_ID_LEN) == 0;
+}
+
+size_t rp_wire_encode_relay(uint8_t *buf, size_t cap, uint64_t nonce, const uint8_t *payload,
+                            size_t len)
+{
+    writer w = start_frame(buf, cap);
+    write_u64(&w, nonce);
+    if (payload != NULL || len == 0)
+        write_bytes(&w, payload, len);
+    else
+        w.ok = false;
+    return finish_frame(buf, &w, RP_FRAME_RELAY);
 }

@@ -27,7 +27,8 @@ enum rp_frame_type {
     RP_FRAME_REGISTER_EXT = 11,
     RP_FRAME_JOIN_EXT = 12,
     RP_FRAME_PEER_INFO_EXT = 13,
-    RP_FRAME_HELLO_EXT = 14
+    RP_FRAME_HELLO_EXT = 14,
+    RP_FRAME_RELAY = 15
 };
 
 /* The probe that asks "do you speak generation 1?": a v0 RegisterAck with
@@ -39,7 +40,8 @@ enum { RP_PROBE_ID_LEN = 9, RP_PROTOCOL_VERSION = 1 };
 
 enum {
     RP_MAX_LOCALS = 4,              /* local addresses carried in JoinExt */
-    RP_PEER_SPEAKS_EXT = 1,         /* PeerInfoExt flag */
+    RP_PEER_SPEAKS_EXT = 1,         /* PeerInfoExt flags */
+    RP_RELAY_OFFERED = 2,
     RP_HELLO_EXT_REQ = 0,           /* HelloExt kinds */
     RP_HELLO_EXT_RESP = 1,
     /* The largest PeerInfoExt a holepuncher sends to a joining client (an
@@ -72,7 +74,7 @@ typedef struct rp_frame {
     const uint8_t *session_id; /* Register, Join, RegisterAck, SessionNotFound and their Ext */
     size_t session_id_len;
     ruphin_addr peer;          /* PeerInfo, PeerInfoExt: the peer's public address */
-    uint64_t nonce;            /* PeerInfoExt, HelloExt */
+    uint64_t nonce;            /* PeerInfoExt, HelloExt, Relay */
     uint8_t flags;             /* PeerInfoExt: RP_PEER_SPEAKS_EXT; HelloExt: its kind */
     uint8_t version;           /* Capabilities */
     uint8_t local_count;       /* JoinExt, PeerInfoExt */
@@ -100,6 +102,9 @@ size_t rp_wire_encode_peer_info_ext(uint8_t *buf, size_t cap, uint64_t nonce, ui
                                     const ruphin_addr *peer, const ruphin_addr *locals,
                                     size_t local_count);
 size_t rp_wire_encode_hello_ext(uint8_t *buf, size_t cap, uint8_t kind, uint64_t nonce);
+/* Relay: u64 nonce, then a Data payload (empty: a hello through the relay). */
+size_t rp_wire_encode_relay(uint8_t *buf, size_t cap, uint64_t nonce, const uint8_t *payload,
+                            size_t len);
 
 /* 1 when frames of this type (generation 0) carry a session id. */
 int rp_wire_has_session_id(uint16_t type);

@@ -151,6 +151,8 @@ def ext_status(ftype, body):
         rest = read_addrs(body[9:], 1) if len(body) >= 9 else None
         rest = read_locals(rest) if rest is not None else None
         return 0 if rest == b"" else -4
+    if ftype == 15:  # Relay: a nonce, then any payload
+        return 0 if len(body) >= 8 else -4
     return 0 if len(body) == 9 and body[0] in (0, 1) else -4  # HelloExt
 
 
@@ -161,7 +163,7 @@ def spec_status(data):
     if int.from_bytes(data[:2], "big") != len(data):
         return -2  # length field differs from the datagram
     ftype, body = int.from_bytes(data[2:4], "big"), data[4:]
-    if ftype not in range(1, 15):
+    if ftype not in range(1, 16):
         return -3  # unknown type
     if ftype >= 10:
         return ext_status(ftype, body)

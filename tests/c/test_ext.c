@@ -158,9 +158,15 @@ static void test_server_adopts_symmetric_nat_address(void)
     CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
     rp_server_input(&s, 40, &STRANGER, FRAME("\x00\x05\x00\x05x"));
     CHECK_EQ(pop().type, RUPHIN_EVENT_DATA);
-    /* A second path with the same nonce does not move a connected peer. */
+    /* The client proves the nonce on another path (it took our LAN punch):
+     * the server follows it there, and says so. */
     rp_server_input(&s, 50, &CLIENT_LAN, hello_ext(RP_HELLO_EXT_RESP, 77));
-    CHECK_EQ(rp_server_can_send(&s, &STRANGER), RUPHIN_OK);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_DISCONNECTED && ruphin_addr_equal(&ev.peer, &STRANGER) == 1);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_CONNECTED && ruphin_addr_equal(&ev.peer, &CLIENT_LAN) == 1);
+    CHECK_EQ(rp_server_can_send(&s, &CLIENT_LAN), RUPHIN_OK);
+    CHECK_EQ(rp_server_can_send(&s, &STRANGER), RUPHIN_ERR_UNKNOWN_PEER);
     rp_server_free(&s);
 }
 
@@ -226,7 +232,8 @@ static void test_client_ext_flow_and_adoption(void)
     rp_client_input(&c, 4, &STRANGER, hello_ext(RP_HELLO_EXT_REQ, 42));
     ev = pop();
     CHECK(ev.type == RUPHIN_EVENT_CONNECTED && ruphin_addr_equal(&ev.peer, &STRANGER) == 1);
-    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_EXT, &STRANGER), 1);
+    /* The answer, and a hello that tells the server which path we took. */
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_EXT, &STRANGER), 2);
     rp_client_input(&c, 5, &STRANGER, FRAME("\x00\x05\x00\x05x"));
     CHECK_EQ(pop().type, RUPHIN_EVENT_DATA);
     rp_client_input(&c, 6, &SERVER, hello_ext(RP_HELLO_EXT_REQ, 41));
@@ -255,6 +262,106 @@ static void test_client_with_generation0_server(void)
     CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
 }
 
+static rp_frame *relay(uint64_t nonce, const char *payload)
+{
+    static uint8_t buf[64];
+    return decoded(buf, rp_wire_encode_relay(buf, sizeof buf, nonce, (const uint8_t *)payload,
+                                             strlen(payload)));
+}
+
+static void test_relay_through_the_holepuncher(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    int mark;
+    cfg.extensions = true;
+    cfg.relay_rate = 40; /* bytes per second for the pair */
+    rp_holepuncher_init(&hp, &cfg, &out, 1);
+    rp_holepuncher_input(&hp, 0, &SERVER, register_ext("id"));
+    rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", NULL, 0, RP_PEER_INFO_EXT_MAX_REPLY));
+    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED);
+    mark = nsent;
+    /* Each side's frames go to the other; strangers' and unknown nonces do not. */
+    rp_holepuncher_input(&hp, 1, &CLIENT, relay(last_nonce, ""));
+    rp_holepuncher_input(&hp, 1, &SERVER, relay(last_nonce, "hi"));
+    rp_holepuncher_input(&hp, 1, &STRANGER, relay(last_nonce, "x"));
+    rp_holepuncher_input(&hp, 1, &CLIENT, relay(last_nonce + 1, "x"));
+    CHECK_EQ(count_sent(mark, RP_FRAME_RELAY, &SERVER), 1);
+    CHECK_EQ(count_sent(mark, RP_FRAME_RELAY, &CLIENT), 1);
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 2);
+    /* The pair's budget: 40 bytes a second (12 + 14 used so far). */
+    rp_holepuncher_input(&hp, 2, &CLIENT, relay(last_nonce, "0123456789"));
+    rp_holepuncher_input(&hp, 3, &CLIENT, relay(last_nonce, "0123456789"));
+    CHECK_EQ(count_sent(mark, RP_FRAME_RELAY, &SERVER), 1);
+    CHECK_EQ(stats[RUPHIN_STAT_RX_REFUSED], 2);
+    rp_holepuncher_input(&hp, 1000, &CLIENT, relay(last_nonce, "0123456789"));
+    CHECK_EQ(count_sent(mark, RP_FRAME_RELAY, &SERVER), 2); /* a new second */
+    rp_holepuncher_free(&hp);
+}
+
+static void test_peers_fall_back_to_the_relay(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    rp_server s;
+    ruphin_event ev;
+    int mark;
+    uint8_t buf[64];
+
+    cfg.extensions = true;
+    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_client_start(&c, 0);
+    rp_client_input(&c, 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
+    rp_client_input(&c, 2, &HP, peer_info_ext(7, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &SERVER,
+                                              NULL, 0));
+    pop();
+    /* Punching for a third of the handshake timeout, then relay hellos too. */
+    mark = nsent;
+    RUN_CLOCK(rp_client_tick, &c, 3, 3335);
+    CHECK_EQ(count_sent(mark, RP_FRAME_RELAY, &HP), 0);
+    RUN_CLOCK(rp_client_tick, &c, 3336, 3500);
+    CHECK(count_sent(mark, RP_FRAME_RELAY, &HP) >= 1);
+    /* The server's answer through the relay: relayed, reported as such. */
+    rp_client_input(&c, 3501, &HP, relay(7, ""));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_RELAYED && ruphin_addr_equal(&ev.peer, &SERVER) == 1);
+    CHECK_EQ(c.state, RUPHIN_STATE_RELAYED);
+    mark = nsent;
+    CHECK_EQ(rp_client_send_data(&c, (const uint8_t *)"x", 1, buf, sizeof buf), RUPHIN_OK);
+    CHECK_EQ(count_sent(mark, RP_FRAME_RELAY, &HP), 1);
+    rp_client_input(&c, 3502, &HP, relay(7, "back"));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 4);
+    /* A direct hello later upgrades to a direct connection. */
+    rp_client_input(&c, 3503, &SERVER, FRAME("\x00\x04\x00\x08"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+    CHECK_EQ(c.state, RUPHIN_STATE_CONNECTED);
+
+    /* The server side: a relay hello for an announced client. */
+    out = setup(&cfg);
+    cfg.extensions = true;
+    s = ext_server(&cfg, &out);
+    rp_server_input(&s, 10, &HP, peer_info_ext(7, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &CLIENT,
+                                               NULL, 0));
+    pop();
+    mark = nsent;
+    rp_server_input(&s, 20, &HP, relay(7, ""));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_RELAYED && ruphin_addr_equal(&ev.peer, &CLIENT) == 1);
+    CHECK_EQ(count_sent(mark, RP_FRAME_RELAY, &HP), 1); /* answered through the relay */
+    rp_server_input(&s, 21, &HP, relay(7, "hi"));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 2 && ruphin_addr_equal(&ev.peer, &CLIENT) == 1);
+    mark = nsent;
+    CHECK_EQ(rp_server_send_data(&s, &CLIENT, (const uint8_t *)"yo", 2, buf, sizeof buf), RUPHIN_OK);
+    CHECK_EQ(count_sent(mark, RP_FRAME_RELAY, &HP), 1);
+    rp_server_input(&s, 22, &HP, relay(8, "x")); /* another pair's nonce */
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    rp_server_free(&s);
+}
+
 int main(void)
 {
     RUN(test_wire_ext_vectors);
@@ -265,5 +372,7 @@ int main(void)
     RUN(test_server_hello_ext_before_announcement);
     RUN(test_client_ext_flow_and_adoption);
     RUN(test_client_with_generation0_server);
+    RUN(test_relay_through_the_holepuncher);
+    RUN(test_peers_fall_back_to_the_relay);
     return check_report();
 }

@@ -26,6 +26,7 @@ class EventType(enum.IntEnum):
     SESSION_EXPIRED = lib.RUPHIN_EVENT_SESSION_EXPIRED
     SESSION_JOINED = lib.RUPHIN_EVENT_SESSION_JOINED
     PEER_ANNOUNCED = lib.RUPHIN_EVENT_PEER_ANNOUNCED
+    RELAYED = lib.RUPHIN_EVENT_RELAYED
 
 
 class State(enum.IntEnum):
@@ -37,6 +38,7 @@ class State(enum.IntEnum):
     CONNECTED = lib.RUPHIN_STATE_CONNECTED
     FAILED = lib.RUPHIN_STATE_FAILED
     SERVING = lib.RUPHIN_STATE_SERVING
+    RELAYED = lib.RUPHIN_STATE_RELAYED
 
 
 class Role(enum.IntEnum):
@@ -78,6 +80,7 @@ OPTIONS = {
     "extensions": lib.RUPHIN_OPT_EXTENSIONS,
     "rate_limit": lib.RUPHIN_OPT_RATE_LIMIT,
     "no_amplification": lib.RUPHIN_OPT_NO_AMPLIFICATION,
+    "relay_rate": lib.RUPHIN_OPT_RELAY_RATE,
 }
 
 STATS = {
@@ -214,7 +217,7 @@ class Node:
         data = bytes(data)
         check(lib.ruphin_send(self._ptr(), to, data, len(data)))
 
-    def _wait_for(self, wanted: EventType, timeout: Optional[float]) -> Event:
+    def _wait_for(self, wanted, timeout: Optional[float]) -> Event:
         """Polls until an event of type wanted; raises on FAILED or timeout."""
         import time
         end = None if timeout is None else time.monotonic() + timeout
@@ -223,10 +226,10 @@ class Node:
             ev = self.poll(left)
             if ev is not None:
                 ev.raise_for_failure()
-                if ev.type == wanted:
+                if ev.type == wanted or (isinstance(wanted, tuple) and ev.type in wanted):
                     return ev
             elif end is not None and time.monotonic() >= end:
-                raise error_for(lib.RUPHIN_ERR_TIMEOUT, f"no {wanted.name} event")
+                raise error_for(lib.RUPHIN_ERR_TIMEOUT, f"no {wanted} event")
 
 
 class Holepuncher(Node):
@@ -299,8 +302,8 @@ class Client(_Peer):
         SessionNotFound, Timeout, ... when that fails."""
         if self.state == State.FAILED:
             raise Failed(lib.RUPHIN_ERR_FAILED)
-        if self.state != State.CONNECTED:
-            self._wait_for(EventType.CONNECTED, timeout)
+        if self.state not in (State.CONNECTED, State.RELAYED):
+            self._wait_for((EventType.CONNECTED, EventType.RELAYED), timeout)
         return self.server_address
 
     def recv(self, timeout: Optional[float] = None) -> bytes:
