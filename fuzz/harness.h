@@ -61,6 +61,7 @@ static rp_output fuzz_output(rp_config *cfg)
     cfg->punch_interval_ms = 5;
     cfg->max_sessions = 8;
     cfg->max_peers = 4;
+    cfg->relay_rate = 100; /* holepuncher: bytes/s per pair; peers: ms before relaying */
     return out;
 }
 

@@ -49,6 +49,10 @@ def hello_ext(kind, nonce):
     return frame(14, struct.pack(">BQ", kind, nonce))
 
 
+def relay(nonce, payload=b""):
+    return frame(15, struct.pack(">Q", nonce) + payload)
+
+
 PROBE = frame(6, b"\xffruphin/1")
 CAPS = frame(10, b"\x01")
 PEER1_INFO = peer_info_v4([198, 51, 100, 2], 4000)
@@ -65,6 +69,7 @@ SEEDS = {
         "join_ext": join_ext(b"id", addr_v4([10, 0, 0, 3], 5000), 1),
         "peer_info_ext": peer_info_ext(3, 1, addr_v4([192, 0, 2, 3], 5000)),
         "hello_ext": hello_ext(0, 3),
+        "relay": relay(3, b"data"),
     },
     "holepuncher": {
         "register_join": dgram(PEER1, frame(2, b"id")) + dgram(PEER2, frame(3, b"id"))
@@ -73,6 +78,8 @@ SEEDS = {
         + tick(255) + dgram(PEER2, frame(2, b"id")),
         "ext": dgram(PEER1, PROBE) + dgram(PEER1, frame(11, b"\x02id\x00"))
         + dgram(PEER2, join_ext(b"id", addr_v4([10, 0, 0, 3], 5000), 1)) + tick(100),
+        "relay": dgram(PEER1, frame(11, b"\x02id\x00")) + dgram(PEER2, join_ext(b"id"))
+        + dgram(PEER2, relay(1)) + dgram(PEER1, relay(1, b"back")) + tick(100),
         "full_table": b"".join(dgram(PEER1, frame(2, bytes([i]))) for i in range(10))
         + dgram(PEER6, frame(3, bytes([3]))) + tick(255),
     },
@@ -82,6 +89,9 @@ SEEDS = {
         "hello_first": dgram(HP, frame(6, b"id")) + dgram(PEER6, frame(9))
         + dgram(HP, PEER6_INFO) + dgram(PEER6, frame(5, b"x")),
         "register_timeout": tick(100) + tick(100) + tick(150),
+        "relay": dgram(HP, CAPS) + dgram(HP, frame(6, b"id"))
+        + dgram(HP, peer_info_ext(2, 3, addr_v4([192, 0, 2, 3], 5000)))
+        + dgram(HP, relay(2)) + dgram(HP, relay(2, b"x")) + tick(60),
         "ext_adopt": dgram(HP, CAPS) + dgram(HP, frame(6, b"id"))
         + dgram(HP, peer_info_ext(2, 1, addr_v4([192, 0, 2, 3], 5000), addr_v4([10, 0, 0, 3], 5000), 1))
         + tick(5) + dgram(PEER1, hello_ext(0, 2)) + dgram(PEER1, frame(5, b"x")),
@@ -93,6 +103,8 @@ SEEDS = {
         "not_found": tick(10) + dgram(HP, frame(7, b"id")),
         "data_connects": dgram(HP, PEER6_INFO) + dgram(PEER6, frame(5, b"x")),
         "timeout": dgram(HP, PEER1_INFO) + tick(200) + tick(200),
+        "relay": dgram(HP, CAPS) + dgram(HP, peer_info_ext(2, 3, addr_v4([198, 51, 100, 2], 4000)))
+        + tick(120) + tick(120) + dgram(HP, relay(2)) + dgram(HP, relay(2, b"x")) + tick(60),
         "ext_adopt": dgram(HP, CAPS) + dgram(HP, peer_info_ext(2, 1, addr_v4([198, 51, 100, 2], 4000)))
         + dgram(PEER2, hello_ext(0, 2)) + dgram(PEER2, frame(5, b"x")) + tick(60),
     },
