@@ -114,6 +114,26 @@ def test_a_low_ttl_packet_opens_the_mapping_without_causing_a_clash():
         assert outside.finish().texts() == []
 
 
+@pytest.mark.parametrize("kind", ["restricted", "restricted-open"])
+def test_punching_by_hand_when_packets_cross_on_the_wire(kind):
+    """Hole punching with plain sockets: both peers tell a rendezvous their
+    mapping, it says go to both at once, and both send. With 5 ms one-way
+    delay the packets cross on the wire, so even the clash-prone router has
+    seen its host's packet first, and both directions open (p1 may still be
+    lost if a busy machine holds one peer back for longer than the delay)."""
+    with Lab(kind, kind, delay_ms=20) as lab:
+        rendezvous = lab.probe("holepuncher", 5000, "recv:1")
+        peers = [lab.probe(role, 4000, f"send:{HP_ADDR}:5000:here", "await:3",
+                           f"send:{other}:4000:p1", "sleep:0.1", f"send:{other}:4000:p2", "recv:1")
+                 for role, other in (("server", CLIENT_PUBLIC), ("client", SERVER_PUBLIC))]
+        mappings = rendezvous.finish().datagrams
+        lab.probe("holepuncher", 5000,
+                  *(f"send:{ip}:{port}:go" for _, ip, port in mappings)).finish()
+        server, client = (p.finish().datagrams for p in peers)
+    assert ("p2", CLIENT_PUBLIC, 4000) in server
+    assert ("p2", SERVER_PUBLIC, 4000) in client
+
+
 def test_same_nat_peers_share_a_public_address_and_reach_each_other_on_the_lan():
     with Lab(natlab.SAME_NAT, natlab.SAME_NAT) as lab:
         at_hp = lab.probe("holepuncher", 5000, "recv:1.5")

@@ -9,6 +9,7 @@ binds 0.0.0.0:PORT (0: any), prints "bound PORT", then does each STEP in turn:
     sleep:SECONDS         wait
     ttl:N                 send what follows with IP TTL N
     recv:SECONDS          print "TEXT SRC_IP SRC_PORT" for each datagram that arrives
+    await:SECONDS         the same, but only until the first one
     echo:SECONDS          the same, and send each one back to where it came from
     rtt:HOST:PORT:N       N times: send, wait for the echo, print "rtt MS"
 
@@ -21,7 +22,7 @@ import time
 received = 0
 
 
-def receive(sock, seconds, echo):
+def receive(sock, seconds, echo, one=False):
     global received
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
@@ -34,6 +35,8 @@ def receive(sock, seconds, echo):
         print(data.decode(), src[0], src[1], flush=True)
         if echo:
             sock.sendto(data, src)
+        if one:
+            return
 
 
 def rtt(sock, host, port, n):
@@ -64,8 +67,8 @@ def main():
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(arg))
         elif verb == "sleep":
             time.sleep(float(arg))
-        elif verb in ("recv", "echo"):
-            receive(sock, float(arg), verb == "echo")
+        elif verb in ("recv", "echo", "await"):
+            receive(sock, float(arg), verb == "echo", verb == "await")
         elif verb == "rtt":
             host, port, n = arg.split(":")
             rtt(sock, host, int(port), int(n))
