@@ -117,7 +117,7 @@ def test_a_low_ttl_packet_opens_the_mapping_without_causing_a_clash():
 @pytest.mark.parametrize("kind", ["restricted", "restricted-open"])
 def test_punching_by_hand_when_packets_cross_on_the_wire(kind):
     """Hole punching with plain sockets: both peers tell a rendezvous their
-    mapping, it says go to both at once, and both send. With 5 ms one-way
+    mapping, it says go to both at once, and both send. With 20 ms one-way
     delay the packets cross on the wire, so even the clash-prone router has
     seen its host's packet first, and both directions open (p1 may still be
     lost if a busy machine holds one peer back for longer than the delay)."""
