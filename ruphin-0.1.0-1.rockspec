@@ -1,6 +1,7 @@
 -- LuaRocks package of the Lua binding. From the repository root:
 --   luarocks --lua-version 5.4 make
---   luarocks --lua-version 5.1 make LUA_INCDIR=/usr/include/luajit-2.1   (LuaJIT)
+--   luarocks --lua-version 5.1 make     (Lua 5.1 and LuaJIT; Debian: liblua5.1-0-dev, or
+--                                        add LUA_INCDIR=/usr/include/luajit-2.1)
 -- It compiles the C core's sources with the binding: no CMake build needed.
 rockspec_format = "3.0"
 package = "ruphin"

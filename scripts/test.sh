@@ -10,6 +10,7 @@ source scripts/deps.sh
 ensure_packages build-essential cmake clang pkg-config git iproute2 iptables nftables conntrack \
     libnetfilter-queue-dev python3 python3-dev python3-pytest python3-cffi python3-hypothesis \
     python3-setuptools python3-venv python3-pip lua5.4 liblua5.4-dev luajit libluajit-5.1-dev \
+    liblua5.1-0-dev \
     luarocks golang-go swig tcl-dev libsodium-dev abigail-tools gcc-mingw-w64-x86-64
 
 echo "== building build/ and build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer)"
