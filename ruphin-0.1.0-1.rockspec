@@ -7,12 +7,11 @@ rockspec_format = "3.0"
 package = "ruphin"
 version = "0.1.0-1"
 source = {
-    url = "git+https://example.invalid/ruphin.git",
+    url = "git+file:///dev/null", -- not published yet: `luarocks make` builds from the checkout
 }
 description = {
     summary = "UDP hole punching through a rendezvous holepuncher",
     detailed = "Lua binding of libruphin: holepuncher, server and client peers.",
-    license = "MIT",
 }
 dependencies = {
     "lua >= 5.1",
