@@ -12,13 +12,17 @@
 --
 -- step() polls every added node once without blocking and resumes the
 -- coroutines whose awaited event arrived (or whose time ran out).
+local ruphin = require("ruphin")
+
 local co = {}
 
 local Loop = {}
 Loop.__index = Loop
 
+-- Timeouts run on ruphin.now(), a wall (monotonic) clock: os.clock() counts
+-- CPU time, which stands still while a game sleeps between frames.
 function co.loop()
-    return setmetatable({ nodes = {}, waiting = {}, clock = os.clock }, Loop)
+    return setmetatable({ nodes = {}, waiting = {}, clock = ruphin.now }, Loop)
 end
 
 -- Drives node from step(); returns it.

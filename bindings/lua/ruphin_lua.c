@@ -72,42 +72,63 @@ static const struct {
     {"relay_rate", RUPHIN_OPT_RELAY_RATE},
 };
 
-/* Reads the options table at index idx (nil or absent: defaults) into a
- * new ruphin_options; "bind" is returned separately. Unknown keys raise. */
+#define OPTION_COUNT (sizeof option_names / sizeof option_names[0])
+
+/* The value of option key at the top of the stack: booleans count as 0/1,
+ * anything else that is not an integer raises. */
+static int64_t option_value(lua_State *L, const char *key)
+{
+    lua_Number n;
+    if (lua_isboolean(L, -1))
+        return lua_toboolean(L, -1);
+    n = lua_tonumber(L, -1);
+    /* The range check first: casting an out-of-range double is undefined. */
+    if (!lua_isnumber(L, -1) || !(n > -9.0e18 && n < 9.0e18) || n != (lua_Number)(int64_t)n)
+        luaL_error(L, "ruphin option '%s' wants an integer or a boolean", key);
+    return (int64_t)n;
+}
+
+/* Reads the options table at index idx (nil or absent: defaults) into a new
+ * ruphin_options, and its "bind" entry into *bind. Unknown keys and values
+ * of the wrong type raise; they are checked before anything is allocated,
+ * so that raising leaks nothing. A value the core refuses is returned as
+ * its error code. */
 static int32_t read_options(lua_State *L, int idx, ruphin_options **out, const char **bind)
 {
-    int32_t rc = ruphin_options_new(out);
+    int64_t values[OPTION_COUNT];
+    int given[OPTION_COUNT] = {0};
+    size_t i;
+    int32_t rc;
+
+    *out = NULL;
     *bind = NULL;
-    if (rc != RUPHIN_OK || lua_isnoneornil(L, idx))
-        return rc;
-    luaL_checktype(L, idx, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        const char *key = lua_tostring(L, -2);
-        size_t i;
-        int found = 0;
-        if (key != NULL && strcmp(key, "bind") == 0) {
-            *bind = luaL_checkstring(L, -1);
-            found = 1;
-        }
-        for (i = 0; !found && key && i < sizeof option_names / sizeof option_names[0]; i++) {
-            if (strcmp(key, option_names[i].name) == 0) {
-                lua_Integer v = lua_isboolean(L, -1) ? lua_toboolean(L, -1)
-                                                     : luaL_checkinteger(L, -1);
-                found = 1;
-                if ((rc = ruphin_options_set(*out, option_names[i].id, (int64_t)v)) != RUPHIN_OK) {
-                    lua_pop(L, 2);
-                    return rc;
-                }
+    if (!lua_isnoneornil(L, idx)) {
+        luaL_checktype(L, idx, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, idx) != 0) {
+            /* lua_tostring would turn a number key into a string in place and
+             * confuse lua_next: only look at real strings. */
+            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            for (i = 0; i < OPTION_COUNT && strcmp(key, option_names[i].name) != 0; i++)
+                ;
+            if (i < OPTION_COUNT) {
+                values[i] = option_value(L, key);
+                given[i] = 1;
+            } else if (strcmp(key, "bind") == 0 && lua_type(L, -1) == LUA_TSTRING) {
+                *bind = lua_tostring(L, -1); /* stays alive: the table holds it */
+            } else {
+                luaL_error(L, strcmp(key, "bind") == 0 ? "ruphin option 'bind' wants a string"
+                                                        : "unknown ruphin option '%s'", key);
             }
+            lua_pop(L, 1);
         }
-        if (!found) {
-            ruphin_options_free(*out);
-            return luaL_error(L, "unknown ruphin option '%s'", key ? key : "?");
-        }
-        lua_pop(L, 1);
     }
-    return RUPHIN_OK;
+    rc = ruphin_options_new(out);
+    for (i = 0; rc == RUPHIN_OK && i < OPTION_COUNT; i++) {
+        if (given[i])
+            rc = ruphin_options_set(*out, option_names[i].id, values[i]);
+    }
+    return rc;
 }
 
 /* ---- construction ---- */
@@ -121,13 +142,15 @@ static int push_node(lua_State *L, ruphin_node *node)
     return 1;
 }
 
-/* ruphin.holepuncher([bind [, options]]) */
+/* ruphin.holepuncher([bind [, options]]); options.bind stands in for a nil bind. */
 static int l_holepuncher(lua_State *L)
 {
-    const char *bind = luaL_optstring(L, 1, NULL), *ignored;
+    const char *bind = luaL_optstring(L, 1, NULL), *option_bind;
     ruphin_options *options;
     ruphin_node *node;
-    int32_t rc = read_options(L, 2, &options, &ignored);
+    int32_t rc = read_options(L, 2, &options, &option_bind);
+    if (bind == NULL)
+        bind = option_bind;
     if (rc == RUPHIN_OK)
         rc = ruphin_holepuncher_new(&node, bind, options);
     ruphin_options_free(options);
@@ -157,13 +180,23 @@ static int l_client(lua_State *L) { return new_peer(L, RUPHIN_ROLE_CLIENT); }
 
 /* ---- node methods ---- */
 
+/* Pushes an address three ways: "host:port" (or "[v6]:port"), host, port;
+ * three nils for no address. */
 static void push_addr(lua_State *L, const ruphin_addr *a)
 {
     char text[RUPHIN_ADDRSTRLEN];
-    if (a->family != 0 && ruphin_addr_format(a, text, sizeof text) > 0)
-        lua_pushstring(L, text);
-    else
+    const char *host, *colon;
+    if (a->family == 0 || ruphin_addr_format(a, text, sizeof text) <= 0) {
         lua_pushnil(L);
+        lua_pushnil(L);
+        lua_pushnil(L);
+        return;
+    }
+    lua_pushstring(L, text);
+    colon = strrchr(text, ':'); /* the port's: format always writes one */
+    host = text[0] == '[' ? text + 1 : text;
+    lua_pushlstring(L, host, (size_t)(colon - host) - (text[0] == '[' ? 1 : 0));
+    lua_pushinteger(L, a->port);
 }
 
 static void push_event(lua_State *L, const ruphin_event *ev)
@@ -172,6 +205,8 @@ static void push_event(lua_State *L, const ruphin_event *ev)
     lua_pushstring(L, ruphin_event_name(ev->type));
     lua_setfield(L, -2, "type");
     push_addr(L, &ev->peer);
+    lua_setfield(L, -4, "port");
+    lua_setfield(L, -3, "host");
     lua_setfield(L, -2, "peer");
     if (ev->len > 0) {
         lua_pushlstring(L, (const char *)ev->data, ev->len);
@@ -189,6 +224,7 @@ static void push_event(lua_State *L, const ruphin_event *ev)
 static int32_t timeout_arg(lua_State *L, int idx)
 {
     lua_Number s = luaL_optnumber(L, idx, 0);
+    luaL_argcheck(L, s == s, idx, "timeout is NaN");
     if (s < 0)
         return RUPHIN_WAIT_FOREVER;
     return s * 1000 > 2147483647.0 ? 2147483647 : (int32_t)(s * 1000 + 0.999);
@@ -229,17 +265,21 @@ static int l_step(lua_State *L)
     return 1;
 }
 
-/* node:send(data [, "host:port"]) -> true, or nil, message, code */
+/* node:send(data [, "host:port" | host, port]) -> true, or nil, message, code.
+ * The address is a numeric one, as events give it; a client leaves it out. */
 static int l_send(lua_State *L)
 {
     ruphin_node *node = check_node(L);
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
     const char *to_text = luaL_optstring(L, 3, NULL);
+    lua_Integer port = luaL_optinteger(L, 4, 0);
     ruphin_addr to;
     int32_t rc = RUPHIN_OK;
-    if (to_text != NULL)
-        rc = ruphin_addr_parse(to_text, 0, &to);
+    luaL_argcheck(L, port >= 0 && port <= 65535, 4, "port out of range");
+    luaL_argcheck(L, port == 0 || to_text != NULL, 4, "a port without a host");
+    if (to_text != NULL) /* with port 0, the text must carry the port */
+        rc = ruphin_addr_parse(to_text, (uint16_t)port, &to);
     if (rc == RUPHIN_OK)
         rc = ruphin_send(node, to_text ? &to : NULL, (const uint8_t *)data, len);
     if (rc != RUPHIN_OK)
@@ -272,6 +312,17 @@ static int l_fileno(lua_State *L)
     return 1;
 }
 
+/* node:deadline() -> when poll must run again, in seconds on ruphin.now()'s
+ * clock, or nil for no timer */
+static int l_deadline(lua_State *L)
+{
+    int64_t ms = ruphin_deadline(check_node(L));
+    if (ms == RUPHIN_NO_DEADLINE)
+        return 0;
+    lua_pushnumber(L, (lua_Number)ms / 1000.0);
+    return 1;
+}
+
 /* node:timeout() -> seconds until poll must run again, or nil for no timer */
 static int l_timeout(lua_State *L)
 {
@@ -294,6 +345,15 @@ static int l_state(lua_State *L)
     return 1;
 }
 
+static int l_role(lua_State *L)
+{
+    static const char *const names[] = {"?", "holepuncher", "server", "client"};
+    int32_t r = ruphin_role(check_node(L));
+    lua_pushstring(L, names[r >= 1 && r <= 3 ? r : 0]);
+    return 1;
+}
+
+/* node:local_address() -> "host:port", host, port */
 static int l_local_address(lua_State *L)
 {
     ruphin_addr a;
@@ -301,16 +361,18 @@ static int l_local_address(lua_State *L)
     if (rc != RUPHIN_OK)
         return fail(L, rc);
     push_addr(L, &a);
-    return 1;
+    return 3;
 }
 
+/* client:peer_address() -> "host:port", host, port of its server, or nil
+ * while unknown */
 static int l_peer_address(lua_State *L)
 {
     ruphin_addr a;
     if (ruphin_peer_addr(check_node(L), &a) != RUPHIN_OK)
         return 0;
     push_addr(L, &a);
-    return 1;
+    return 3;
 }
 
 static int l_stats(lua_State *L)
@@ -342,6 +404,13 @@ static int l_version(lua_State *L)
     return 1;
 }
 
+/* ruphin.now() -> seconds on the monotonic clock of node:deadline() */
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, (lua_Number)ruphin_now() / 1000.0);
+    return 1;
+}
+
 static const luaL_Reg node_methods[] = {
     {"poll", l_poll},
     {"step", l_step},
@@ -349,7 +418,9 @@ static const luaL_Reg node_methods[] = {
     {"close", l_close},
     {"wake", l_wake},
     {"fileno", l_fileno},
+    {"deadline", l_deadline},
     {"timeout", l_timeout},
+    {"role", l_role},
     {"state", l_state},
     {"local_address", l_local_address},
     {"peer_address", l_peer_address},
@@ -361,6 +432,7 @@ static const luaL_Reg module_functions[] = {
     {"server", l_server},
     {"client", l_client},
     {"version", l_version},
+    {"now", l_now},
     {NULL, NULL}};
 
 #if defined(_WIN32)
@@ -368,6 +440,28 @@ static const luaL_Reg module_functions[] = {
 #else
 #define LUA_MODULE_EXPORT __attribute__((visibility("default")))
 #endif
+
+/* ruphin.errors: NAME -> code, to compare with the code that failures return. */
+static void push_error_codes(lua_State *L)
+{
+#define ERR(name) {#name, RUPHIN_ERR_##name}
+    static const struct {
+        const char *name;
+        int32_t code;
+    } codes[] = {
+        ERR(INVALID), ERR(NOMEM), ERR(ADDRESS), ERR(SOCKET), ERR(ADDR_IN_USE),
+        ERR(ADDR_NOT_AVAILABLE), ERR(PERMISSION), ERR(TOO_LARGE), ERR(NOT_CONNECTED),
+        ERR(UNKNOWN_PEER), ERR(WOULD_BLOCK), ERR(IO), ERR(TIMEOUT), ERR(SESSION_NOT_FOUND),
+        ERR(PEER_LOST), ERR(NOT_SUPPORTED), ERR(FAILED), ERR(BUFFER), ERR(ADDRESS_FAMILY),
+        ERR(STOPPED)};
+#undef ERR
+    size_t i;
+    lua_newtable(L);
+    for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        lua_pushinteger(L, codes[i].code);
+        lua_setfield(L, -2, codes[i].name);
+    }
+}
 
 LUA_MODULE_EXPORT int luaopen_ruphin(lua_State *L)
 {
@@ -386,5 +480,7 @@ LUA_MODULE_EXPORT int luaopen_ruphin(lua_State *L)
     set_functions(L, module_functions);
     lua_pushstring(L, RUPHIN_VERSION_STRING);
     lua_setfield(L, -2, "VERSION");
+    push_error_codes(L);
+    lua_setfield(L, -2, "errors");
     return 1;
 }

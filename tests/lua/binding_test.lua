@@ -15,13 +15,24 @@ check(ruphin.version() == ruphin.VERSION, "version()")
 
 -- Runtime failures: nil, message, code.
 local node, msg, code = ruphin.client("no-such-host.invalid:1", "x")
-check(node == nil and msg:find("address") and code == -3, "nil, message, code")
+check(node == nil and msg:find("address") and code == ruphin.errors.ADDRESS, "nil, message, code")
 node, msg = ruphin.holepuncher("127.0.0.1:0", { max_payload = 999999 })
 check(node == nil and msg == "invalid argument", "bad option value")
 
 -- Programming mistakes raise.
 check(not pcall(ruphin.client, nil, "x"), "missing holepuncher raises")
 check(not pcall(ruphin.holepuncher, "127.0.0.1:0", { no_such_option = 1 }), "unknown option raises")
+check(not pcall(ruphin.holepuncher, "127.0.0.1:0", { 5 }), "a number key raises")
+check(not pcall(ruphin.holepuncher, "127.0.0.1:0", { keepalive_ms = 1.5 }), "a fraction raises")
+check(not pcall(ruphin.holepuncher, "127.0.0.1:0", { keepalive_ms = "soon" }), "a word raises")
+check(not pcall(ruphin.holepuncher, "127.0.0.1:0", { keepalive_ms = 2^70 }), "a huge value raises")
+check(not pcall(ruphin.client, "127.0.0.1:1", "x", { bind = 5 }), "a numeric bind raises")
+local opt_hp = assert(ruphin.holepuncher(nil, { bind = "127.0.0.1:0", extensions = false }))
+check(select(2, opt_hp:local_address()) == "127.0.0.1", "options.bind for the holepuncher")
+check(opt_hp:role() == "holepuncher", "role")
+check(not pcall(opt_hp.poll, opt_hp, 0 / 0), "a NaN timeout raises")
+check(not pcall(opt_hp.send, opt_hp, "x", "127.0.0.1", 70000), "a port out of range raises")
+opt_hp:close()
 
 local fast = { retransmit_ms = 20, punch_interval_ms = 20 }
 local hp = assert(ruphin.holepuncher("127.0.0.1:0", fast))
@@ -30,10 +41,14 @@ check(type(hp:fileno()) == "number", "fileno")
 check(hp:timeout() == 0, "a new node wants its first poll at once")
 check(hp:poll(0) == nil, "poll(0) with nothing to do")
 check(hp:timeout() == nil, "no timer on an idle holepuncher")
+check(hp:deadline() == nil, "no deadline on an idle holepuncher")
+local hp_text, hp_host, hp_port = hp:local_address()
+check(hp_host == "127.0.0.1" and hp_text == "127.0.0.1:" .. hp_port, "local_address parts")
 local _, err = hp:send("x")
 check(err == "operation not supported by this role", "holepuncher cannot send")
 
-local server = assert(ruphin.server(hp:local_address(), "lua", fast))
+local server = assert(ruphin.server(hp_text, "lua", fast))
+check(server:deadline() <= ruphin.now(), "a new node's deadline is now")
 local client
 
 -- Drives everything for up to 5 s until pred(event, who) is true.
@@ -57,11 +72,22 @@ run_until(function(ev, who) return who == "server" and ev.type == "REGISTERED" e
 client = assert(ruphin.client(hp:local_address(), "lua", fast))
 local ev = run_until(function(ev, who) return who == "client" and ev.type == "CONNECTED" end)
 check(ev.peer == client:peer_address(), "CONNECTED names the server")
+check(ev.host == "127.0.0.1" and ev.peer == ev.host .. ":" .. ev.port, "event host and port")
+check(client:role() == "client" and client:state() == "CONNECTED", "client role and state")
+local deadline = client:deadline()
+check(deadline and deadline > ruphin.now() - 1, "a connected client keeps a timer")
 check(client:send(string.rep("\0", 1024)), "send binary payload")
 ev = run_until(function(ev, who) return who == "client" and ev.type == "DATA" end)
 check(ev.data == string.rep("\0", 1024), "payload round trip")
 _, err = client:send(string.rep("x", 1025))
 check(err == "payload larger than the maximum payload", "too large")
+-- The server answers with host and port apart, as LuaSocket-style code would.
+local _, _, client_port = client:local_address() -- bound to the wildcard address
+check(server:send("apart", "127.0.0.1", client_port), "send(data, host, port)")
+ev = run_until(function(e, who) return who == "client" and e.type == "DATA" end)
+check(ev.data == "apart", "send(data, host, port) arrives")
+local _, _, code = server:send("x", "127.0.0.1", 9)
+check(code == ruphin.errors.UNKNOWN_PEER, "unknown peer")
 check(server:stats().peers == 1, "stats")
 
 -- A missing session is reported as a FAILED event, then poll fails.
@@ -84,10 +110,17 @@ lost:close()
 check(not pcall(lost.poll, lost), "closed node raises")
 check(tostring(lost) == "ruphin.node (closed)", "tostring")
 
--- Garbage collection closes forgotten nodes (their sockets go away).
-for _ = 1, 200 do ruphin.holepuncher("127.0.0.1:0") end
+-- Garbage collection closes forgotten nodes: the port is free again.
+local forgotten = assert(ruphin.holepuncher("127.0.0.1:0"))
+local forgotten_addr = forgotten:local_address()
+local _, _, again_code = ruphin.holepuncher(forgotten_addr)
+check(again_code == ruphin.errors.ADDR_IN_USE, "the port is taken while the node lives")
+forgotten = nil -- luacheck: ignore
 collectgarbage()
 collectgarbage()
+local again = ruphin.holepuncher(forgotten_addr)
+check(again ~= nil, "__gc closed the forgotten node's socket")
+again:close()
 
 client:close(); server:close(); hp:close()
 print(("%d checks passed"):format(checks))

@@ -41,10 +41,9 @@ def test_loopback_example(lua):
     assert "echoed 3 datagrams" in result.stdout
 
 
-def test_to_be_closed(lua):
-    if lua[0] != "lua5.4":
-        pytest.skip("<close> is Lua 5.4 syntax")
-    result = run_lua(lua, os.path.join(HERE, "close_test.lua"))
+def test_to_be_closed(lua_module):
+    """<close> is Lua 5.4 syntax: this one runs under Lua 5.4 only."""
+    result = run_lua(lua_module("lua5.4"), os.path.join(HERE, "close_test.lua"))
     assert result.returncode == 0, result.stderr
 
 
