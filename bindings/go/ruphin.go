@@ -3,21 +3,21 @@
 // library is needed.
 //
 // A Node is not safe for concurrent use, except Wake, which any goroutine
-// may call to interrupt a Poll that is waiting in another one.
+// may call to interrupt a Poll that is waiting in another one. Node.Start
+// hands a node to a thread of its own instead (see Active).
 package ruphin
 
 /*
 #cgo CFLAGS: -std=c11 -I${SRCDIR}/../../core/include -I${SRCDIR}/../../core/src
 #cgo LDFLAGS: -lpthread
 #include <stdlib.h>
-#include <string.h>
 #include "ruphin.h"
 */
 import "C"
 
 import (
-	"errors"
 	"fmt"
+	"math"
 	"net"
 	"runtime"
 	"time"
@@ -27,46 +27,10 @@ import (
 // Version is the C library's version.
 func Version() string { return C.GoString(C.ruphin_version()) }
 
-// Error is a failure reported by the C library; Code is its negative error code.
-type Error struct {
-	Code    int
-	Message string
-}
-
-func (e *Error) Error() string { return "ruphin: " + e.Message }
-
-// Is makes errors.Is match any *Error with the same code, such as the sentinels below.
-func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Code == e.Code
-}
-
-func newError(code C.int32_t) error {
-	if code >= 0 {
-		return nil
-	}
-	return &Error{Code: int(code), Message: C.GoString(C.ruphin_strerror(code))}
-}
-
-// Sentinels for errors.Is.
-var (
-	ErrInvalid         = newError(C.RUPHIN_ERR_INVALID)
-	ErrAddress         = newError(C.RUPHIN_ERR_ADDRESS)
-	ErrAddrInUse       = newError(C.RUPHIN_ERR_ADDR_IN_USE)
-	ErrTooLarge        = newError(C.RUPHIN_ERR_TOO_LARGE)
-	ErrNotConnected    = newError(C.RUPHIN_ERR_NOT_CONNECTED)
-	ErrUnknownPeer     = newError(C.RUPHIN_ERR_UNKNOWN_PEER)
-	ErrTimeout         = newError(C.RUPHIN_ERR_TIMEOUT)
-	ErrSessionNotFound = newError(C.RUPHIN_ERR_SESSION_NOT_FOUND)
-	ErrPeerLost        = newError(C.RUPHIN_ERR_PEER_LOST)
-	ErrNotSupported    = newError(C.RUPHIN_ERR_NOT_SUPPORTED)
-	ErrFailed          = newError(C.RUPHIN_ERR_FAILED)
-	ErrClosed          = errors.New("ruphin: node is closed")
-)
-
 // EventType says what Poll reports.
 type EventType int
 
+// The events; the C header says which role reports which.
 const (
 	EventData              EventType = C.RUPHIN_EVENT_DATA
 	EventConnected         EventType = C.RUPHIN_EVENT_CONNECTED
@@ -94,85 +58,54 @@ type Event struct {
 	Err  error
 }
 
-// Options are tunables; zero values keep the library's defaults.
-type Options struct {
-	Bind               string // local "addr:port"; empty: any address, random port
-	KeepaliveMS        int
-	MissedKeepalives   int
-	HandshakeTimeoutMS int
-	RetransmitMS       int
-	RetransmitMaxMS    int
-	PunchIntervalMS    int
-	MaxSessions        int
-	MaxPeers           int
-	MaxPayload         int
-	AcceptUnverified   bool
-	Generation0Only    bool // speak only the original protocol
-	RateLimit          int  // holepuncher: per address and second (default 200)
-	NoRateLimit        bool // holepuncher: no rate limit at all
-	AllowAmplification bool // holepuncher: answer short original Joins too (docs/SECURITY.md)
-	RelayRate          int  // holepuncher: relayed bytes/s per pair (0: no relay); peers: ms before relaying
+// eventFromC copies an event out of the node's memory.
+func eventFromC(ev *C.ruphin_event) *Event {
+	e := &Event{Type: EventType(ev._type), Peer: fromC(&ev.peer)}
+	if ev.len > 0 {
+		e.Data = C.GoBytes(unsafe.Pointer(ev.data), C.int(ev.len))
+	}
+	if e.Type == EventFailed {
+		e.Err = newError(ev.error)
+	}
+	return e
 }
 
-func (o *Options) toC() (*C.ruphin_options, error) {
-	var opts *C.ruphin_options
-	if err := newError(C.ruphin_options_new(&opts)); err != nil {
-		return nil, err
-	}
-	if o == nil {
-		return opts, nil
-	}
-	set := []struct {
-		id    C.int32_t
-		value int
-	}{
-		{C.RUPHIN_OPT_KEEPALIVE_MS, o.KeepaliveMS},
-		{C.RUPHIN_OPT_MISSED_KEEPALIVES, o.MissedKeepalives},
-		{C.RUPHIN_OPT_HANDSHAKE_TIMEOUT_MS, o.HandshakeTimeoutMS},
-		{C.RUPHIN_OPT_RETRANSMIT_MS, o.RetransmitMS},
-		{C.RUPHIN_OPT_RETRANSMIT_MAX_MS, o.RetransmitMaxMS},
-		{C.RUPHIN_OPT_PUNCH_INTERVAL_MS, o.PunchIntervalMS},
-		{C.RUPHIN_OPT_MAX_SESSIONS, o.MaxSessions},
-		{C.RUPHIN_OPT_MAX_PEERS, o.MaxPeers},
-		{C.RUPHIN_OPT_MAX_PAYLOAD, o.MaxPayload},
-		{C.RUPHIN_OPT_RATE_LIMIT, o.RateLimit},
-		{C.RUPHIN_OPT_RELAY_RATE, o.RelayRate},
-	}
-	for _, s := range set {
-		if s.value == 0 {
-			continue
-		}
-		if err := newError(C.ruphin_options_set(opts, s.id, C.int64_t(s.value))); err != nil {
-			C.ruphin_options_free(opts)
-			return nil, err
-		}
-	}
-	if o.AcceptUnverified {
-		C.ruphin_options_set(opts, C.RUPHIN_OPT_ACCEPT_UNVERIFIED, 1)
-	}
-	if o.Generation0Only {
-		C.ruphin_options_set(opts, C.RUPHIN_OPT_EXTENSIONS, 0)
-	}
-	if o.NoRateLimit {
-		C.ruphin_options_set(opts, C.RUPHIN_OPT_RATE_LIMIT, 0)
-	}
-	if o.AllowAmplification {
-		C.ruphin_options_set(opts, C.RUPHIN_OPT_NO_AMPLIFICATION, 0)
-	}
-	return opts, nil
+// State is a node's state.
+type State int
+
+// The states; StateClosed is the binding's own, for a closed node.
+const (
+	StateClosed      State = -1
+	StateIdle        State = C.RUPHIN_STATE_IDLE
+	StateRegistering State = C.RUPHIN_STATE_REGISTERING
+	StateRegistered  State = C.RUPHIN_STATE_REGISTERED
+	StateJoining     State = C.RUPHIN_STATE_JOINING
+	StatePunching    State = C.RUPHIN_STATE_PUNCHING
+	StateConnected   State = C.RUPHIN_STATE_CONNECTED
+	StateFailed      State = C.RUPHIN_STATE_FAILED
+	StateServing     State = C.RUPHIN_STATE_SERVING
+	StateRelayed     State = C.RUPHIN_STATE_RELAYED
+)
+
+var stateNames = map[State]string{
+	StateClosed: "CLOSED", StateIdle: "IDLE", StateRegistering: "REGISTERING",
+	StateRegistered: "REGISTERED", StateJoining: "JOINING", StatePunching: "PUNCHING",
+	StateConnected: "CONNECTED", StateFailed: "FAILED", StateServing: "SERVING",
+	StateRelayed: "RELAYED",
 }
 
-func (o *Options) bind() *C.char {
-	if o == nil || o.Bind == "" {
-		return nil
+func (s State) String() string {
+	if name, ok := stateNames[s]; ok {
+		return name
 	}
-	return C.CString(o.Bind)
+	return fmt.Sprintf("State(%d)", int(s))
 }
 
 // Node is what the three roles share.
 type Node struct {
-	p     *C.ruphin_node
-	event C.ruphin_event
+	p      *C.ruphin_node
+	event  C.ruphin_event
+	active *Active // while a runner drives the node
 }
 
 func newNode(p *C.ruphin_node) *Node {
@@ -181,8 +114,12 @@ func newNode(p *C.ruphin_node) *Node {
 	return n
 }
 
-// Close frees the node and its socket. Calling it again does nothing.
+// Close stops the node's Active if it has one, then frees the node and its
+// socket. Calling it again does nothing.
 func (n *Node) Close() error {
+	if n.active != nil {
+		n.active.Stop()
+	}
 	if n.p != nil {
 		C.ruphin_close(n.p)
 		n.p = nil
@@ -190,133 +127,137 @@ func (n *Node) Close() error {
 	return nil
 }
 
+// usable is the error for a node that cannot be polled or sent on now.
+func (n *Node) usable() error {
+	if n.p == nil {
+		return ErrClosed
+	}
+	if n.active != nil {
+		return ErrActive
+	}
+	return nil
+}
+
 // Poll runs the protocol for up to timeout (0: do not wait; negative: until
 // an event) and returns the next event, or nil when the time passed.
 func (n *Node) Poll(timeout time.Duration) (*Event, error) {
-	if n.p == nil {
-		return nil, ErrClosed
+	if err := n.usable(); err != nil {
+		return nil, err
 	}
-	ms := C.int32_t(C.RUPHIN_WAIT_FOREVER)
-	if timeout >= 0 {
-		ms = C.int32_t((timeout + time.Millisecond - 1) / time.Millisecond)
-	}
-	rc := C.ruphin_poll(n.p, ms, &n.event)
+	defer runtime.KeepAlive(n) // the finalizer must not close the node during the call
+	rc := C.ruphin_poll(n.p, timeoutMS(timeout), &n.event)
 	if rc <= 0 {
 		return nil, newError(rc)
 	}
-	ev := &Event{Type: EventType(n.event._type), Peer: fromC(&n.event.peer)}
-	if n.event.len > 0 {
-		ev.Data = C.GoBytes(unsafe.Pointer(n.event.data), C.int(n.event.len))
+	return eventFromC(&n.event), nil
+}
+
+// timeoutMS rounds a timeout up to whole milliseconds for the C library.
+func timeoutMS(timeout time.Duration) C.int32_t {
+	if timeout < 0 {
+		return C.RUPHIN_WAIT_FOREVER
 	}
-	if ev.Type == EventFailed {
-		ev.Err = newError(n.event.error)
+	ms := timeout / time.Millisecond
+	if timeout%time.Millisecond != 0 {
+		ms++
 	}
-	return ev, nil
+	if ms > math.MaxInt32 {
+		ms = math.MaxInt32
+	}
+	return C.int32_t(ms)
 }
 
 // Wake makes a Poll waiting in another goroutine return an EventWake. Safe
-// from any goroutine.
+// from any goroutine while the node is open.
 func (n *Node) Wake() error {
 	if n.p == nil {
 		return ErrClosed
 	}
+	defer runtime.KeepAlive(n)
 	return newError(C.ruphin_wake(n.p))
 }
 
-// Fd is the socket descriptor, for an event loop.
-func (n *Node) Fd() int { return int(C.ruphin_fd(n.p)) }
+// Fd is the socket descriptor, for an event loop (-1 once closed).
+func (n *Node) Fd() int {
+	defer runtime.KeepAlive(n)
+	if n.p == nil {
+		return -1
+	}
+	return int(C.ruphin_fd(n.p))
+}
 
 // Timeout is how long until Poll must run again; ok is false when no timer is set.
 func (n *Node) Timeout() (d time.Duration, ok bool) {
+	defer runtime.KeepAlive(n)
 	ms := C.ruphin_timeout_ms(n.p)
 	return time.Duration(ms) * time.Millisecond, ms >= 0
 }
 
-// State is the node's state name ("CONNECTED", "REGISTERED", "SERVING", ...).
-func (n *Node) State() string {
-	names := []string{"IDLE", "REGISTERING", "REGISTERED", "JOINING", "PUNCHING", "CONNECTED",
-		"FAILED", "SERVING", "RELAYED"}
-	s := int(C.ruphin_state(n.p))
-	if s < 0 || s >= len(names) {
-		return "UNKNOWN"
+// State is the node's state (StateConnected, StateRegistered, ...).
+func (n *Node) State() State {
+	defer runtime.KeepAlive(n)
+	if n.p == nil {
+		return StateClosed
 	}
-	return names[s]
+	return State(C.ruphin_state(n.p))
 }
 
-// LocalAddr is the address the node's socket is bound to.
+// LocalAddr is the address the node's socket is bound to (nil once closed).
 func (n *Node) LocalAddr() *net.UDPAddr {
+	defer runtime.KeepAlive(n)
 	var a C.ruphin_addr
-	C.ruphin_local_addr(n.p, &a)
+	if C.ruphin_local_addr(n.p, &a) != C.RUPHIN_OK {
+		return nil
+	}
 	return fromC(&a)
 }
 
+var statNames = []string{"rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected",
+	"tx_failed", "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
+	"rx_refused"}
+
 // Stats reads the node's counters by name (datagrams, drops, sessions, peers).
 func (n *Node) Stats() map[string]int64 {
-	names := []string{"rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected",
-		"tx_failed", "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
-		"rx_refused"}
-	out := make(map[string]int64, len(names))
-	for i, name := range names {
+	defer runtime.KeepAlive(n)
+	out := make(map[string]int64, len(statNames))
+	for i, name := range statNames {
 		out[name] = int64(C.ruphin_stat(n.p, C.int32_t(i)))
 	}
 	return out
 }
 
-func (n *Node) send(to *C.ruphin_addr, data []byte) error {
-	if n.p == nil {
-		return ErrClosed
+func (n *Node) send(to *net.UDPAddr, data []byte) error {
+	if err := n.usable(); err != nil {
+		return err
 	}
-	var ptr *C.uint8_t
-	if len(data) > 0 {
-		ptr = (*C.uint8_t)(unsafe.Pointer(&data[0]))
+	cto, err := toCOrNil(to)
+	if err != nil {
+		return err
 	}
-	return newError(C.ruphin_send(n.p, to, ptr, C.size_t(len(data))))
+	defer runtime.KeepAlive(n)
+	return newError(C.ruphin_send(n.p, cto, bytesPtr(data), C.size_t(len(data))))
 }
 
-func fromC(a *C.ruphin_addr) *net.UDPAddr {
-	switch a.family {
-	case 4:
-		return &net.UDPAddr{IP: net.IP(C.GoBytes(unsafe.Pointer(&a.ip[0]), 4)), Port: int(a.port)}
-	case 6:
-		return &net.UDPAddr{IP: net.IP(C.GoBytes(unsafe.Pointer(&a.ip[0]), 16)), Port: int(a.port)}
+// bytesPtr points C at data for the length of one call (nil when empty).
+func bytesPtr(data []byte) *C.uint8_t {
+	if len(data) == 0 {
+		return nil
 	}
-	return nil
-}
-
-func toC(addr *net.UDPAddr) (*C.ruphin_addr, error) {
-	if addr == nil {
-		return nil, ErrInvalid
-	}
-	a := (*C.ruphin_addr)(C.calloc(1, C.sizeof_ruphin_addr))
-	if ip4 := addr.IP.To4(); ip4 != nil {
-		a.family = 4
-		C.memcpy(unsafe.Pointer(&a.ip[0]), unsafe.Pointer(&ip4[0]), 4)
-	} else if len(addr.IP) == net.IPv6len {
-		a.family = 6
-		C.memcpy(unsafe.Pointer(&a.ip[0]), unsafe.Pointer(&addr.IP[0]), 16)
-	} else {
-		C.free(unsafe.Pointer(a))
-		return nil, ErrAddress
-	}
-	a.port = C.uint16_t(addr.Port)
-	return a, nil
+	return (*C.uint8_t)(unsafe.Pointer(&data[0]))
 }
 
 // Holepuncher is the rendezvous service.
 type Holepuncher struct{ *Node }
 
-// NewHolepuncher listens on bind ("addr:port"; empty: every address, port 47470).
+// NewHolepuncher listens on bind ("addr:port"; empty: every address, a random port).
 func NewHolepuncher(bind string, opts *Options) (*Holepuncher, error) {
 	copts, err := opts.toC()
 	if err != nil {
 		return nil, err
 	}
 	defer C.ruphin_options_free(copts)
-	var cbind *C.char
-	if bind != "" {
-		cbind = C.CString(bind)
-		defer C.free(unsafe.Pointer(cbind))
-	}
+	cbind := cString(bind)
+	defer C.free(unsafe.Pointer(cbind))
 	var p *C.ruphin_node
 	if err := newError(C.ruphin_holepuncher_new(&p, cbind, copts)); err != nil {
 		return nil, fmt.Errorf("holepuncher on %q: %w", bind, err)
@@ -324,10 +265,16 @@ func NewHolepuncher(bind string, opts *Options) (*Holepuncher, error) {
 	return &Holepuncher{newNode(p)}, nil
 }
 
-type peerConstructor func(**C.ruphin_node, *C.char, *C.uint8_t, C.size_t, *C.char,
-	*C.ruphin_options) C.int32_t
+// cString is s for C, or NULL for the empty string (C.free(NULL) is fine).
+func cString(s string) *C.char {
+	if s == "" {
+		return nil
+	}
+	return C.CString(s)
+}
 
-func newPeer(create peerConstructor, holepuncher string, session []byte, opts *Options) (*Node, error) {
+// newPeer creates a server or client node.
+func newPeer(role C.int32_t, holepuncher string, session []byte, opts *Options) (*Node, error) {
 	copts, err := opts.toC()
 	if err != nil {
 		return nil, err
@@ -335,14 +282,19 @@ func newPeer(create peerConstructor, holepuncher string, session []byte, opts *O
 	defer C.ruphin_options_free(copts)
 	chp := C.CString(holepuncher)
 	defer C.free(unsafe.Pointer(chp))
-	cbind := opts.bind()
+	cbind := cString(opts.bind())
 	defer C.free(unsafe.Pointer(cbind))
-	csession := C.CBytes(session)
-	defer C.free(csession)
+	id, idLen := (*C.uint8_t)(C.CBytes(session)), C.size_t(len(session))
+	defer C.free(unsafe.Pointer(id))
 	var p *C.ruphin_node
-	rc := create(&p, chp, (*C.uint8_t)(csession), C.size_t(len(session)), cbind, copts)
+	var rc C.int32_t
+	if role == C.RUPHIN_ROLE_SERVER {
+		rc = C.ruphin_server_new(&p, chp, id, idLen, cbind, copts)
+	} else {
+		rc = C.ruphin_client_new(&p, chp, id, idLen, cbind, copts)
+	}
 	if err := newError(rc); err != nil {
-		return nil, fmt.Errorf("holepuncher %q: %w", holepuncher, err)
+		return nil, fmt.Errorf("peer of holepuncher %q (bind %q): %w", holepuncher, opts.bind(), err)
 	}
 	return newNode(p), nil
 }
@@ -352,10 +304,7 @@ type Server struct{ *Node }
 
 // NewServer registers session with the holepuncher at "host:port" (on its first Poll).
 func NewServer(holepuncher string, session []byte, opts *Options) (*Server, error) {
-	n, err := newPeer(func(p **C.ruphin_node, hp *C.char, id *C.uint8_t, l C.size_t, b *C.char,
-		o *C.ruphin_options) C.int32_t {
-		return C.ruphin_server_new(p, hp, id, l, b, o)
-	}, holepuncher, session, opts)
+	n, err := newPeer(C.RUPHIN_ROLE_SERVER, holepuncher, session, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -364,12 +313,10 @@ func NewServer(holepuncher string, session []byte, opts *Options) (*Server, erro
 
 // Send sends a datagram to a connected client.
 func (s *Server) Send(data []byte, to *net.UDPAddr) error {
-	a, err := toC(to)
-	if err != nil {
-		return err
+	if to == nil {
+		return fmt.Errorf("server send without a client address: %w", ErrInvalid)
 	}
-	defer C.free(unsafe.Pointer(a))
-	return s.send(a, data)
+	return s.send(to, data)
 }
 
 // Client is the peer that joins a session.
@@ -377,10 +324,7 @@ type Client struct{ *Node }
 
 // NewClient joins session at the holepuncher at "host:port" (on its first Poll).
 func NewClient(holepuncher string, session []byte, opts *Options) (*Client, error) {
-	n, err := newPeer(func(p **C.ruphin_node, hp *C.char, id *C.uint8_t, l C.size_t, b *C.char,
-		o *C.ruphin_options) C.int32_t {
-		return C.ruphin_client_new(p, hp, id, l, b, o)
-	}, holepuncher, session, opts)
+	n, err := newPeer(C.RUPHIN_ROLE_CLIENT, holepuncher, session, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -390,8 +334,9 @@ func NewClient(holepuncher string, session []byte, opts *Options) (*Client, erro
 // Send sends a datagram to the server.
 func (c *Client) Send(data []byte) error { return c.send(nil, data) }
 
-// ServerAddr is the server's address once known.
+// ServerAddr is the server's address once known (else nil).
 func (c *Client) ServerAddr() *net.UDPAddr {
+	defer runtime.KeepAlive(c.Node)
 	var a C.ruphin_addr
 	if C.ruphin_peer_addr(c.p, &a) != C.RUPHIN_OK {
 		return nil

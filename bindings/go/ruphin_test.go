@@ -3,8 +3,11 @@ package ruphin
 import (
 	"context"
 	"errors"
+	"math"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +74,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev = pump(t, is(client.Node, EventData), hp.Node, server.Node, client.Node)
-	if string(ev.Data) != "ping" || client.State() != "CONNECTED" {
+	if string(ev.Data) != "ping" || client.State() != StateConnected {
 		t.Fatalf("client got %q in %s", ev.Data, client.State())
 	}
 	if err := client.Send(make([]byte, 1025)); !errors.Is(err, ErrTooLarge) {
@@ -111,6 +114,124 @@ func TestErrorsAndClose(t *testing.T) {
 	hp.Close()
 	if _, err := hp.Poll(0); err != ErrClosed {
 		t.Fatalf("poll on closed node: %v", err)
+	}
+	if hp.State() != StateClosed || hp.State().String() != "CLOSED" || hp.Fd() != -1 ||
+		hp.LocalAddr() != nil {
+		t.Fatalf("closed node: %v %d %v", hp.State(), hp.Fd(), hp.LocalAddr())
+	}
+	server, _ := NewServer("127.0.0.1:1", []byte("x"), nil)
+	defer server.Close()
+	if err := server.Send([]byte("x"), nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("server send without an address: %v", err)
+	}
+	if err := server.Send([]byte("x"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}); !errors.Is(err, ErrUnknownPeer) {
+		t.Fatalf("server send to a stranger: %v", err)
+	}
+	if err := server.Send([]byte("x"), &net.UDPAddr{IP: net.IP{1, 2, 3}, Port: 9}); !errors.Is(err, ErrAddress) {
+		t.Fatalf("server send to a 3-byte IP: %v", err)
+	}
+	var cerr *Error
+	if !errors.As(ErrSessionNotFound, &cerr) || cerr.Code != -14 {
+		t.Fatalf("sentinel code: %v", cerr)
+	}
+}
+
+func TestFinalizerClosesForgottenNodes(t *testing.T) {
+	addr := func() string { // the node goes out of reach when this returns
+		hp, err := NewHolepuncher("127.0.0.1:0", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := NewHolepuncher(hp.LocalAddr().String(), nil); !errors.Is(err, ErrAddrInUse) {
+			t.Fatalf("port not taken while the node lives: %v", err)
+		}
+		return hp.LocalAddr().String()
+	}()
+	for i := 0; i < 100; i++ { // finalizers run on their own goroutine, after a GC
+		runtime.GC()
+		if hp, err := NewHolepuncher(addr, nil); err == nil {
+			hp.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the forgotten node still holds its port")
+}
+
+func TestTimeoutRoundsUpAndClamps(t *testing.T) {
+	cases := map[time.Duration]int32{-1: -1, 0: 0, time.Microsecond: 1, 1500 * time.Microsecond: 2,
+		time.Duration(math.MaxInt64): math.MaxInt32}
+	for in, want := range cases {
+		if got := int32(timeoutMS(in)); got != want {
+			t.Errorf("timeoutMS(%v) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestAddressConversion(t *testing.T) {
+	for _, addr := range []*net.UDPAddr{
+		{IP: net.IPv4(192, 0, 2, 1), Port: 47470},
+		{IP: net.ParseIP("2001:db8::1"), Port: 1},
+		{IP: net.ParseIP("fe80::1"), Port: 65535, Zone: "3"},
+	} {
+		c, err := toC(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back := fromC(&c); back.String() != addr.String() {
+			t.Errorf("%v came back as %v", addr, back)
+		}
+	}
+	if _, err := toC(&net.UDPAddr{IP: net.ParseIP("fe80::1"), Zone: "no-such-interface0"}); !errors.Is(err, ErrAddress) {
+		t.Errorf("unknown zone: %v", err)
+	}
+	if _, err := toC(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 70000}); !errors.Is(err, ErrAddress) {
+		t.Errorf("port out of range: %v", err)
+	}
+}
+
+func TestOptionsReachTheCore(t *testing.T) {
+	if _, err := NewHolepuncher("127.0.0.1:0", &Options{RetransmitMS: -5}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("negative retransmission accepted: %v", err)
+	}
+	got := map[int64]int64{}
+	for _, v := range (&Options{RateLimit: 50, NoRateLimit: true, Generation0Only: true}).values() {
+		got[int64(v.id)] = v.value // later entries win, as in the C options
+	}
+	if len(got) != 2 || got[14] != 0 || got[13] != 0 {
+		t.Fatalf("options: %v", got)
+	}
+}
+
+func TestIPv6RoundTrip(t *testing.T) {
+	hp, err := NewHolepuncher("[::1]:0", fast)
+	if errors.Is(err, ErrAddrNotAvailable) || errors.Is(err, ErrAddressFamily) {
+		t.Skip("this host has no IPv6 loopback")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hp.Close()
+	addr := hp.LocalAddr().String()
+	server, _ := NewServer(addr, []byte("v6"), fast)
+	defer server.Close()
+	pump(t, is(server.Node, EventRegistered), hp.Node, server.Node)
+	client, _ := NewClient(addr, []byte("v6"), fast)
+	defer client.Close()
+	pump(t, is(client.Node, EventConnected), hp.Node, server.Node, client.Node)
+	if err := client.Send([]byte("six")); err != nil {
+		t.Fatal(err)
+	}
+	ev := pump(t, is(server.Node, EventData), hp.Node, server.Node, client.Node)
+	if ev.Peer.IP.To4() != nil || !ev.Peer.IP.IsLoopback() {
+		t.Fatalf("client seen as %v", ev.Peer)
+	}
+	if err := server.Send(ev.Data, ev.Peer); err != nil {
+		t.Fatal(err)
+	}
+	ev = pump(t, is(client.Node, EventData), hp.Node, server.Node, client.Node)
+	if string(ev.Data) != "six" {
+		t.Fatalf("client got %q", ev.Data)
 	}
 }
 
@@ -197,9 +318,31 @@ func TestActiveEchoWithChannels(t *testing.T) {
 			t.Fatal(ev.Err)
 		}
 	}
+	if _, err := client.Poll(0); err != ErrActive {
+		t.Fatalf("poll on an active node: %v", err)
+	}
 	cliRun.Stop()
 	cliRun.Stop()
 	if _, ok := <-cliRun.Events(); ok {
 		t.Fatal("events channel still open after Stop")
+	}
+	if err := cliRun.Send([]byte("late"), nil); !errors.Is(err, ErrStopped) {
+		t.Fatalf("send after stop: %v", err)
+	}
+	if err := client.Send([]byte("passive again")); err != nil {
+		t.Fatalf("the node is not the caller's again after Stop: %v", err)
+	}
+	// Close stops a running Active before freeing its node.
+	if _, err := server.Start(); err != ErrActive {
+		t.Fatalf("second Start: %v", err)
+	}
+	srvRun.Stop()
+	again, err := server.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.Close()
+	if _, ok := <-again.Events(); ok {
+		t.Fatal("Close left the Active running")
 	}
 }

@@ -1,0 +1,102 @@
+package ruphin
+
+/*
+#include "ruphin.h"
+*/
+import "C"
+
+// Options are tunables; zero values keep the library's defaults (the C
+// header documents each). Times are in milliseconds.
+type Options struct {
+	Bind               string // peers' local "addr:port"; empty: any address, random port
+	KeepaliveMS        int
+	MissedKeepalives   int
+	HandshakeTimeoutMS int
+	RetransmitMS       int
+	RetransmitMaxMS    int
+	PunchIntervalMS    int
+	MaxSessions        int
+	MaxPeers           int
+	MaxPayload         int
+	SocketBuffer       int  // SO_RCVBUF/SO_SNDBUF bytes
+	AcceptUnverified   bool // deliver Data from peers that did not complete the handshake
+	NoInterrupt        bool // ignore LocalInterrupt datagrams from loopback
+	Generation0Only    bool // speak only the original protocol
+	RateLimit          int  // holepuncher: per address and second (default 200)
+	NoRateLimit        bool // holepuncher: no rate limit at all
+	AllowAmplification bool // holepuncher: answer short original Joins too (docs/SECURITY.md)
+	RelayRate          int  // holepuncher: relayed bytes/s per pair (0: no relay); peers: ms before relaying
+}
+
+// optionValue is one C option to set.
+type optionValue struct {
+	id    C.int32_t
+	value int64
+}
+
+// values lists the options that differ from the defaults, in the order
+// they are set (NoRateLimit after RateLimit, so that it wins).
+func (o *Options) values() []optionValue {
+	numbers := []optionValue{
+		{C.RUPHIN_OPT_KEEPALIVE_MS, int64(o.KeepaliveMS)},
+		{C.RUPHIN_OPT_MISSED_KEEPALIVES, int64(o.MissedKeepalives)},
+		{C.RUPHIN_OPT_HANDSHAKE_TIMEOUT_MS, int64(o.HandshakeTimeoutMS)},
+		{C.RUPHIN_OPT_RETRANSMIT_MS, int64(o.RetransmitMS)},
+		{C.RUPHIN_OPT_RETRANSMIT_MAX_MS, int64(o.RetransmitMaxMS)},
+		{C.RUPHIN_OPT_PUNCH_INTERVAL_MS, int64(o.PunchIntervalMS)},
+		{C.RUPHIN_OPT_MAX_SESSIONS, int64(o.MaxSessions)},
+		{C.RUPHIN_OPT_MAX_PEERS, int64(o.MaxPeers)},
+		{C.RUPHIN_OPT_MAX_PAYLOAD, int64(o.MaxPayload)},
+		{C.RUPHIN_OPT_SOCKET_BUFFER, int64(o.SocketBuffer)},
+		{C.RUPHIN_OPT_RATE_LIMIT, int64(o.RateLimit)},
+		{C.RUPHIN_OPT_RELAY_RATE, int64(o.RelayRate)},
+	}
+	// Each flag turns a C default around: the value it sets when true.
+	flags := []struct {
+		on bool
+		optionValue
+	}{
+		{o.AcceptUnverified, optionValue{C.RUPHIN_OPT_ACCEPT_UNVERIFIED, 1}},
+		{o.NoInterrupt, optionValue{C.RUPHIN_OPT_ALLOW_INTERRUPT, 0}},
+		{o.Generation0Only, optionValue{C.RUPHIN_OPT_EXTENSIONS, 0}},
+		{o.NoRateLimit, optionValue{C.RUPHIN_OPT_RATE_LIMIT, 0}},
+		{o.AllowAmplification, optionValue{C.RUPHIN_OPT_NO_AMPLIFICATION, 0}},
+	}
+	var out []optionValue
+	for _, n := range numbers {
+		if n.value != 0 {
+			out = append(out, n)
+		}
+	}
+	for _, f := range flags {
+		if f.on {
+			out = append(out, f.optionValue)
+		}
+	}
+	return out
+}
+
+// toC builds the C options (nil *Options: the defaults); the caller frees them.
+func (o *Options) toC() (*C.ruphin_options, error) {
+	var opts *C.ruphin_options
+	if err := newError(C.ruphin_options_new(&opts)); err != nil {
+		return nil, err
+	}
+	if o == nil {
+		return opts, nil
+	}
+	for _, v := range o.values() {
+		if err := newError(C.ruphin_options_set(opts, v.id, C.int64_t(v.value))); err != nil {
+			C.ruphin_options_free(opts)
+			return nil, err
+		}
+	}
+	return opts, nil
+}
+
+func (o *Options) bind() string {
+	if o == nil {
+		return ""
+	}
+	return o.Bind
+}
