@@ -31,3 +31,17 @@ def test_without_cgo_the_error_says_why(go_env):
                             timeout=300)
     assert result.returncode != 0
     assert "ruphin_needs_cgo" in result.stderr
+
+
+def test_a_module_outside_the_repository_builds_against_it(go_env, tmp_path):
+    """A user's module that requires ruphin (here through a replace directive
+    to this checkout) gets the C core with it: nothing else is installed."""
+    (tmp_path / "go.mod").write_text(
+        f"module user\n\ngo 1.19\n\nrequire ruphin v0.0.0\n\nreplace ruphin => {ROOT}\n")
+    (tmp_path / "main.go").write_text(
+        'package main\n\nimport (\n\t"fmt"\n\n\truphin "ruphin/bindings/go"\n)\n\n'
+        'func main() { fmt.Println("ruphin", ruphin.Version()) }\n')
+    result = subprocess.run(["go", "run", "."], cwd=tmp_path, env=go_env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("ruphin 0.")
