@@ -77,18 +77,27 @@ def path_kind(addr):
 
 
 def read_result(client_log, returncode):
-    """A trial's Result from the client's exit code and its log (stderr)."""
+    """A trial's Result from the client's exit code and its log (stderr):
+    the path is the one it was on when the first echo came back."""
     with open(client_log) as f:
         log = f.read()
-    connected = re.search(r"connected to (\S+) after (\d+) ms", log)
-    echo = re.search(r"first datagram back after (\d+) ms", log)
-    path = path_kind(connected.group(1)) if connected else None
-    if path and re.search(r"\brelay", log, re.IGNORECASE):
-        path = "relay"
-    ok = returncode == 0 and echo is not None
-    return Result(ok, int(connected.group(2)) if connected else None,
-                  int(echo.group(1)) if echo else None, path,
-                  None if ok else failure(log, connected, returncode))
+    path = connect_ms = echo_ms = None
+    for line in log.splitlines():
+        stamp = re.match(r"\[ *([\d.]+)\]", line)
+        connected = re.search(r"connected to (\S+) after (\d+) ms", line)
+        if connected:
+            path = path_kind(connected.group(1))
+        elif re.search(r"\brelayed\b", line):  # the holepuncher relays: no direct path
+            path = "relay"
+        if (connected or path == "relay") and connect_ms is None:
+            connect_ms = int(connected.group(2)) if connected else round(1000 * float(stamp[1]))
+        echo = re.search(r"first datagram back after (\d+) ms", line)
+        if echo:
+            echo_ms = int(echo.group(1))
+            break
+    ok = returncode == 0 and echo_ms is not None
+    return Result(ok, connect_ms, echo_ms, path,
+                  None if ok else failure(log, connect_ms is not None, returncode))
 
 
 def failure(log, connected, returncode):
