@@ -34,6 +34,7 @@ SESSION = "natlab"
 CI_PAIRS = [("public", "public"), ("fullcone", "restricted"), ("restricted", "restricted"),
             ("double", "restricted"), (SAME_NAT, SAME_NAT), ("symmetric", "public")]
 
+RELAY_RATE = 65536  # bytes/s per pair: plenty for the trials' few datagrams
 Result = collections.namedtuple("Result", "ok connect_ms echo_ms path why")
 
 
@@ -281,7 +282,8 @@ def parse_args(argv):
                     help="check issue 3's targets; defaults to 20 trials at 2,20 ms x 0,0.05")
     ap.add_argument("--jobs", type=int, default=1, help="trials at once (timing gets noisier)")
     ap.add_argument("--timeout", type=int, default=10, help="client --timeout, seconds")
-    ap.add_argument("--hp-args", default="", help="extra holepuncher arguments (e.g. a relay)")
+    ap.add_argument("--hp-args", default=None,
+                    help="extra holepuncher arguments (with --targets: the relay, if it has one)")
     ap.add_argument("--peer-args", default="", help="extra server and client arguments")
     ap.add_argument("--logs", help="keep failed trials' logs and conntrack tables here")
     ap.add_argument("--markdown", help="also write the report to this file")
@@ -292,7 +294,17 @@ def parse_args(argv):
     args.delay_ms = args.delay_ms or ("2,20" if args.targets else "0")
     args.loss = args.loss or ("0,0.05" if args.targets else "0")
     args.ruphin = os.path.abspath(args.ruphin)
+    if not os.access(args.ruphin, os.X_OK):
+        ap.error(f"{args.ruphin} is not built (cmake -S . -B build && cmake --build build)")
+    if args.hp_args is None:
+        args.hp_args = relay_args(args.ruphin) if args.targets else ""
     return args
+
+
+def relay_args(ruphin):
+    """The holepuncher's relay, opt-in, for targets that need it."""
+    usage = subprocess.run([ruphin, "holepuncher", "--help"], capture_output=True, text=True)
+    return f"--relay-rate {RELAY_RATE}" if "--relay-rate" in usage.stdout else ""
 
 
 def main(argv=None):
@@ -300,8 +312,6 @@ def main(argv=None):
     why = natlab.available()
     if why:
         sys.exit(f"natlab: {why}")
-    if not os.access(args.ruphin, os.X_OK):
-        sys.exit(f"natlab: {args.ruphin} is not built (cmake -S . -B build && cmake --build build)")
     # A plain `kill` must still run the labs' cleanup (atexit, with-blocks).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     natlab.sweep_stale()
