@@ -5,6 +5,7 @@
 %module ruphin
 
 %{
+#include <stdlib.h>
 #include "ruphin.h"
 %}
 
@@ -15,10 +16,16 @@
 /* The export macro means nothing to SWIG. */
 #define RUPHIN_API
 
-/* ruphin_node ** and ruphin_options ** out-parameters: new_nodep(), then
- * nodep_value() after the call. */
+/* Out-parameters (ruphin_node **, ruphin_options **, ruphin_runner **,
+ * int64_t *): new_nodep(), pass it, then nodep_value() and delete_nodep(). */
 %pointer_functions(ruphin_node *, nodep);
 %pointer_functions(ruphin_options *, optionsp);
+%pointer_functions(ruphin_runner *, runnerp);
+%pointer_functions(int64_t, int64p);
+
+/* Its char *buf is an output buffer, which SWIG would take for an input
+ * string and let C write past; ruphin_addr_text() below replaces it. */
+%ignore ruphin_addr_format;
 
 /* Session ids and payloads are (pointer, length) byte strings. */
 %apply (char *STRING, size_t LENGTH) { (const uint8_t *session_id, size_t session_id_len) };
@@ -26,16 +33,19 @@
 
 %include "ruphin.h"
 
+%newobject ruphin_addr_text;
+
 %inline %{
 /* An event's payload as a byte string (cdata would need the length twice). */
 SWIGCDATA ruphin_event_payload(const ruphin_event *event) {
     return cdata_void((void *)event->data, (int)event->len);
 }
 
-/* An address as "host:port" text. */
-const char *ruphin_addr_text(const ruphin_addr *addr) {
-    static char buf[RUPHIN_ADDRSTRLEN];
-    if (ruphin_addr_format(addr, buf, sizeof buf) < 0)
+/* An address as "host:port" text ("" for none), in a fresh string that
+ * SWIG frees once converted (%newobject): no shared buffer between threads. */
+char *ruphin_addr_text(const ruphin_addr *addr) {
+    char *buf = malloc(RUPHIN_ADDRSTRLEN);
+    if (buf != NULL && ruphin_addr_format(addr, buf, RUPHIN_ADDRSTRLEN) < 0)
         buf[0] = '\0';
     return buf;
 }
