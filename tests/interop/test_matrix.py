@@ -4,6 +4,7 @@ every combination connects and exchanges datagrams on loopback."""
 import contextlib
 import itertools
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -76,10 +77,8 @@ def serving(launch, role, args):
         proc.wait()
 
 
-@pytest.mark.parametrize("hp_impl,server_impl,client_impl",
-                         list(itertools.permutations(IMPLEMENTATIONS, 3)))
-def test_combination(launchers, free_udp_port, hp_impl, server_impl, client_impl):
-    hp = f"127.0.0.1:{free_udp_port()}"
+def exchange(launchers, hp, hp_impl, server_impl, client_impl):
+    """Runs one combination against the holepuncher address hp."""
     session = f"{server_impl}-{client_impl}"
     with serving(launchers[hp_impl], "hp", [hp]), \
             serving(launchers[server_impl], "server", [hp, session]):
@@ -88,3 +87,30 @@ def test_combination(launchers, free_udp_port, hp_impl, server_impl, client_impl
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert f"RECEIVED {COUNT}" in out or f"{COUNT} sent, {COUNT} received" in out, out
+
+
+@pytest.mark.parametrize("hp_impl,server_impl,client_impl",
+                         list(itertools.permutations(IMPLEMENTATIONS, 3)))
+def test_combination(launchers, free_udp_port, hp_impl, server_impl, client_impl):
+    exchange(launchers, f"127.0.0.1:{free_udp_port()}", hp_impl, server_impl, client_impl)
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+# Over IPv6, each implementation once in each role (a rotation, not all 60):
+# enough to exercise every binding's handling of IPv6 addresses.
+ROTATION = [tuple(IMPLEMENTATIONS[(i + k) % len(IMPLEMENTATIONS)] for k in range(3))
+            for i in range(len(IMPLEMENTATIONS))]
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this host has no IPv6 loopback")
+@pytest.mark.parametrize("hp_impl,server_impl,client_impl", ROTATION)
+def test_combination_over_ipv6(launchers, free_udp_port, hp_impl, server_impl, client_impl):
+    exchange(launchers, f"[::1]:{free_udp_port('::1')}", hp_impl, server_impl, client_impl)
