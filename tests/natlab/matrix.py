@@ -323,14 +323,13 @@ def main(argv=None):
         for delay in map(int, args.delay_ms.split(",")):
             for loss in map(float, args.loss.split(",")):
                 runs[(delay, loss)] = run_condition(args, pairs, delay, loss, pool)
+                if args.markdown:  # what is done so far survives an interrupted run
+                    with open(args.markdown, "w") as f:
+                        f.write(report(args, runs) + "\n")
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
-    text = report(args, runs)
-    print(text)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(text + "\n")
+    print(report(args, runs))
 
 
 if __name__ == "__main__":
