@@ -1,9 +1,11 @@
 /*
  * Data path: datagrams per second from a client to its server through the
  * public API, against raw sendmmsg/recvmmsg between two sockets. The
- * receiver runs in a child process (pin the two with taskset from the
- * runner); the sender sends as fast as it can for the duration; the figure is
- * what the receiver got per second.
+ * receiver runs in a child process on CPU 0, the sender on CPU 1 (when there
+ * are two); the sender sends as fast as it can for the duration; the rate is
+ * what the receiver got per second. Both sides' CPU time per datagram is
+ * reported too: the sender's shows what one send costs through the API
+ * (one sendto each) against raw sendmmsg.
  *
  * datapath api|raw SIZE SECONDS
  */
@@ -13,20 +15,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "ruphin.h"
 
-enum { BATCH = 64, MAX_SIZE = 2048 };
+enum { BATCH = 64, MAX_SIZE = 2048, HP_POLL_MS = 50 };
 
-static double now_s(void)
+typedef struct side {
+    long long datagrams;
+    double cpu_s;
+} side;
+
+static double cpu_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* ---- raw ---- */
@@ -37,21 +47,25 @@ static int raw_socket(uint16_t port)
     int fd = socket(AF_INET, SOCK_DGRAM, 0), size = 8 << 20;
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    bind(fd, (struct sockaddr *)&a, sizeof a);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        perror("bind");
+        exit(1);
+    }
     return fd;
 }
 
-static long long raw_receive(int fd, double seconds)
+/* Counts from the first datagram for `seconds`. */
+static side raw_receive(int fd, double seconds)
 {
     static uint8_t bufs[BATCH][MAX_SIZE];
     struct mmsghdr msgs[BATCH];
     struct iovec iovs[BATCH];
     struct timeval tv = {0, 100000};
-    long long got = 0;
-    double end = now_s() + seconds;
+    side got = {0, 0};
+    double end = 0, give_up = now_s() + 10, cpu0 = 0;
     int i;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    while (now_s() < end) {
+    while ((end == 0 && now_s() < give_up) || now_s() < end) {
         int n;
         memset(msgs, 0, sizeof msgs);
         for (i = 0; i < BATCH; i++) {
@@ -61,20 +75,26 @@ static long long raw_receive(int fd, double seconds)
             msgs[i].msg_hdr.msg_iovlen = 1;
         }
         n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
+        if (n > 0 && end == 0) {
+            end = now_s() + seconds;
+            cpu0 = cpu_s();
+        }
         if (n > 0)
-            got += n;
+            got.datagrams += n;
     }
+    got.cpu_s = cpu_s() - cpu0;
     return got;
 }
 
-static void raw_send(uint16_t to_port, size_t size, double seconds)
+static side raw_send(uint16_t to_port, size_t size, double seconds)
 {
     static uint8_t payload[MAX_SIZE];
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(to_port)};
     struct mmsghdr msgs[BATCH];
     struct iovec iov = {payload, size};
     int fd = raw_socket(0), i;
-    double end = now_s() + seconds;
+    double end = now_s() + seconds + 0.2, cpu0 = cpu_s();
+    side sent = {0, 0};
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
     connect(fd, (struct sockaddr *)&to, sizeof to);
     memset(msgs, 0, sizeof msgs);
@@ -82,8 +102,12 @@ static void raw_send(uint16_t to_port, size_t size, double seconds)
         msgs[i].msg_hdr.msg_iov = &iov;
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
-    while (now_s() < end)
-        sendmmsg(fd, msgs, BATCH, 0);
+    while (now_s() < end) {
+        int n = sendmmsg(fd, msgs, BATCH, 0);
+        sent.datagrams += n > 0 ? n : 0;
+    }
+    sent.cpu_s = cpu_s() - cpu0;
+    return sent;
 }
 
 /* ---- through the API ---- */
@@ -98,73 +122,92 @@ static ruphin_options *options(void)
     return o;
 }
 
-/* Child: holepuncher and server; counts DATA for the measurement window,
- * which starts with the first datagram. */
-static long long api_receive(const char *hp_addr, int ready_fd, double seconds)
+/* Answers what waits at the holepuncher (registration refreshes). */
+static void serve_holepuncher(ruphin_node *hp)
+{
+    ruphin_event ev;
+    while (ruphin_poll(hp, 0, &ev) == 1)
+        ;
+}
+
+/* Child: holepuncher and server; counts DATA for `seconds` from the first. */
+static side api_receive(const char *hp_addr, int ready_fd, double seconds)
 {
     ruphin_options *o = options();
     ruphin_node *hp, *server;
     ruphin_event ev;
-    long long got = 0;
-    double end = 0;
-    double give_up = now_s() + 10;
-    ruphin_holepuncher_new(&hp, hp_addr, o);
-    ruphin_server_new(&server, hp_addr, (const uint8_t *)"bench", 5, "127.0.0.1:0", o);
+    side got = {0, 0};
+    double end = 0, give_up = now_s() + 10, cpu0 = 0, hp_next = 0;
+    if (ruphin_holepuncher_new(&hp, hp_addr, o) != RUPHIN_OK ||
+        ruphin_server_new(&server, hp_addr, (const uint8_t *)"bench", 5, "127.0.0.1:0", o) !=
+            RUPHIN_OK)
+        exit(1);
     do { /* registered before the client may join */
-        while (ruphin_poll(hp, 0, &ev) == 1)
-            ;
+        serve_holepuncher(hp);
     } while (ruphin_poll(server, 1, &ev) >= 0 && ev.type != RUPHIN_EVENT_REGISTERED);
     if (write(ready_fd, "r", 1) != 1)
-        return -1;
+        exit(1);
     while ((end == 0 && now_s() < give_up) || now_s() < end) {
-        while (ruphin_poll(hp, 0, &ev) == 1)
-            ;
-        while (ruphin_poll(server, end == 0 ? 1 : 0, &ev) == 1) {
-            if (ev.type == RUPHIN_EVENT_DATA) {
-                if (end == 0)
-                    end = now_s() + seconds;
-                got++;
+        if (end == 0 || now_s() >= hp_next) { /* the join, then now and then */
+            serve_holepuncher(hp);
+            hp_next = now_s() + HP_POLL_MS / 1000.0;
+        }
+        while (ruphin_poll(server, 1, &ev) == 1) {
+            if (ev.type != RUPHIN_EVENT_DATA)
+                continue;
+            if (end == 0) {
+                end = now_s() + seconds;
+                cpu0 = cpu_s();
             }
+            got.datagrams++;
         }
     }
+    got.cpu_s = cpu_s() - cpu0;
     ruphin_close(server);
     ruphin_close(hp);
     return got;
 }
 
-static void api_send(const char *hp_addr, size_t size, double seconds)
+static side api_send(const char *hp_addr, size_t size, double seconds)
 {
     static uint8_t payload[MAX_SIZE];
     ruphin_options *o = options();
     ruphin_node *client;
     ruphin_event ev;
-    double end;
-    ruphin_client_new(&client, hp_addr, (const uint8_t *)"bench", 5, "127.0.0.1:0", o);
+    double end, cpu0;
+    side sent = {0, 0};
+    if (ruphin_client_new(&client, hp_addr, (const uint8_t *)"bench", 5, "127.0.0.1:0", o) !=
+        RUPHIN_OK)
+        exit(1);
     while (ruphin_poll(client, 1000, &ev) >= 0 && ev.type != RUPHIN_EVENT_CONNECTED)
         ;
     end = now_s() + seconds + 0.2;
+    cpu0 = cpu_s();
     while (now_s() < end) {
         int i;
         for (i = 0; i < BATCH; i++)
-            ruphin_send(client, NULL, payload, size);
+            sent.datagrams += ruphin_send(client, NULL, payload, size) == RUPHIN_OK;
         while (ruphin_poll(client, 0, &ev) == 1) /* keepalives, if any */
             ;
     }
+    sent.cpu_s = cpu_s() - cpu0;
     ruphin_close(client);
+    return sent;
 }
 
 int main(int argc, char **argv)
 {
-    int pipefd[2];
+    int pipefd[2], raw;
     size_t size;
     double seconds;
     pid_t child;
-    long long got = 0;
-    char hp_addr[32];
+    side got, sent;
+    char hp_addr[32], c;
     if (argc != 4 || (strcmp(argv[1], "api") != 0 && strcmp(argv[1], "raw") != 0)) {
         fprintf(stderr, "usage: datapath api|raw SIZE SECONDS\n");
         return 2;
     }
+    raw = strcmp(argv[1], "raw") == 0;
     size = (size_t)atoi(argv[2]);
     seconds = atof(argv[3]);
     snprintf(hp_addr, sizeof hp_addr, "127.0.0.1:%d", 20000 + getpid() % 20000);
@@ -172,32 +215,29 @@ int main(int argc, char **argv)
         return 1;
     child = fork();
     if (child == 0) {
-        long long n;
-        if (strcmp(argv[1], "raw") == 0) {
-            int fd = raw_socket(47699);
+        pin(0);
+        if (raw) {
+            int fd = raw_socket((uint16_t)(20000 + getppid() % 20000));
             if (write(pipefd[1], "r", 1) != 1)
                 return 1;
-            n = raw_receive(fd, seconds + 0.1);
+            got = raw_receive(fd, seconds);
         } else {
-            n = api_receive(hp_addr, pipefd[1], seconds);
+            got = api_receive(hp_addr, pipefd[1], seconds);
         }
-        if (write(pipefd[1], &n, sizeof n) != (ssize_t)sizeof n)
-            return 1;
-        return 0;
+        return write(pipefd[1], &got, sizeof got) == (ssize_t)sizeof got ? 0 : 1;
     }
-    {
-        char c;
-        if (read(pipefd[0], &c, 1) != 1)
-            return 1;
-    }
-    if (strcmp(argv[1], "raw") == 0)
-        raw_send(47699, size, seconds);
-    else
-        api_send(hp_addr, size, seconds);
+    pin(1);
+    if (read(pipefd[0], &c, 1) != 1)
+        return 1;
+    sent = raw ? raw_send((uint16_t)(20000 + getpid() % 20000), size, seconds)
+               : api_send(hp_addr, size, seconds);
     if (read(pipefd[0], &got, sizeof got) != (ssize_t)sizeof got)
         return 1;
     waitpid(child, NULL, 0);
-    printf("{\"mode\": \"%s\", \"size\": %zu, \"received\": %lld, \"rate\": %.0f}\n", argv[1],
-           size, got, got / seconds);
+    printf("{\"mode\": \"%s\", \"size\": %zu, \"sent\": %lld, \"received\": %lld, "
+           "\"rate\": %.0f, \"rx_cpu_us\": %.3f, \"tx_cpu_us\": %.3f}\n",
+           argv[1], size, sent.datagrams, got.datagrams, got.datagrams / seconds,
+           got.datagrams ? got.cpu_s * 1e6 / got.datagrams : 0,
+           sent.datagrams ? sent.cpu_s * 1e6 / sent.datagrams : 0);
     return 0;
 }

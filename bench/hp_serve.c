@@ -1,18 +1,30 @@
 /* A holepuncher through the public API, as an application would run it:
  * one thread, ruphin_poll in a loop. Usage: hp_serve ADDR:PORT MAX_SESSIONS
- * [KEEPALIVE_MS]. Prints READY; SIGTERM ends it. */
+ * [KEEPALIVE_MS]. Prints READY; SIGUSR1 prints a line of counters
+ * ("stats rx N tx N sessions N"); SIGTERM prints it and ends. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "ruphin.h"
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, report;
 
-static void on_term(int sig)
+static void on_signal(int sig)
 {
-    (void)sig;
-    stop = 1;
+    if (sig == SIGTERM)
+        stop = 1;
+    else
+        report = 1;
+}
+
+static void print_stats(const ruphin_node *hp)
+{
+    printf("stats rx %lld tx %lld sessions %lld\n",
+           (long long)ruphin_stat(hp, RUPHIN_STAT_RX_DATAGRAMS),
+           (long long)ruphin_stat(hp, RUPHIN_STAT_TX_DATAGRAMS),
+           (long long)ruphin_stat(hp, RUPHIN_STAT_SESSIONS));
+    fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -34,14 +46,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot listen on %s\n", argv[1]);
         return 1;
     }
-    signal(SIGTERM, on_term);
+    ruphin_options_free(o);
+    signal(SIGTERM, on_signal);
+    signal(SIGUSR1, on_signal);
     printf("READY\n");
     fflush(stdout);
-    while (!stop)
-        ruphin_poll(hp, 100, &ev);
-    printf("sessions %lld rx %lld tx %lld\n", (long long)ruphin_stat(hp, RUPHIN_STAT_SESSIONS),
-           (long long)ruphin_stat(hp, RUPHIN_STAT_RX_DATAGRAMS),
-           (long long)ruphin_stat(hp, RUPHIN_STAT_TX_DATAGRAMS));
+    while (!stop) {
+        ruphin_poll(hp, 100, &ev); /* a signal cuts the wait short */
+        if (report) {
+            report = 0;
+            print_stats(hp);
+        }
+    }
+    print_stats(hp);
     ruphin_close(hp);
     return 0;
 }

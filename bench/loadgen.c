@@ -4,19 +4,35 @@
  * with epoll and recvmmsg/sendmmsg. Prints one JSON line with requests
  * answered per second.
  *
- * loadgen --target IP:PORT --mode register|join|join-miss|hello
- *         [--sockets N] [--window W] [--seconds S] [--warmup S] [--sessions K]
+ * loadgen --target IP:PORT --mode hello|register|refresh|join|join-miss
+ *         [--sockets N] [--window W] [--seconds S] [--warmup S]
+ *         [--sessions K] [--no-fill] [--owner-port P] [--server-pid PID]
  *
- * --sessions K registers K distinct 12-byte ids first (from one owner
- * socket), so the table is full while measuring; join looks those ids up,
- * register keeps refreshing ids of its own (each socket its own K/N ids, the
- * first pass creating them).
+ * One more socket plays the sessions' owner (bound to --owner-port, else an
+ * ephemeral port). --sessions K registers K distinct 12-byte ids from it
+ * first, so the table is full while measuring (the program fails when the
+ * holepuncher did not acknowledge them all). join looks those ids up at
+ * random, join-miss ids that were never registered. register sends new ids
+ * only, never the same twice. refresh is what owners do every keepalive:
+ * each of the N sockets first registers K/N ids of its own (instead of the
+ * owner's K), then keeps re-registering them in turn. --no-fill: an earlier
+ * run already registered the owner's K ids (join looks them up all the same).
+ *
+ * Accounting: a request counts as answered when its reply reaches the socket
+ * that sent it. A Join that finds its session is also announced to the
+ * owner; the owner socket is read too, and what it got is reported apart
+ * ("owner_rx"), as is what a raw responder sends it with a copy port.
+ *
+ * --server-pid: the responder's CPU time over the measured seconds is
+ * reported too ("server_cpu_s"): CPU per request is steadier than requests
+ * per second on a shared machine.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +41,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { BATCH = 64, FRAME_MAX = 32, ID_LEN = 12, STALL_NS = 20000000 };
+enum { BATCH = 64, FRAME_MAX = 32, REPLY_MAX = 64, ID_LEN = 12 };
+enum { STALL_NS = 20000000, PREFILL_PATIENCE_NS = 1000000000 };
+enum { T_REGISTER = 2, T_JOIN = 3, T_HELLO_REQ = 8 };
+enum mode { M_HELLO, M_REGISTER, M_REFRESH, M_JOIN, M_JOIN_MISS };
 
 typedef struct conn {
     int fd;
@@ -36,11 +55,14 @@ typedef struct conn {
 
 static struct {
     struct sockaddr_in target;
-    const char *mode;
-    int sockets, window;
+    enum mode mode;
+    const char *mode_name;
+    int sockets, window, owner_port, server_pid, no_fill;
     double seconds, warmup;
     long long sessions;
-} cfg = {.mode = "hello", .sockets = 16, .window = 16, .seconds = 3, .warmup = 0.5};
+} cfg = {.mode_name = "hello", .sockets = 16, .window = 16, .seconds = 3, .warmup = 0.5};
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
 static long long now_ns(void)
 {
@@ -49,82 +71,125 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* xorshift64: cheap, so the load side spends its time on the sockets. */
+static uint64_t next_random(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
 static size_t frame(uint8_t *buf, int type, const uint8_t *payload, size_t len)
 {
     buf[0] = (uint8_t)((4 + len) >> 8);
     buf[1] = (uint8_t)(4 + len);
     buf[2] = 0;
     buf[3] = (uint8_t)type;
-    memcpy(buf + 4, payload, len);
+    if (len > 0)
+        memcpy(buf + 4, payload, len);
     return 4 + len;
 }
 
+/* Id number n as 12 bytes: "s" and 11 decimal digits. */
 static void session_id(long long n, uint8_t *id)
 {
-    char text[32];
-    snprintf(text, sizeof text, "s%011lld", n % 100000000000LL); /* 12 bytes */
-    memcpy(id, text, ID_LEN);
+    int i;
+    id[0] = 's';
+    for (i = ID_LEN - 1; i > 0; i--, n /= 10)
+        id[i] = (uint8_t)('0' + n % 10);
 }
 
-/* The next request of a socket, per mode. */
+/* Id ranges that never overlap: the owner's ids are 0..K-1, then misses,
+ * then per socket (at most MAX_SOCKETS) a range for register and refresh. */
+#define MISS_BASE 900000000LL
+#define REGISTER_BASE 10000000000LL
+#define REFRESH_BASE 20000000000LL
+#define SOCKET_RANGE 100000000LL
+enum { MAX_SOCKETS = 100 };
+
+/* Refresh mode: how many ids each socket owns. */
+static long long ids_per_socket(void)
+{
+    return cfg.sessions / cfg.sockets > 0 ? cfg.sessions / cfg.sockets : 1;
+}
+
+/* The next request of socket `index`, per mode. */
 static size_t request(conn *c, int index, uint8_t *buf)
 {
     uint8_t id[ID_LEN];
-    if (strcmp(cfg.mode, "hello") == 0)
-        return frame(buf, 8, NULL, 0);
-    if (strcmp(cfg.mode, "register") == 0) {
-        long long per = cfg.sessions > 0 ? cfg.sessions / cfg.sockets : 1000;
-        session_id(1000000000LL + (long long)index * per + (c->next_id++ % per), id);
-        return frame(buf, 2, id, ID_LEN);
+    switch (cfg.mode) {
+    case M_HELLO:
+        return frame(buf, T_HELLO_REQ, NULL, 0);
+    case M_REGISTER:
+        session_id(REGISTER_BASE + index * SOCKET_RANGE + c->next_id++ % SOCKET_RANGE, id);
+        return frame(buf, T_REGISTER, id, ID_LEN);
+    case M_REFRESH:
+        session_id(REFRESH_BASE + index * SOCKET_RANGE + c->next_id++ % ids_per_socket(), id);
+        return frame(buf, T_REGISTER, id, ID_LEN);
+    case M_JOIN:
+        session_id((long long)(next_random() % (uint64_t)(cfg.sessions > 0 ? cfg.sessions : 1)),
+                   id);
+        return frame(buf, T_JOIN, id, ID_LEN);
+    default: /* M_JOIN_MISS */
+        session_id(MISS_BASE + (long long)(next_random() % 1000000), id);
+        return frame(buf, T_JOIN, id, ID_LEN);
     }
-    if (strcmp(cfg.mode, "join") == 0)
-        session_id(rand() % (cfg.sessions > 0 ? cfg.sessions : 1), id);
-    else /* join-miss */
-        session_id(900000000LL + rand() % 1000000, id);
-    return frame(buf, 3, id, ID_LEN);
 }
 
-static int udp_socket(int connect_target)
+/* A nonblocking socket on 127.0.0.1:port (0: any), connected to the target. */
+static int udp_socket(int port)
 {
     struct sockaddr_in self;
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0), size = 4 << 20;
     memset(&self, 0, sizeof self);
     self.sin_family = AF_INET;
+    self.sin_port = htons((uint16_t)port);
     inet_pton(AF_INET, "127.0.0.1", &self.sin_addr);
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     if (bind(fd, (struct sockaddr *)&self, sizeof self) != 0 ||
-        (connect_target && connect(fd, (struct sockaddr *)&cfg.target, sizeof cfg.target) != 0)) {
+        connect(fd, (struct sockaddr *)&cfg.target, sizeof cfg.target) != 0) {
         perror("socket");
         exit(1);
     }
     return fd;
 }
 
-/* Sends n requests on a socket with one sendmmsg (fewer if its buffer is full). */
-static int send_requests(conn *c, int index, int n)
+/* Sends n prepared frames with one sendmmsg; returns how many left. */
+static int send_frames(int fd, uint8_t (*bufs)[FRAME_MAX], const size_t *lens, int n)
 {
-    uint8_t bufs[BATCH][FRAME_MAX];
     struct mmsghdr msgs[BATCH];
     struct iovec iovs[BATCH];
     int i, sent;
-    if (n > BATCH)
-        n = BATCH;
     memset(msgs, 0, sizeof msgs);
     for (i = 0; i < n; i++) {
         iovs[i].iov_base = bufs[i];
-        iovs[i].iov_len = request(c, index, bufs[i]);
+        iovs[i].iov_len = lens[i];
         msgs[i].msg_hdr.msg_iov = &iovs[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
-    sent = sendmmsg(c->fd, msgs, (unsigned)n, 0);
+    sent = n > 0 ? sendmmsg(fd, msgs, (unsigned)n, 0) : 0;
     return sent > 0 ? sent : 0;
+}
+
+/* Sends up to n requests of a socket (fewer if its buffer is full). */
+static int send_requests(conn *c, int index, int n)
+{
+    uint8_t bufs[BATCH][FRAME_MAX];
+    size_t lens[BATCH];
+    int i;
+    if (n > BATCH)
+        n = BATCH;
+    for (i = 0; i < n; i++)
+        lens[i] = request(c, index, bufs[i]);
+    return send_frames(c->fd, bufs, lens, n);
 }
 
 /* Reads every waiting reply; returns how many. */
 static int read_replies(int fd)
 {
-    uint8_t bufs[BATCH][64];
+    uint8_t bufs[BATCH][REPLY_MAX];
     struct mmsghdr msgs[BATCH];
     struct iovec iovs[BATCH];
     int i, n, total = 0;
@@ -143,49 +208,109 @@ static int read_replies(int fd)
     return total;
 }
 
-/* Registers cfg.sessions ids from one socket before the measurement. */
-static void prefill(void)
+/* Registers ids first..first+count-1 from one socket, a batch at a time;
+ * returns how many were acknowledged (it stops once acks stop coming). */
+static long long prefill(int fd, long long first, long long count)
 {
-    int fd = udp_socket(1);
-    long long next = 0, acked = 0;
-    while (acked < cfg.sessions) {
+    long long next = first, end = first + count, acked = 0, last_progress = now_ns();
+    while (acked < count && now_ns() - last_progress < PREFILL_PATIENCE_NS) {
         uint8_t bufs[BATCH][FRAME_MAX];
-        struct mmsghdr msgs[BATCH];
-        struct iovec iovs[BATCH];
-        int i, n = 0;
-        long long until = now_ns() + 2000000;
-        memset(msgs, 0, sizeof msgs);
-        for (i = 0; i < BATCH && next < cfg.sessions; i++, n++) {
+        size_t lens[BATCH];
+        long long until = now_ns() + 2000000, before = acked;
+        int n = 0;
+        for (; n < BATCH && next < end; n++) {
             uint8_t id[ID_LEN];
             session_id(next++, id);
-            iovs[i].iov_base = bufs[i];
-            iovs[i].iov_len = frame(bufs[i], 2, id, ID_LEN);
-            msgs[i].msg_hdr.msg_iov = &iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
+            lens[n] = frame(bufs[n], T_REGISTER, id, ID_LEN);
         }
-        if (n > 0)
-            sendmmsg(fd, msgs, (unsigned)n, 0);
-        while (acked < next && now_ns() < until)
+        send_frames(fd, bufs, lens, n);
+        while (acked < next - first && now_ns() < until)
             acked += read_replies(fd);
-        if (n == 0 && acked < cfg.sessions) /* lost acks: count what the table holds */
-            break;
+        if (acked > before)
+            last_progress = now_ns();
     }
-    fprintf(stderr, "prefill: %lld of %lld sessions acknowledged\n", acked, cfg.sessions);
-    /* The owner socket stays open (joins send it PeerInfo) and unread. */
+    return acked;
 }
 
-static void run(void)
+static int parse_mode(const char *name)
 {
-    conn *conns = calloc((size_t)cfg.sockets, sizeof *conns);
-    struct epoll_event evs[256];
+    static const char *const names[] = {"hello", "register", "refresh", "join", "join-miss"};
+    int i;
+    for (i = 0; i < 5; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            cfg.mode = (enum mode)i;
+            cfg.mode_name = names[i];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+typedef struct totals {
+    long long answered, owner_rx, lost;
+    double server_cpu_s;
+} totals;
+
+/* User + system CPU seconds of a process so far; 0 without a pid. */
+static double cpu_seconds(int pid)
+{
+    char path[64], line[1024], *p;
+    unsigned long utime = 0, stime = 0;
+    FILE *f;
+    if (pid <= 0)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    p = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+    fclose(f);
+    /* After the command's ")": fields 3.. ; utime and stime are 14 and 15. */
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                            &utime, &stime) != 2)
+        return 0;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Requests or replies lost (a full buffer): refill the windows that stalled. */
+static void refill_stalled(conn *conns, long long now, totals *t)
+{
+    int i;
+    for (i = 0; i < cfg.sockets; i++) {
+        conn *c = &conns[i];
+        if (now - c->last_reply_ns > STALL_NS) {
+            t->lost += c->outstanding;
+            c->outstanding = send_requests(c, i, cfg.window);
+            c->last_reply_ns = now;
+        }
+    }
+}
+
+/* The table full before measuring: the owner's K ids, or in refresh mode
+ * each socket's own. Returns how many were acknowledged. */
+static long long fill_table(int owner, conn *conns)
+{
+    long long acked = 0;
+    int i;
+    if (cfg.mode != M_REFRESH)
+        return prefill(owner, 0, cfg.sessions);
+    for (i = 0; i < cfg.sockets; i++)
+        acked += prefill(conns[i].fd, REFRESH_BASE + i * SOCKET_RANGE, ids_per_socket());
+    return acked;
+}
+
+static totals run(int owner, conn *conns)
+{
+    struct epoll_event evs[256], oev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
     int ep = epoll_create1(0), i;
     long long start = now_ns(), measure_from = start + (long long)(cfg.warmup * 1e9);
-    long long end = measure_from + (long long)(cfg.seconds * 1e9), answered = 0, lost = 0;
-    long long last_scan = start;
+    long long end = measure_from + (long long)(cfg.seconds * 1e9), last_scan = start;
+    double cpu_start = -1;
+    totals t = {0, 0, 0, 0};
 
+    epoll_ctl(ep, EPOLL_CTL_ADD, owner, &oev);
     for (i = 0; i < cfg.sockets; i++) {
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
-        conns[i].fd = udp_socket(1);
         epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
         conns[i].outstanding = send_requests(&conns[i], i, cfg.window);
         conns[i].last_reply_ns = start;
@@ -195,34 +320,30 @@ static void run(void)
         int n = epoll_wait(ep, evs, 256, 5);
         if (now >= end)
             break;
+        if (cpu_start < 0 && now >= measure_from)
+            cpu_start = cpu_seconds(cfg.server_pid);
         for (i = 0; i < n; i++) {
-            int k = (int)evs[i].data.u32;
-            conn *c = &conns[k];
-            int got = read_replies(c->fd);
-            c->outstanding -= got;
-            if (c->outstanding < 0)
-                c->outstanding = 0;
-            if (now >= measure_from)
-                answered += got;
-            c->last_reply_ns = now;
-            c->outstanding += send_requests(c, k, cfg.window - c->outstanding);
-        }
-        if (now - last_scan > STALL_NS / 2) { /* requests or replies lost: refill */
-            last_scan = now;
-            for (i = 0; i < cfg.sockets; i++) {
-                conn *c = &conns[i];
-                if (now - c->last_reply_ns > STALL_NS) {
-                    lost += c->outstanding;
-                    c->outstanding = send_requests(c, i, cfg.window);
-                    c->last_reply_ns = now;
-                }
+            conn *c;
+            int got;
+            if (evs[i].data.u32 == UINT32_MAX) {
+                got = read_replies(owner);
+                t.owner_rx += now >= measure_from ? got : 0;
+                continue;
             }
+            c = &conns[evs[i].data.u32];
+            got = read_replies(c->fd);
+            c->outstanding = got > c->outstanding ? 0 : c->outstanding - got;
+            t.answered += now >= measure_from ? got : 0;
+            c->last_reply_ns = now;
+            c->outstanding += send_requests(c, (int)evs[i].data.u32, cfg.window - c->outstanding);
+        }
+        if (now - last_scan > STALL_NS / 2) {
+            last_scan = now;
+            refill_stalled(conns, now, &t);
         }
     }
-    printf("{\"mode\": \"%s\", \"answered\": %lld, \"seconds\": %.3f, \"rate\": %.0f, "
-           "\"lost\": %lld, \"sockets\": %d, \"window\": %d, \"sessions\": %lld}\n",
-           cfg.mode, answered, cfg.seconds, answered / cfg.seconds, lost, cfg.sockets,
-           cfg.window, cfg.sessions);
+    t.server_cpu_s = cpu_seconds(cfg.server_pid) - (cpu_start < 0 ? 0 : cpu_start);
+    return t;
 }
 
 int main(int argc, char **argv)
@@ -231,23 +352,37 @@ int main(int argc, char **argv)
         {"target", required_argument, 0, 't'}, {"mode", required_argument, 0, 'm'},
         {"sockets", required_argument, 0, 'n'}, {"window", required_argument, 0, 'w'},
         {"seconds", required_argument, 0, 's'}, {"warmup", required_argument, 0, 'u'},
-        {"sessions", required_argument, 0, 'k'}, {0, 0, 0, 0}};
+        {"sessions", required_argument, 0, 'k'}, {"owner-port", required_argument, 0, 'o'},
+        {"server-pid", required_argument, 0, 'p'}, {"no-fill", no_argument, 0, 'f'},
+        {0, 0, 0, 0}};
     char target[64] = "127.0.0.1:47470", *colon;
-    int opt;
+    long long prefilled = 0, wanted;
+    int opt, owner, i;
+    conn *conns;
+    totals t;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
         case 't': snprintf(target, sizeof target, "%s", optarg); break;
-        case 'm': cfg.mode = optarg; break;
+        case 'm':
+            if (parse_mode(optarg) != 0) {
+                fprintf(stderr, "unknown mode %s\n", optarg);
+                return 2;
+            }
+            break;
         case 'n': cfg.sockets = atoi(optarg); break;
         case 'w': cfg.window = atoi(optarg); break;
         case 's': cfg.seconds = atof(optarg); break;
         case 'u': cfg.warmup = atof(optarg); break;
         case 'k': cfg.sessions = atoll(optarg); break;
+        case 'o': cfg.owner_port = atoi(optarg); break;
+        case 'p': cfg.server_pid = atoi(optarg); break;
+        case 'f': cfg.no_fill = 1; break;
         default: return 2;
         }
     }
     colon = strrchr(target, ':');
-    if (colon == NULL || cfg.sockets < 1 || cfg.window < 1) {
+    if (colon == NULL || cfg.sockets < 1 || cfg.sockets > MAX_SOCKETS || cfg.window < 1 ||
+        cfg.window > BATCH || cfg.sessions < 0) {
         fprintf(stderr, "bad arguments\n");
         return 2;
     }
@@ -255,8 +390,22 @@ int main(int argc, char **argv)
     cfg.target.sin_family = AF_INET;
     cfg.target.sin_port = htons((uint16_t)atoi(colon + 1));
     inet_pton(AF_INET, target, &cfg.target.sin_addr);
-    if (cfg.sessions > 0 && strcmp(cfg.mode, "register") != 0)
-        prefill();
-    run();
+    owner = udp_socket(cfg.owner_port);
+    conns = calloc((size_t)cfg.sockets, sizeof *conns);
+    for (i = 0; i < cfg.sockets; i++)
+        conns[i].fd = udp_socket(0);
+    wanted = cfg.no_fill ? 0 : cfg.mode == M_REFRESH ? ids_per_socket() * cfg.sockets
+                                                      : cfg.sessions;
+    if (wanted > 0 && (prefilled = fill_table(owner, conns)) < wanted) {
+        fprintf(stderr, "prefill: only %lld of %lld sessions acknowledged\n", prefilled, wanted);
+        return 3;
+    }
+    fprintf(stderr, "filled %lld\n", prefilled); /* profile.py starts counting here */
+    t = run(owner, conns);
+    printf("{\"mode\": \"%s\", \"answered\": %lld, \"seconds\": %.3f, \"rate\": %.0f, "
+           "\"owner_rx\": %lld, \"lost\": %lld, \"sockets\": %d, \"window\": %d, "
+           "\"sessions\": %lld, \"prefilled\": %lld, \"server_cpu_s\": %.2f}\n",
+           cfg.mode_name, t.answered, cfg.seconds, t.answered / cfg.seconds, t.owner_rx, t.lost,
+           cfg.sockets, cfg.window, cfg.sessions, prefilled, t.server_cpu_s);
     return 0;
 }

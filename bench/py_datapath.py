@@ -1,26 +1,37 @@
 """Data path through the Python package against Python's own socket module:
-a sender process sends SIZE-byte datagrams as fast as it can for SECONDS, a
-receiver process counts them. Prints one JSON line.
+a sender process (CPU 1) sends SIZE-byte datagrams as fast as it can for
+SECONDS, a receiver process (CPU 0) counts them from the first one. Prints
+one JSON line.
 
     python py_datapath.py ruphin|socket SIZE SECONDS
 """
 import json
 import multiprocessing
+import os
 import socket
 import sys
 import time
 
+HP_POLL_S = 0.05  # the holepuncher only answers registration refreshes here
+
+
+def pin(cpu):
+    if (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {cpu})
+
 
 def socket_receiver(port_queue, result_queue, seconds):
+    pin(0)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         s.bind(("127.0.0.1", 0))
         s.settimeout(0.1)
         port_queue.put(s.getsockname())
         got, end = 0, None
+        recv = s.recv
         while end is None or time.monotonic() < end:
             try:
-                s.recv(2048)
+                recv(2048)
             except socket.timeout:
                 continue
             if end is None:
@@ -32,14 +43,16 @@ def socket_receiver(port_queue, result_queue, seconds):
 def socket_sender(address, size, seconds):
     payload = b"x" * size
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        sendto = s.sendto
         end = time.monotonic() + seconds + 0.2
         while time.monotonic() < end:
             for _ in range(64):
-                s.sendto(payload, address)
+                sendto(payload, address)
 
 
 def ruphin_receiver(port_queue, result_queue, seconds):
     import ruphin
+    pin(0)
     opts = dict(retransmit_ms=20, max_payload=2048, socket_buffer=8 << 20)
     with ruphin.Holepuncher(("127.0.0.1", 0), **opts) as hp, \
             ruphin.Server(hp.local_address, b"bench", **opts) as server:
@@ -47,16 +60,20 @@ def ruphin_receiver(port_queue, result_queue, seconds):
             hp.poll(0)
             server.poll(0.001)
         port_queue.put(hp.local_address)
-        got, end = 0, None
+        got, end, hp_next = 0, None, 0.0
+        poll, data = server.poll, ruphin.EventType.DATA
         while end is None or time.monotonic() < end:
-            hp.poll(0)
-            ev = server.poll(0.1 if end is None else 0)
+            if end is None or time.monotonic() >= hp_next:  # the join, then now and then
+                while hp.poll(0) is not None:
+                    pass
+                hp_next = time.monotonic() + HP_POLL_S
+            ev = poll(0.001)
             while ev is not None:
-                if ev.type == ruphin.EventType.DATA:
+                if ev.type == data:
                     if end is None:
                         end = time.monotonic() + seconds
                     got += 1
-                ev = server.poll(0)
+                ev = poll(0)
     result_queue.put(got)
 
 
@@ -80,6 +97,7 @@ def main(mode, size, seconds):
     ports, results = multiprocessing.Queue(), multiprocessing.Queue()
     rx = multiprocessing.Process(target=receiver, args=(ports, results, seconds))
     rx.start()
+    pin(1)
     sender(ports.get(timeout=10), size, seconds)
     got = results.get(timeout=30)
     rx.join()

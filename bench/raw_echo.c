@@ -1,6 +1,11 @@
 /* The physical baseline: the smallest UDP responder with the same batching
  * as the holepuncher (recvmmsg/sendmmsg), answering HelloReq with HelloResp.
- * Usage: raw_echo ADDR PORT */
+ *
+ * Usage: raw_echo ADDR PORT [COPY_PORT]
+ *
+ * With COPY_PORT every answer also goes to ADDR:COPY_PORT, in the same
+ * sendmmsg: two datagrams out per request, like a Join that finds its
+ * session (PeerInfo to the joiner and to the owner). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,22 +16,31 @@
 
 enum { BATCH = 64, SLOT = 512 };
 
+static struct sockaddr_in address(const char *ip, const char *port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)atoi(port));
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    return a;
+}
+
 int main(int argc, char **argv)
 {
     static uint8_t bufs[BATCH][SLOT];
-    struct mmsghdr msgs[BATCH];
+    struct mmsghdr in[BATCH], out[2 * BATCH];
     struct iovec iovs[BATCH];
-    struct sockaddr_in addrs[BATCH], self;
-    int fd = socket(AF_INET, SOCK_DGRAM, 0), i;
+    struct sockaddr_in from[BATCH], self, copy_to;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), copies = argc == 4, i;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: raw_echo ADDR PORT\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: raw_echo ADDR PORT [COPY_PORT]\n");
         return 2;
     }
-    memset(&self, 0, sizeof self);
-    self.sin_family = AF_INET;
-    self.sin_port = htons((uint16_t)atoi(argv[2]));
-    inet_pton(AF_INET, argv[1], &self.sin_addr);
+    self = address(argv[1], argv[2]);
+    if (copies)
+        copy_to = address(argv[1], argv[3]);
     if (bind(fd, (struct sockaddr *)&self, sizeof self) != 0) {
         perror("bind");
         return 1;
@@ -34,23 +48,29 @@ int main(int argc, char **argv)
     printf("READY\n");
     fflush(stdout);
     for (;;) {
-        int n;
-        memset(msgs, 0, sizeof msgs);
+        int n, k = 0;
+        memset(in, 0, sizeof in);
         for (i = 0; i < BATCH; i++) {
             iovs[i].iov_base = bufs[i];
             iovs[i].iov_len = SLOT;
-            msgs[i].msg_hdr.msg_iov = &iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
-            msgs[i].msg_hdr.msg_name = &addrs[i];
-            msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+            in[i].msg_hdr.msg_iov = &iovs[i];
+            in[i].msg_hdr.msg_iovlen = 1;
+            in[i].msg_hdr.msg_name = &from[i];
+            in[i].msg_hdr.msg_namelen = sizeof from[i];
         }
-        n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
+        n = recvmmsg(fd, in, BATCH, MSG_WAITFORONE, NULL);
         if (n <= 0)
             continue;
         for (i = 0; i < n; i++) {
             bufs[i][3] = 9; /* HelloReq (8) -> HelloResp (9) */
-            iovs[i].iov_len = msgs[i].msg_len;
+            iovs[i].iov_len = in[i].msg_len;
+            out[k++] = in[i];
+            if (copies) {
+                out[k] = in[i];
+                out[k].msg_hdr.msg_name = &copy_to;
+                out[k++].msg_hdr.msg_namelen = sizeof copy_to;
+            }
         }
-        sendmmsg(fd, msgs, (unsigned)n, 0);
+        sendmmsg(fd, out, (unsigned)k, 0);
     }
 }

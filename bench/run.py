@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """Runs the benchmark suite and prints a markdown table. Every holepuncher
-figure is a ratio to the raw recvmmsg/sendmmsg baseline measured in the same
+figure is a ratio to a raw recvmmsg/sendmmsg responder measured in the same
 run, because absolute numbers drift on shared machines.
 
-    python3 bench/run.py [--smoke] [--seconds S] [--sessions N] [--python PY]
+    python3 bench/run.py [--smoke] [--seconds S] [--sessions N] [--rounds R]
+                         [--python PY] [--json FILE]
 
 --smoke runs each part for a fraction of a second (CI checks the suite runs;
-it asserts no speed). Server and load are pinned to different cores.
+it asserts no speed). Server and load are pinned to different cores. --json
+also writes every measurement, unrounded, to FILE.
 """
 import argparse
 import glob
 import json
 import os
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,20 +23,23 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+BASE_PORT = 10000 + os.getpid() % 1000 * 20  # below the ephemeral range; runs side by side differ
 
 
 def build(out):
     """Compiles the benchmark programs with cc -O2 (the core from source)."""
     core = glob.glob(os.path.join(ROOT, "core", "src", "*.c"))
     inc = ["-I", os.path.join(ROOT, "core", "include")]
-    progs = {"loadgen": [], "raw_echo": [], "hp_serve": core, "datapath": core}
+    progs = {"loadgen": [], "raw_echo": [], "hp_serve": core, "datapath": core,
+             "connect_time": core}
     for name, extra in progs.items():
-        subprocess.run(["cc", "-O2", "-std=gnu11", *inc, os.path.join(HERE, f"{name}.c"), *extra,
-                        "-lpthread", "-o", os.path.join(out, name)], check=True)
+        subprocess.run(["cc", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", *inc,
+                        os.path.join(HERE, f"{name}.c"), *extra, "-lpthread",
+                        "-o", os.path.join(out, name)], check=True)
 
 
 def pinned(core, argv):
-    return ["taskset", "-c", str(core), *argv] if os.cpu_count() and os.cpu_count() > 1 else argv
+    return ["taskset", "-c", str(core), *argv] if (os.cpu_count() or 1) > 1 else argv
 
 
 def rss_kb(pid):
@@ -40,7 +47,7 @@ def rss_kb(pid):
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
-    return 0
+    raise RuntimeError(f"no VmRSS for {pid}")
 
 
 class Server:
@@ -48,92 +55,172 @@ class Server:
 
     def __init__(self, argv):
         self.proc = subprocess.Popen(pinned(0, argv), stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline().strip() == "READY"
+        line = self.proc.stdout.readline().strip()
+        if line != "READY":
+            self.close()
+            raise RuntimeError(f"{argv[0]} did not start: {line!r}")
 
     def close(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
 
+    def __enter__(self):
+        return self
 
-def load(bin_dir, port, mode, seconds, sessions=0):
+    def __exit__(self, *exc):
+        self.close()
+
+
+def load(bin_dir, server, port, mode, seconds, sessions=0, owner_port=0):
+    """One loadgen run against a server; its JSON result."""
     argv = [os.path.join(bin_dir, "loadgen"), "--target", f"127.0.0.1:{port}", "--mode", mode,
             "--seconds", str(seconds), "--warmup", str(min(0.5, seconds / 2)),
-            "--sessions", str(sessions)]
-    out = subprocess.run(pinned(1, argv), capture_output=True, text=True, check=True,
-                         timeout=600).stdout
-    return json.loads(out.strip().splitlines()[-1])["rate"]
+            "--sessions", str(sessions), "--owner-port", str(owner_port),
+            "--server-pid", str(server.proc.pid)]
+    out = subprocess.run(pinned(1, argv), capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"loadgen {mode} failed: {out.stderr}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["cpu_us"] = result["server_cpu_s"] * 1e6 / max(result["answered"], 1)
+    return result
 
 
 def holepuncher_rates(bin_dir, seconds, sessions, rounds):
-    """Raw baseline and each request type, interleaved over a few rounds."""
-    rows = {"raw HelloReq": [], "HelloReq": [], "Register": [], "Join (found)": [],
-            "Join (not found)": []}
+    """Both raw baselines and each request type, interleaved over a few rounds
+    (a fresh holepuncher with `sessions` live sessions each round)."""
+    runs = {}
     for r in range(rounds):
-        raw = Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(47800 + r)])
-        rows["raw HelloReq"].append(load(bin_dir, 47800 + r, "hello", seconds))
-        raw.close()
-        hp = Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{47810 + r}",
-                     str(sessions * 2)])
-        port = 47810 + r
-        rows["Join (found)"].append(load(bin_dir, port, "join", seconds, sessions))  # fills it
-        rows["HelloReq"].append(load(bin_dir, port, "hello", seconds))
-        rows["Join (not found)"].append(load(bin_dir, port, "join-miss", seconds))
-        rows["Register"].append(load(bin_dir, port, "register", seconds, sessions))
-        hp.close()
-    return {k: sorted(v)[len(v) // 2] for k, v in rows.items()}
+        port = BASE_PORT + r * 4
+        with Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port)]) as raw:
+            runs.setdefault("raw", []).append(load(bin_dir, raw, port, "hello", seconds))
+        with Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port + 1),
+                     str(port + 2)]) as raw2:
+            runs.setdefault("raw2", []).append(
+                load(bin_dir, raw2, port + 1, "hello", seconds, owner_port=port + 2))
+        # Room for the owner's ids, the refreshing sockets' own and the new ones.
+        with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port + 3}",
+                     str(sessions * 4)]) as hp:
+            for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0),
+                            ("refresh", sessions), ("register", 0)):  # join fills the table
+                runs.setdefault(mode, []).append(load(bin_dir, hp, port + 3, mode, seconds, k))
+    return {name: median_run(results) for name, results in runs.items()}
 
 
-def memory_per_session(bin_dir, sessions):
+def median_run(results):
+    """The run with the median rate, plus the median CPU per request."""
+    ordered = sorted(results, key=lambda r: r["rate"])
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["cpu_us"] = statistics.median(r["cpu_us"] for r in results)
+    chosen["rates"] = [r["rate"] for r in results]
+    return chosen
+
+
+def memory_per_session(bin_dir, sessions, port):
     """Resident bytes per live session after registering `sessions` 12-byte
-    ids, and what is left after they expired."""
-    hp = Server([os.path.join(bin_dir, "hp_serve"), "127.0.0.1:47830", str(sessions * 2),
-                 "1000"])  # 1 s keepalive: sessions expire 3 s after the last refresh
-    before = rss_kb(hp.proc.pid)
-    subprocess.run(pinned(1, [os.path.join(bin_dir, "loadgen"), "--target", "127.0.0.1:47830",
-                              "--mode", "hello", "--seconds", "0.1", "--warmup", "0",
-                              "--sessions", str(sessions)]),
-                   capture_output=True, check=True, timeout=600)
-    full = rss_kb(hp.proc.pid)
-    time.sleep(4.5)
-    with socket_to(47830) as s:  # a datagram wakes it up to expire
-        s.send(b"\x00\x04\x00\x08")
-    time.sleep(0.5)
-    after = rss_kb(hp.proc.pid)
-    hp.close()
-    return (full - before) * 1024 / sessions, (after - before) * 1024
-
-
-def socket_to(port):
-    import socket
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.connect(("127.0.0.1", port))
-    return s
+    ids, and what is left once they expired."""
+    with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port}", str(sessions * 2),
+                 "1000"]) as hp:  # 1 s keepalive: sessions expire 3 s after the last refresh
+        before = rss_kb(hp.proc.pid)
+        load(bin_dir, hp, port, "hello", 0.1, sessions)
+        full = rss_kb(hp.proc.pid)
+        time.sleep(4.5)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"\x00\x04\x00\x08", ("127.0.0.1", port))  # a poll that expires them
+            s.settimeout(5)
+            s.recv(16)
+        time.sleep(0.2)
+        after = rss_kb(hp.proc.pid)
+    return {"rss_before_kb": before, "rss_full_kb": full, "rss_after_kb": after,
+            "bytes_per_session": (full - before) * 1024 / sessions,
+            "left_kb": after - before}
 
 
 def datapath(bin_dir, seconds):
     rates = {}
     for size in (64, 1200):
         for mode in ("raw", "api"):
-            out = subprocess.run([os.path.join(bin_dir, "datapath"), mode, str(size), str(seconds)],
-                                 capture_output=True, text=True, check=True, timeout=120).stdout
-            rates[(mode, size)] = json.loads(out)["rate"]
+            out = subprocess.run([os.path.join(bin_dir, "datapath"), mode, str(size),
+                                  str(seconds)], capture_output=True, text=True, check=True,
+                                 timeout=120).stdout
+            rates[f"{mode}-{size}"] = json.loads(out)
     return rates
+
+
+def python_package_missing(python):
+    """Why the Python rows cannot run (no interpreter, no ruphin package), or None."""
+    try:
+        out = subprocess.run([python, "-c", "import ruphin"], capture_output=True, text=True,
+                             timeout=60)
+    except OSError as e:
+        return str(e)
+    return out.stderr.strip().splitlines()[-1] if out.returncode != 0 else None
+
+
+def python_script(python, *argv):
+    out = subprocess.run([python, os.path.join(HERE, argv[0]), *map(str, argv[1:])],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
+    return json.loads(out)
 
 
 def python_rates(python, seconds):
-    rates = {}
-    for mode in ("socket", "ruphin"):
-        out = subprocess.run([python, os.path.join(HERE, "py_datapath.py"), mode, "64",
-                              str(seconds)], capture_output=True, text=True, check=True,
-                             timeout=120).stdout
-        rates[mode] = json.loads(out)["rate"]
-    return rates
+    missing = python_package_missing(python)
+    if missing:
+        return {"skipped": missing}
+    return {mode: python_script(python, "py_datapath.py", mode, 64, seconds)
+            for mode in ("socket", "ruphin")}
 
 
-def connect_time(python, trials):
-    out = subprocess.run([python, os.path.join(HERE, "connect_time.py"), str(trials)],
-                         capture_output=True, text=True, check=True, timeout=120).stdout
+def connect_time(bin_dir, trials):
+    out = subprocess.run([os.path.join(bin_dir, "connect_time"), str(trials)],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
     return json.loads(out)
+
+
+def table(res, sessions):
+    """The markdown table, from the measurements."""
+    hp, raw, raw2 = res["holepuncher"], res["holepuncher"]["raw"], res["holepuncher"]["raw2"]
+    rows = [("raw responder, HelloReq answered/s", raw, None),
+            ("raw responder, two datagrams per answer/s", raw2, None)]
+    for mode, name in (("hello", "HelloReq"), ("register", "Register (new ids)"),
+                       ("refresh", "Register (refresh)"), ("join", "Join (found)"),
+                       ("join-miss", "Join (not found)")):
+        base = raw2 if mode == "join" else raw
+        rows.append((f"holepuncher, {name}/s, {sessions:,} sessions", hp[mode], base))
+    lines = ["| measure | value | ratio | server CPU per request |", "|---|---|---|---|"]
+    for name, r, base in rows:
+        if base is None:
+            lines.append(f"| {name} | {r['rate']:,.0f} | 1.00 | {r['cpu_us']:.2f} us |")
+            continue
+        which = "raw two-datagram" if base is raw2 else "raw"
+        lines.append(f"| {name} | {r['rate']:,.0f} | {r['rate'] / base['rate']:.2f} x {which} | "
+                     f"{r['cpu_us']:.2f} us ({r['cpu_us'] / base['cpu_us']:.2f} x) |")
+    mem = res["memory"]
+    lines.append(f"| resident memory per session ({sessions:,} x 12-byte ids) | "
+                 f"{mem['bytes_per_session']:.1f} B | | |")
+    lines.append(f"| resident memory left after they expired | {mem['left_kb']:,} KiB | "
+                 f"{mem['left_kb'] / max(mem['rss_full_kb'] - mem['rss_before_kb'], 1):.3f} "
+                 f"of the peak | |")
+    for size in (64, 1200):
+        api, rawdp = res["datapath"][f"api-{size}"], res["datapath"][f"raw-{size}"]
+        lines.append(f"| data path through the API, {size} B datagrams/s | {api['rate']:,.0f} | "
+                     f"{api['rate'] / rawdp['rate']:.2f} x raw sendmmsg/recvmmsg | "
+                     f"send {api['tx_cpu_us']:.2f} us ({api['tx_cpu_us'] / rawdp['tx_cpu_us']:.2f}"
+                     f" x), receive {api['rx_cpu_us']:.2f} us "
+                     f"({api['rx_cpu_us'] / rawdp['rx_cpu_us']:.2f} x) |")
+    py = res["python"]
+    if "skipped" in py:
+        lines.append(f"| data path through the Python package, 64 B/s | skipped | "
+                     f"{py['skipped']} | |")
+    else:
+        lines.append(f"| data path through the Python package, 64 B/s | "
+                     f"{py['ruphin']['rate']:,.0f} | "
+                     f"{py['ruphin']['rate'] / py['socket']['rate']:.2f} x Python socket | |")
+    ttc = res["connect"]
+    for key, what in (("connected", "CONNECTED"), ("echo", "first echo")):
+        lines.append(f"| client start to {what} on loopback (median of {ttc['trials']}) | "
+                     f"{ttc[key + '_ms']:.3f} ms | {ttc[key + '_rtts']:.2f} x round trip "
+                     f"({ttc['rtt_floor_ms']:.3f} ms) | |")
+    return "\n".join(lines)
 
 
 def main():
@@ -143,32 +230,28 @@ def main():
     ap.add_argument("--sessions", type=int, default=1000000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv", "bin", "python"))
+    ap.add_argument("--json")
     args = ap.parse_args()
     if args.smoke:
         args.seconds, args.sessions, args.rounds = 0.3, 20000, 1
+    res = {"machine": {"cpus": os.cpu_count(), "uname": " ".join(os.uname()),
+                       "loadavg_before": open("/proc/loadavg").read().split()[:3]},
+           "args": vars(args)}
     with tempfile.TemporaryDirectory() as bin_dir:
         build(bin_dir)
-        hp = holepuncher_rates(bin_dir, args.seconds, args.sessions, args.rounds)
-        per_session, left = memory_per_session(bin_dir, args.sessions)
-        dp = datapath(bin_dir, args.seconds)
-        py = python_rates(args.python, args.seconds)
-        ttc = connect_time(args.python, 10 if args.smoke else 100)
-    base = hp["raw HelloReq"]
-    print(f"| measure | value | ratio |\n|---|---|---|")
-    print(f"| raw baseline, HelloReq answered/s | {base:,.0f} | 1.00 |")
-    for name in ("HelloReq", "Register", "Join (found)", "Join (not found)"):
-        print(f"| holepuncher, {name}/s, {args.sessions:,} sessions | {hp[name]:,.0f} | "
-              f"{hp[name] / base:.2f} x raw |")
-    print(f"| resident memory per session ({args.sessions:,} x 12-byte ids) | "
-          f"{per_session:.1f} B | |")
-    print(f"| resident memory left after they expired | {left / 1024:.0f} KiB | |")
-    for size in (64, 1200):
-        print(f"| data path through the API, {size} B datagrams/s | {dp[('api', size)]:,.0f} | "
-              f"{dp[('api', size)] / dp[('raw', size)]:.2f} x raw sendmmsg/recvmmsg |")
-    print(f"| data path through the Python package, 64 B/s | {py['ruphin']:,.0f} | "
-          f"{py['ruphin'] / py['socket']:.2f} x Python socket |")
-    print(f"| time to first echo on loopback (median of {ttc['trials']}) | "
-          f"{ttc['median_ms']} ms | {ttc['ratio']} x round-trip floor ({ttc['floor_ms']} ms) |")
+        res["holepuncher"] = holepuncher_rates(bin_dir, args.seconds, args.sessions, args.rounds)
+        res["memory"] = memory_per_session(bin_dir, args.sessions, BASE_PORT + 19)
+        res["datapath"] = datapath(bin_dir, args.seconds)
+        res["python"] = python_rates(args.python, args.seconds)
+        res["connect"] = connect_time(bin_dir, 10 if args.smoke else 200)
+    res["machine"]["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
+    print(table(res, args.sessions))
+    print(f"\nload average before {' '.join(res['machine']['loadavg_before'])}, "
+          f"after {' '.join(res['machine']['loadavg_after'])}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+    return 0
 
 
 if __name__ == "__main__":
