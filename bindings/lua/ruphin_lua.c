@@ -133,12 +133,23 @@ static int32_t read_options(lua_State *L, int idx, ruphin_options **out, const c
 
 /* ---- construction ---- */
 
-static int push_node(lua_State *L, ruphin_node *node)
+/* Pushes an empty (closed) node userdata. Constructors push it before they
+ * create the C node, so that running out of Lua memory cannot leak one. */
+static lnode *push_lnode(lua_State *L)
 {
     lnode *n = lua_newuserdata(L, sizeof *n);
-    n->node = node;
+    n->node = NULL;
     luaL_getmetatable(L, NODE_META);
     lua_setmetatable(L, -2);
+    return n;
+}
+
+/* The constructors' result: the node on top of the stack, or the failure. */
+static int created(lua_State *L, lnode *n, ruphin_node *node, int32_t rc)
+{
+    if (rc != RUPHIN_OK)
+        return fail(L, rc);
+    n->node = node;
     return 1;
 }
 
@@ -147,14 +158,18 @@ static int l_holepuncher(lua_State *L)
 {
     const char *bind = luaL_optstring(L, 1, NULL), *option_bind;
     ruphin_options *options;
-    ruphin_node *node;
-    int32_t rc = read_options(L, 2, &options, &option_bind);
+    ruphin_node *node = NULL;
+    lnode *n;
+    int32_t rc;
+    lua_settop(L, 2); /* absent arguments become nils below the new userdata */
+    n = push_lnode(L);
+    rc = read_options(L, 2, &options, &option_bind);
     if (bind == NULL)
         bind = option_bind;
     if (rc == RUPHIN_OK)
         rc = ruphin_holepuncher_new(&node, bind, options);
     ruphin_options_free(options);
-    return rc == RUPHIN_OK ? push_node(L, node) : fail(L, rc);
+    return created(L, n, node, rc);
 }
 
 static int new_peer(lua_State *L, int32_t role)
@@ -163,14 +178,18 @@ static int new_peer(lua_State *L, int32_t role)
     size_t id_len;
     const char *id = luaL_checklstring(L, 2, &id_len);
     ruphin_options *options;
-    ruphin_node *node;
-    int32_t rc = read_options(L, 3, &options, &bind);
+    ruphin_node *node = NULL;
+    lnode *n;
+    int32_t rc;
+    lua_settop(L, 3); /* absent arguments become nils below the new userdata */
+    n = push_lnode(L);
+    rc = read_options(L, 3, &options, &bind);
     if (rc == RUPHIN_OK && role == RUPHIN_ROLE_SERVER)
         rc = ruphin_server_new(&node, hp, (const uint8_t *)id, id_len, bind, options);
     else if (rc == RUPHIN_OK)
         rc = ruphin_client_new(&node, hp, (const uint8_t *)id, id_len, bind, options);
     ruphin_options_free(options);
-    return rc == RUPHIN_OK ? push_node(L, node) : fail(L, rc);
+    return created(L, n, node, rc);
 }
 
 /* ruphin.server(holepuncher, session_id [, options]) */
