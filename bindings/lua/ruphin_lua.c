@@ -144,58 +144,48 @@ static lnode *push_lnode(lua_State *L)
     return n;
 }
 
-/* The constructors' result: the node on top of the stack, or the failure. */
-static int created(lua_State *L, lnode *n, ruphin_node *node, int32_t rc)
+/* ruphin.holepuncher([bind [, options]]),
+ * ruphin.server(holepuncher, session_id [, options]),
+ * ruphin.client(holepuncher, session_id [, options]).
+ * options.bind is the local address of a peer, and of a holepuncher given
+ * no bind argument. */
+static int new_node(lua_State *L, int32_t role)
 {
+    int options_idx = role == RUPHIN_ROLE_HOLEPUNCHER ? 2 : 3;
+    const char *hp = NULL, *id = NULL, *bind = NULL, *option_bind;
+    size_t id_len = 0;
+    ruphin_options *options;
+    ruphin_node *node = NULL;
+    lnode *n;
+    int32_t rc;
+
+    if (role == RUPHIN_ROLE_HOLEPUNCHER) {
+        bind = luaL_optstring(L, 1, NULL);
+    } else {
+        hp = luaL_checkstring(L, 1);
+        id = luaL_checklstring(L, 2, &id_len);
+    }
+    lua_settop(L, options_idx); /* absent arguments become nils below the new userdata */
+    n = push_lnode(L);
+    rc = read_options(L, options_idx, &options, &option_bind);
+    if (bind == NULL)
+        bind = option_bind;
+    if (rc == RUPHIN_OK && role == RUPHIN_ROLE_HOLEPUNCHER)
+        rc = ruphin_holepuncher_new(&node, bind, options);
+    else if (rc == RUPHIN_OK && role == RUPHIN_ROLE_SERVER)
+        rc = ruphin_server_new(&node, hp, (const uint8_t *)id, id_len, bind, options);
+    else if (rc == RUPHIN_OK)
+        rc = ruphin_client_new(&node, hp, (const uint8_t *)id, id_len, bind, options);
+    ruphin_options_free(options);
     if (rc != RUPHIN_OK)
         return fail(L, rc);
     n->node = node;
     return 1;
 }
 
-/* ruphin.holepuncher([bind [, options]]); options.bind stands in for a nil bind. */
-static int l_holepuncher(lua_State *L)
-{
-    const char *bind = luaL_optstring(L, 1, NULL), *option_bind;
-    ruphin_options *options;
-    ruphin_node *node = NULL;
-    lnode *n;
-    int32_t rc;
-    lua_settop(L, 2); /* absent arguments become nils below the new userdata */
-    n = push_lnode(L);
-    rc = read_options(L, 2, &options, &option_bind);
-    if (bind == NULL)
-        bind = option_bind;
-    if (rc == RUPHIN_OK)
-        rc = ruphin_holepuncher_new(&node, bind, options);
-    ruphin_options_free(options);
-    return created(L, n, node, rc);
-}
-
-static int new_peer(lua_State *L, int32_t role)
-{
-    const char *hp = luaL_checkstring(L, 1), *bind;
-    size_t id_len;
-    const char *id = luaL_checklstring(L, 2, &id_len);
-    ruphin_options *options;
-    ruphin_node *node = NULL;
-    lnode *n;
-    int32_t rc;
-    lua_settop(L, 3); /* absent arguments become nils below the new userdata */
-    n = push_lnode(L);
-    rc = read_options(L, 3, &options, &bind);
-    if (rc == RUPHIN_OK && role == RUPHIN_ROLE_SERVER)
-        rc = ruphin_server_new(&node, hp, (const uint8_t *)id, id_len, bind, options);
-    else if (rc == RUPHIN_OK)
-        rc = ruphin_client_new(&node, hp, (const uint8_t *)id, id_len, bind, options);
-    ruphin_options_free(options);
-    return created(L, n, node, rc);
-}
-
-/* ruphin.server(holepuncher, session_id [, options]) */
-static int l_server(lua_State *L) { return new_peer(L, RUPHIN_ROLE_SERVER); }
-/* ruphin.client(holepuncher, session_id [, options]) */
-static int l_client(lua_State *L) { return new_peer(L, RUPHIN_ROLE_CLIENT); }
+static int l_holepuncher(lua_State *L) { return new_node(L, RUPHIN_ROLE_HOLEPUNCHER); }
+static int l_server(lua_State *L) { return new_node(L, RUPHIN_ROLE_SERVER); }
+static int l_client(lua_State *L) { return new_node(L, RUPHIN_ROLE_CLIENT); }
 
 /* ---- node methods ---- */
 
