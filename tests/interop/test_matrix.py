@@ -56,32 +56,33 @@ def launchers(ruphin_bin, lua_module, go_role):
 
 
 @contextlib.contextmanager
-def serving(launch, role, args):
+def serving(launch, role, args, logs):
+    """Runs a holepuncher or server until the with block ends, once it printed
+    its ready text. Its output goes to files in logs, not pipes: nothing can
+    block on a full pipe, and waiting for the text never blocks past 15 s."""
     argv, env, stream, ready = launch(role, args)
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    out = {"stdout": logs / f"{role}.out", "stderr": logs / f"{role}.err"}
+    with open(out["stdout"], "w") as stdout, open(out["stderr"], "w") as stderr:
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
+                                stderr=stderr)
     try:
-        source = proc.stdout if stream == "stdout" else proc.stderr
         end = time.monotonic() + 15
-        while time.monotonic() < end:
-            line = source.readline()
-            if ready in line:
-                break
-            if not line and proc.poll() is not None:
-                raise AssertionError(f"{argv} exited: {proc.stderr.read()}")
-        else:
-            raise AssertionError(f"{argv} never became ready")
+        while ready not in out[stream].read_text():
+            if proc.poll() is not None or time.monotonic() > end:
+                raise AssertionError(f"{argv} not ready (exit code {proc.poll()}): "
+                                     f"{out['stdout'].read_text()} {out['stderr'].read_text()}")
+            time.sleep(0.01)
         yield proc
     finally:
         proc.kill()
         proc.wait()
 
 
-def exchange(launchers, hp, hp_impl, server_impl, client_impl):
+def exchange(launchers, logs, hp, hp_impl, server_impl, client_impl):
     """Runs one combination against the holepuncher address hp."""
     session = f"{server_impl}-{client_impl}"
-    with serving(launchers[hp_impl], "hp", [hp]), \
-            serving(launchers[server_impl], "server", [hp, session]):
+    with serving(launchers[hp_impl], "hp", [hp], logs), \
+            serving(launchers[server_impl], "server", [hp, session], logs):
         argv, env, _, _ = launchers[client_impl]("client", [hp, session, str(COUNT)])
         result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -91,8 +92,8 @@ def exchange(launchers, hp, hp_impl, server_impl, client_impl):
 
 @pytest.mark.parametrize("hp_impl,server_impl,client_impl",
                          list(itertools.permutations(IMPLEMENTATIONS, 3)))
-def test_combination(launchers, free_udp_port, hp_impl, server_impl, client_impl):
-    exchange(launchers, f"127.0.0.1:{free_udp_port()}", hp_impl, server_impl, client_impl)
+def test_combination(launchers, tmp_path, free_udp_port, hp_impl, server_impl, client_impl):
+    exchange(launchers, tmp_path, f"127.0.0.1:{free_udp_port()}", hp_impl, server_impl, client_impl)
 
 
 def ipv6_loopback():
@@ -112,5 +113,6 @@ ROTATION = [tuple(IMPLEMENTATIONS[(i + k) % len(IMPLEMENTATIONS)] for k in range
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="this host has no IPv6 loopback")
 @pytest.mark.parametrize("hp_impl,server_impl,client_impl", ROTATION)
-def test_combination_over_ipv6(launchers, free_udp_port, hp_impl, server_impl, client_impl):
-    exchange(launchers, f"[::1]:{free_udp_port('::1')}", hp_impl, server_impl, client_impl)
+def test_combination_over_ipv6(launchers, tmp_path, free_udp_port, hp_impl, server_impl,
+                               client_impl):
+    exchange(launchers, tmp_path, f"[::1]:{free_udp_port('::1')}", hp_impl, server_impl, client_impl)
