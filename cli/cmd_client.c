@@ -128,29 +128,38 @@ static bool finished(const client_run *r, int64_t now)
     return r->finish_at >= 0 && now >= r->finish_at;
 }
 
+/* How long the loop may wait before it has something to do, in ms. */
+static int wait_ms(const client_run *r, int64_t now)
+{
+    int64_t until = r->deadline;
+    if (r->count > 0 && (r->connected || r->announced) && r->sent < r->count &&
+        r->next_send < until)
+        until = r->next_send;
+    if (r->finish_at >= 0 && r->finish_at < until)
+        until = r->finish_at;
+    if (until <= now)
+        return 0;
+    return until - now > 60000 ? 60000 : (int)(until - now);
+}
+
 static int run(client_run *r)
 {
     ruphin_event ev;
-    int64_t now;
-    while (!cli_stop && !finished(r, now = ruphin_now())) {
-        int32_t rc;
-        int wait = (int)(r->deadline - now), in_fd = -1;
+    for (;;) {
+        int32_t rc, in_fd;
+        int64_t now;
         while ((rc = ruphin_poll(r->node, 0, &ev)) == 1)
             on_event(r, &ev);
         if (rc < 0 && r->failure == 0)
-            r->failure = rc;
-        if (r->failure != 0)
-            break; /* do not wait for more once the node has failed */
-        if (r->count > 0) {
+            r->failure = rc; /* then finished: no waiting for more once failed */
+        if (r->count > 0)
             send_numbered(r, ruphin_now());
-            if ((r->connected || r->announced) && r->sent < r->count && wait > r->interval_ms)
-                wait = (int)r->interval_ms;
-        } else if (r->connected && r->stdin_open) {
-            in_fd = STDIN_FILENO;
-        }
-        if (r->finish_at >= 0 && r->finish_at - now < wait)
-            wait = (int)(r->finish_at - now);
-        if (cli_wait(&r->node, 1, in_fd, wait < 0 ? 0 : wait))
+        now = ruphin_now();
+        if (cli_stop || finished(r, now))
+            break;
+        /* Lines are read once connected; until then they wait in the pipe. */
+        in_fd = r->count == 0 && r->connected && r->stdin_open ? STDIN_FILENO : -1;
+        if (cli_wait(&r->node, 1, in_fd, wait_ms(r, now)))
             read_stdin(r);
     }
     if (r->count > 0)
@@ -161,7 +170,11 @@ static int run(client_run *r)
         fprintf(stderr, "ruphin: client: timed out: no connection to the server\n");
         return EXIT_RUNTIME;
     }
-    return r->count > 0 && r->received == 0 ? EXIT_RUNTIME : EXIT_OK;
+    if (r->count > 0 && r->received == 0) {
+        fprintf(stderr, "ruphin: client: connected, but no datagram came back\n");
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
 }
 
 int cmd_client(int argc, char **argv)

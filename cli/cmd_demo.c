@@ -19,6 +19,7 @@ typedef struct demo {
     ruphin_node *nodes[3]; /* holepuncher, server, client */
     double start, sent_at; /* ms, finer than ruphin_now() */
     bool client_started, done;
+    int32_t failure; /* the first error a node reported, or 0 */
 } demo;
 
 static const char *const names[3] = {"holepuncher", "server", "client"};
@@ -30,29 +31,49 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void step(const demo *d, int who, const char *what, const ruphin_event *ev)
+/* One line: time, who, what, the peer concerned and what it means. */
+static void step(const demo *d, int who, const char *what, const ruphin_addr *peer,
+                 const char *note)
 {
-    printf("%8.3f ms  %-11s  %s", now_ms() - d->start, names[who], what);
-    if (ev != NULL && ev->peer.family != 0)
-        printf(" (%s)", cli_addr(&ev->peer));
-    putchar('\n');
+    printf("%8.3f ms  %-11s  %-18s %-21s %s\n", now_ms() - d->start, names[who], what,
+           peer != NULL && peer->family != 0 ? cli_addr(peer) : "", note);
+}
+
+/* What happened on the wire behind an event (docs/PROTOCOL.md). */
+static const char *explain(int who, int32_t type)
+{
+    switch (type) {
+    case RUPHIN_EVENT_SESSION_REGISTERED: return "Register in, RegisterAck out";
+    case RUPHIN_EVENT_SESSION_JOINED: return "Join in, PeerInfo out to both sides";
+    case RUPHIN_EVENT_REGISTERED: return "RegisterAck in: the session is live";
+    case RUPHIN_EVENT_PEER_ANNOUNCED: return "PeerInfo in, HelloReq out: punching";
+    case RUPHIN_EVENT_CONNECTED:
+        return who == 2 ? "hello in from the server" : "hello in from the client";
+    case RUPHIN_EVENT_DATA: return who == 1 ? "in, echoed back" : "in: the echo";
+    default: return "";
+    }
 }
 
 static void on_event(demo *d, int who, const ruphin_event *ev)
 {
-    char what[160];
-    snprintf(what, sizeof what, "%s", ruphin_event_name(ev->type));
+    static const char greeting[] = "hello through the hole";
+    char note[160];
+    snprintf(note, sizeof note, "%s", explain(who, ev->type));
     if (ev->type == RUPHIN_EVENT_DATA)
-        snprintf(what, sizeof what, "DATA \"%.*s\"", (int)ev->len, (const char *)ev->data);
-    step(d, who, what, ev);
+        snprintf(note, sizeof note, "\"%.*s\" %s", (int)ev->len, (const char *)ev->data,
+                 explain(who, ev->type));
+    step(d, who, ruphin_event_name(ev->type), &ev->peer, note);
+    if (ev->type == RUPHIN_EVENT_FAILED)
+        d->failure = ev->error;
     if (who == 1 && ev->type == RUPHIN_EVENT_REGISTERED)
         d->client_started = true; /* join once the session exists */
     if (who == 1 && ev->type == RUPHIN_EVENT_DATA)
         ruphin_send(d->nodes[1], &ev->peer, ev->data, ev->len); /* echo */
     if (who == 2 && ev->type == RUPHIN_EVENT_CONNECTED) {
         d->sent_at = now_ms();
-        ruphin_send(d->nodes[2], NULL, (const uint8_t *)"hello through the hole", 22);
-        step(d, 2, "sends \"hello through the hole\"", NULL);
+        ruphin_send(d->nodes[2], NULL, (const uint8_t *)greeting, sizeof greeting - 1);
+        snprintf(note, sizeof note, "\"%s\" out", greeting);
+        step(d, 2, "sends", NULL, note);
     }
     if (who == 2 && ev->type == RUPHIN_EVENT_DATA) {
         printf("round trip: %.3f ms\n", now_ms() - d->sent_at);
@@ -90,18 +111,22 @@ int cmd_demo(int argc, char **argv)
     if ((rc = open_nodes(&d)) != EXIT_OK)
         return rc;
     d.start = now_ms();
-    while (!d.done && now_ms() - d.start < DEMO_TIMEOUT_MS) {
+    while (!d.done && d.failure == 0 && now_ms() - d.start < DEMO_TIMEOUT_MS) {
         for (i = 0; i < 3; i++) {
             ruphin_event ev;
             if (i == 2 && !d.client_started)
                 continue;
             while ((rc = ruphin_poll(d.nodes[i], 0, &ev)) == 1)
                 on_event(&d, i, &ev);
+            if (rc < 0 && d.failure == 0)
+                d.failure = rc;
         }
         cli_wait(d.nodes, d.client_started ? 3 : 2, -1, 10);
     }
     for (i = 2; i >= 0; i--)
         ruphin_close(d.nodes[i]);
+    if (d.failure != 0)
+        return cli_fail("demo", d.failure);
     if (!d.done) {
         fprintf(stderr, "ruphin: demo: no round trip within %d ms\n", DEMO_TIMEOUT_MS);
         return EXIT_RUNTIME;

@@ -21,9 +21,7 @@ static const char help[] =
 
 static void log_event(const ruphin_event *ev)
 {
-    if (ev->type == RUPHIN_EVENT_SESSION_JOINED && !cli_verbose)
-        return;
-    cli_log("%s %.*s %s", ruphin_event_name(ev->type), (int)ev->len, (const char *)ev->data,
+    cli_log("%s %s %s", ruphin_event_name(ev->type), cli_text(ev->data, ev->len),
             cli_addr(&ev->peer));
 }
 

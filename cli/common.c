@@ -61,6 +61,20 @@ const char *cli_addr(const ruphin_addr *a)
     return buf;
 }
 
+const char *cli_text(const uint8_t *data, size_t len)
+{
+    static char buf[4 * RUPHIN_MAX_SESSION_ID + 1];
+    size_t i, n = 0;
+    for (i = 0; i < len && n + 5 <= sizeof buf; i++) {
+        if (data[i] >= 0x20 && data[i] < 0x7f && data[i] != '\\')
+            buf[n++] = (char)data[i];
+        else
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "\\x%02x", data[i]);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 long long cli_number(const char *text)
 {
     char *end;

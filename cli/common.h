@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ruphin.h"
@@ -27,6 +28,9 @@ int cli_fail(const char *what, int32_t error);
 
 /* Formats an address into a static buffer (one at a time). */
 const char *cli_addr(const ruphin_addr *a);
+/* Bytes from the network (a session id) as printable text, other bytes as
+ * \xNN, in a static buffer (one at a time), so a log cannot be forged. */
+const char *cli_text(const uint8_t *data, size_t len);
 
 /* Tunables shared by all roles, as long options (see CLI_TUNABLE_OPTIONS). */
 typedef struct cli_tunables {

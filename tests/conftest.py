@@ -1,8 +1,11 @@
 """Fixtures shared by the whole suite."""
 import os
+import select
 import shutil
+import signal
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -36,6 +39,90 @@ def free_udp_port():
             s.bind((host, 0))
             return s.getsockname()[1]
     return pick
+
+
+@pytest.fixture(scope="session")
+def run_process():
+    """A function running a command to its end with output captured as text.
+    Standard input is empty unless input= is given; when the timeout passes
+    the process is killed (subprocess.run does) and the test fails."""
+    def run(argv, timeout=30, **kw):
+        if "input" not in kw:
+            kw.setdefault("stdin", subprocess.DEVNULL)
+        return subprocess.run([str(a) for a in argv], capture_output=True, text=True,
+                              timeout=timeout, **kw)
+    return run
+
+
+class Background:
+    """A long-running process whose output is collected without ever blocking
+    the test: wait_for() gives up after its timeout even if nothing comes."""
+
+    def __init__(self, argv, stdin=subprocess.DEVNULL, **kw):
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, **kw)
+        self.output = {"stdout": b"", "stderr": b""}
+        self._pipes = {self.proc.stdout.fileno(): "stdout", self.proc.stderr.fileno(): "stderr"}
+
+    def _read(self, timeout):
+        """Takes what the pipes have within timeout; False once both are closed."""
+        if not self._pipes:
+            return False
+        ready, _, _ = select.select(list(self._pipes), [], [], max(timeout, 0))
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            if chunk:
+                self.output[self._pipes[fd]] += chunk
+            else:
+                del self._pipes[fd]
+        return True
+
+    def text(self, stream="stderr"):
+        return self.output[stream].decode(errors="replace")
+
+    def wait_for(self, needle, stream="stderr", timeout=10.0, count=1):
+        """Waits until needle was printed count times on stream; returns the text."""
+        end = time.monotonic() + timeout
+        while self.text(stream).count(needle) < count:
+            if time.monotonic() >= end or not self._read(end - time.monotonic()):
+                raise AssertionError(f"{self.argv} never printed {needle!r} (x{count}); "
+                                     f"stdout: {self.text('stdout')!r}; "
+                                     f"stderr: {self.text('stderr')!r}")
+        return self.text(stream)
+
+    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+        """Sends sig (None: none, just wait), reads the rest of the output and
+        returns the exit code; kills the process if it outlives timeout."""
+        if sig is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self._read(end - time.monotonic()):
+            pass
+        try:
+            self.proc.wait(timeout=max(end - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        self._pipes.clear()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def spawn():
+    """A function starting a Background process; every one still running at
+    the end of the test is stopped (SIGTERM, then SIGKILL)."""
+    started = []
+
+    def start(*argv, **kw):
+        started.append(Background([str(a) for a in argv], **kw))
+        return started[-1]
+    yield start
+    for proc in reversed(started):
+        proc.stop()
 
 
 # Lua runtimes: interpreter, luarocks --lua-version, extra `luarocks make` arguments.
