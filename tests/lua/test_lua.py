@@ -57,3 +57,26 @@ def test_module_does_not_link_liblua(lua, tmp_path):
     cpath = lua[1]["LUA_CPATH"].replace("?", "ruphin")
     out = subprocess.run(["ldd", cpath], capture_output=True, text=True).stdout
     assert "liblua" not in out and "libluajit" not in out
+
+
+def test_binding_under_sanitizers(lua_module, tmp_path):
+    """The binding's checks under Lua 5.4 with the module (and the core)
+    built with AddressSanitizer, leak detection and UBSan."""
+    runtimes = [subprocess.run(["cc", f"-print-file-name={lib}"], capture_output=True,
+                               text=True).stdout.strip() for lib in ("libasan.so", "libubsan.so")]
+    if not all(os.path.isabs(path) for path in runtimes):
+        pytest.skip("the C compiler has no sanitizer runtimes")
+    interpreter, env = lua_module("lua5.4")
+    subprocess.run(["cc", "-std=c11", "-g", "-O1", "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-shared", "-fPIC",
+                    "-I/usr/include/lua5.4", "-I" + os.path.join(ROOT, "core", "include"),
+                    os.path.join(ROOT, "bindings", "lua", "ruphin_lua.c"),
+                    *glob.glob(os.path.join(ROOT, "core", "src", "*.c")), "-lpthread",
+                    "-o", str(tmp_path / "ruphin.so")], check=True)
+    env = {**env, "LUA_CPATH": str(tmp_path / "?.so"), "LD_PRELOAD": " ".join(runtimes),
+           "ASAN_OPTIONS": "detect_leaks=1"}
+    for script in ("binding_test.lua", "co_test.lua"):
+        result = subprocess.run([interpreter, os.path.join(HERE, script)], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and "ERROR" not in result.stderr, \
+            result.stdout + result.stderr
