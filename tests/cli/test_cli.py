@@ -163,13 +163,37 @@ def test_holepuncher_logs_sessions(ruphin_bin, spawn, run_process, holepuncher):
     hp_proc.wait_for("SESSION_EXPIRED game", timeout=5)
 
 
+def register(host, port, session):
+    """Sends one Register frame from a plain socket."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.sendto(struct.pack(">HH", 4 + len(session), 2) + session, (host, port))
+
+
+def test_holepuncher_default_address(ruphin_bin, spawn):
+    """Without --listen: port 47470 on every address, IPv4 and IPv6 alike."""
+    hp = spawn(ruphin_bin, "holepuncher")
+    try:
+        log = hp.wait_for("listening on", timeout=5)
+    except AssertionError:
+        if "already in use" in hp.text():
+            pytest.skip("port 47470 is taken on this host")
+        raise
+    if not has_ipv6_loopback():
+        assert "listening on 0.0.0.0:47470" in log
+        return
+    assert "listening on [::]:47470" in log
+    register("127.0.0.1", 47470, b"over-ipv4")
+    register("::1", 47470, b"over-ipv6")
+    hp.wait_for("SESSION_REGISTERED over-ipv4 127.0.0.1:")
+    hp.wait_for("SESSION_REGISTERED over-ipv6 [::1]:")
+
+
 def test_holepuncher_log_escapes_session_ids(holepuncher):
     """A session id is whatever bytes a stranger sent: the log shows them escaped."""
     hp, hp_proc = holepuncher()
     host, port = hp.rsplit(":", 1)
-    session = b"evil\n\x1b[31m"
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.sendto(struct.pack(">HH", 4 + len(session), 2) + session, (host, int(port)))
+    register(host, int(port), b"evil\n\x1b[31m")
     log = hp_proc.wait_for("SESSION_REGISTERED evil")
     assert "SESSION_REGISTERED evil\\x0a\\x1b[31m 127.0.0.1:" in log
     assert "\x1b" not in log
