@@ -21,6 +21,12 @@ def test_go_test(go_env):
     assert "ok" in go(go_env, "test", "-race", "-count=1", "./bindings/go")
 
 
+def test_go_test_under_asan(go_env):
+    """The same tests with the C core built with AddressSanitizer (go -asan):
+    a use after free or overflow across the cgo boundary fails them."""
+    assert "ok" in go(go_env, "test", "-asan", "-count=1", "./bindings/go")
+
+
 def test_example(go_env):
     assert "echoed 3 datagrams" in go(go_env, "run", "./examples/go/loopback")
 
