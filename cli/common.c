@@ -134,7 +134,8 @@ bool cli_wait(ruphin_node *const *nodes, int count, int extra_fd, int max_ms)
     }
     if (poll(fds, (nfds_t)n, timeout) <= 0)
         return false;
-    return extra_fd >= 0 && (fds[n - 1].revents & (POLLIN | POLLHUP)) != 0;
+    /* Errors count as readable: read() then reports them (and stops reading). */
+    return extra_fd >= 0 && (fds[n - 1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 int peer_arg(peer_args *a, int opt, const char *arg)

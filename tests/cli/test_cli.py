@@ -108,6 +108,17 @@ def test_standard_input_does_not_hold_up_the_connection(ruphin_bin, spawn, echo_
     assert client.text("stdout").splitlines() == ["one", "two", "three"]
 
 
+def test_closed_standard_input(ruphin_bin, run_process, echo_server):
+    """With descriptor 0 closed the client must not take its own socket for
+    standard input: it connects, sees end of input and exits."""
+    hp, _ = echo_server()
+    start = time.monotonic()
+    result = run_process(peer(ruphin_bin, "client", hp, "game"), preexec_fn=lambda: os.close(0))
+    assert result.returncode == 0, result.stderr
+    assert "connected to" in result.stderr and result.stdout == ""
+    assert time.monotonic() - start < 5  # not stuck reading
+
+
 def test_several_clients_on_one_server(ruphin_bin, spawn, echo_server):
     hp, _ = echo_server()
     clients = [spawn(*peer(ruphin_bin, "client", hp, "game", "--count", "3")) for _ in range(4)]
