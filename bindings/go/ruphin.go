@@ -212,9 +212,16 @@ func (n *Node) LocalAddr() *net.UDPAddr {
 	return fromC(&a)
 }
 
-var statNames = []string{"rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected",
+var statNames = [...]string{"rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected",
 	"tx_failed", "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
 	"rx_refused"}
+
+// Compile-time checks that statNames names every counter of ruphin.h: one
+// of these constants overflows uint when the counts differ.
+const (
+	_ = uint(len(statNames) - C.RUPHIN_STAT_COUNT)
+	_ = uint(C.RUPHIN_STAT_COUNT - len(statNames))
+)
 
 // Stats reads the node's counters by name (datagrams, drops, sessions, peers).
 func (n *Node) Stats() map[string]int64 {

@@ -345,6 +345,8 @@ static int l_timeout(lua_State *L)
 static const char *const state_names[] = {"IDLE",      "REGISTERING", "REGISTERED",
                                           "JOINING",   "PUNCHING",    "CONNECTED",
                                           "FAILED",    "SERVING",     "RELAYED"};
+_Static_assert(sizeof state_names / sizeof state_names[0] == RUPHIN_STATE_RELAYED + 1,
+               "a state of ruphin.h has no name here");
 
 static int l_state(lua_State *L)
 {
@@ -386,10 +388,12 @@ static int l_peer_address(lua_State *L)
 
 static int l_stats(lua_State *L)
 {
-    static const char *const names[RUPHIN_STAT_COUNT] = {
+    static const char *const names[] = {
         "rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected", "tx_failed",
         "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
         "rx_refused"};
+    _Static_assert(sizeof names / sizeof names[0] == RUPHIN_STAT_COUNT,
+                   "a counter of ruphin.h has no name here");
     ruphin_node *node = check_node(L);
     int i;
     lua_newtable(L);
