@@ -83,12 +83,14 @@ def read_result(client_log, returncode):
     with open(client_log) as f:
         log = f.read()
     path = connect_ms = echo_ms = None
+    relayed = False  # the line before said relayed: this "connected" is the same event
     for line in log.splitlines():
         stamp = re.match(r"\[ *([\d.]+)\]", line)
         connected = re.search(r"connected to (\S+) after (\d+) ms", line)
-        if connected:
+        if connected and not relayed:
             path = path_kind(connected.group(1))
-        elif re.search(r"\brelayed\b", line):  # the holepuncher relays: no direct path
+        relayed = re.search(r"\brelayed\b", line) is not None
+        if relayed:  # the holepuncher relays: no direct path
             path = "relay"
         if (connected or path == "relay") and connect_ms is None:
             connect_ms = int(connected.group(2)) if connected else round(1000 * float(stamp[1]))

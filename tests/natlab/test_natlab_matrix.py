@@ -25,9 +25,18 @@ def test_a_direct_connection_and_its_times(tmp_path):
 
 def test_the_path_is_the_one_of_the_first_echo(tmp_path):
     r = result(tmp_path, ANNOUNCED + "[  3.400] relayed through the holepuncher\n"
-                                     "[  3.450] first datagram back after 3449 ms\n"
-                                     "[  4.000] connected to 203.0.113.11:5 after 4000 ms\n")
-    assert r == matrix.Result(True, 3400, 3449, "relay", None)
+                                     "[  3.400] connected to 203.0.113.11:4000 after 3400 ms\n"
+                                     "[  3.450] first datagram back after 3450 ms\n"
+                                     "[  4.000] connected to 203.0.113.11:4000 after 4000 ms\n")
+    assert r == matrix.Result(True, 3400, 3450, "relay", None)
+
+
+def test_a_direct_path_after_the_relay_counts_from_then_on(tmp_path):
+    r = result(tmp_path, ANNOUNCED + "[  3.400] relayed through the holepuncher\n"
+                                     "[  3.400] connected to 203.0.113.11:4000 after 3400 ms\n"
+                                     "[  3.420] connected to 203.0.113.11:4000 after 3420 ms\n"
+                                     "[  3.450] first datagram back after 3450 ms\n")
+    assert (r.path, r.connect_ms) == ("direct", 3400)
 
 
 def test_a_lan_connection_without_echo_fails(tmp_path):
