@@ -13,6 +13,7 @@ are met. Needs root. docs/NAT.md shows a run.
 import argparse
 import collections
 import concurrent.futures
+import ctypes
 import os
 import re
 import shlex
@@ -34,6 +35,7 @@ SESSION = "natlab"
 CI_PAIRS = [("public", "public"), ("fullcone", "restricted"), ("restricted", "restricted"),
             ("double", "restricted"), (SAME_NAT, SAME_NAT), ("symmetric", "public")]
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
 RELAY_RATE = 65536  # bytes/s per pair: plenty for the trials' few datagrams
 Result = collections.namedtuple("Result", "ok connect_ms echo_ms path why")
 
@@ -309,6 +311,15 @@ def relay_args(ruphin):
     return f"--relay-rate {RELAY_RATE}" if "--relay-rate" in usage.stdout else ""
 
 
+def worker_init():
+    """A trial process: a signal to the run reaches the main process only,
+    which lets the running trials end and clean up; if the main process dies,
+    so does the worker (and with it the processes of its lab)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def main(argv=None):
     args = parse_args(argv)
     why = natlab.available()
@@ -320,7 +331,8 @@ def main(argv=None):
     natlab.build_delay_helper()
     pairs = parse_pairs(args.pairs)
     runs = {}
-    pool = concurrent.futures.ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
+    pool = (concurrent.futures.ProcessPoolExecutor(args.jobs, initializer=worker_init)
+            if args.jobs > 1 else None)
     try:
         for delay in map(int, args.delay_ms.split(",")):
             for loss in map(float, args.loss.split(",")):
