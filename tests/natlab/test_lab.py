@@ -64,7 +64,7 @@ def test_symmetric_maps_each_destination_to_another_port():
         at_hp = lab.probe("holepuncher", 5000, "recv:1.5")
         at_peer = lab.probe("client", 5000, "recv:1.5")
         inside = lab.probe("server", 4000, f"send:{HP_ADDR}:5000:a",
-                           f"send:{CLIENT_PUBLIC}:5000:b", "recv:2.0")
+                           f"send:{CLIENT_PUBLIC}:5000:b", "recv:3.0")
         (_, ip1, port1), = at_hp.finish().datagrams
         (_, ip2, port2), = at_peer.finish().datagrams
         assert ip1 == ip2 == SERVER_PUBLIC
@@ -137,7 +137,7 @@ def test_punching_by_hand_when_packets_cross_on_the_wire(kind):
 def test_same_nat_peers_share_a_public_address_and_reach_each_other_on_the_lan():
     with Lab(natlab.SAME_NAT, natlab.SAME_NAT) as lab:
         at_hp = lab.probe("holepuncher", 5000, "recv:1.5")
-        server = lab.probe("server", 4000, f"send:{HP_ADDR}:5000:s", "recv:2.5")
+        server = lab.probe("server", 4000, f"send:{HP_ADDR}:5000:s", "recv:3.0")
         lab.probe("client", 4000, f"send:{HP_ADDR}:5000:c").finish()
         (_, ip1, port1), (_, ip2, port2) = at_hp.finish().datagrams
         assert ip1 == ip2 == SERVER_PUBLIC and port1 != port2
