@@ -69,8 +69,10 @@ int cmd_holepuncher(int argc, char **argv)
         rc = ruphin_poll(hp, 200, &ev); /* bounded, so that a signal is seen soon */
         if (rc == 1)
             log_event(&ev);
-        else if (rc < 0)
+        else if (rc < 0) {
             cli_log("poll: %s", ruphin_strerror(rc));
+            cli_wait(NULL, 0, -1, 100); /* a lasting error must not spin the loop */
+        }
     }
     cli_log("stopping: %lld sessions, %lld datagrams in, %lld malformed, %lld unexpected",
             (long long)ruphin_stat(hp, RUPHIN_STAT_SESSIONS),
