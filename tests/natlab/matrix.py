@@ -211,8 +211,10 @@ def check_targets(runs):
                 if select(pair) and condition(delay, loss):
                     seen = True
                     if not passes(s, pair, delay):
+                        paths = ", ".join(f"{k} {v}" for k, v in sorted(s["paths"].items()))
                         misses.append(f"{pair[0]}/{pair[1]} @{delay}ms/{loss:g}: "
-                                      f"{s['ok']}/{s['n']}")
+                                      f"{s['ok']}/{s['n']}{f' ({paths})' if paths else ''}, "
+                                      f"echo {fmt(s['echo'])} ms")
         if seen:
             checks.append((name, not misses, misses))
 
