@@ -122,7 +122,7 @@ def test_wake_interrupts_a_blocking_poll_from_another_thread(hp):
 def test_poll_returns_none_after_its_timeout(hp):
     start = time.monotonic()
     assert hp.poll(0.05) is None
-    assert time.monotonic() - start >= 0.05
+    assert time.monotonic() - start >= 0.048  # the core counts whole milliseconds
 
 
 def test_failed_event_becomes_an_exception(hp):
