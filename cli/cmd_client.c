@@ -177,6 +177,23 @@ static int run(client_run *r)
     return EXIT_OK;
 }
 
+typedef struct client_args {
+    peer_args peer;
+    client_run *run;
+    long long timeout_s;
+} client_args;
+
+static int take_option(void *ctx, int opt, const char *arg)
+{
+    client_args *a = ctx;
+    switch (opt) {
+    case 'n': return (a->run->count = cli_number(arg)) >= 1;
+    case 'i': return (a->run->interval_ms = cli_number(arg)) >= 0;
+    case 't': return (a->timeout_s = cli_number(arg)) >= 1;
+    default: return peer_arg(&a->peer, opt, arg);
+    }
+}
+
 int cmd_client(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -187,37 +204,20 @@ int cmd_client(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         CLI_TUNABLE_OPTIONS,
         {0, 0, 0, 0}};
-    static client_run r;
-    peer_args args = {0};
-    long long timeout_s = 10;
-    int opt, rc;
-
+    static client_run r; /* large (the line buffer): not on the stack */
+    client_args a = {{0}, &r, 10};
+    int rc = cli_tunables_init(&a.peer.tunables);
     r.interval_ms = 20;
-    ruphin_options_new(&args.tunables.options);
-    while ((opt = getopt_long(argc, argv, "H:s:b:n:i:t:hv", longopts, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(help, stdout);
-            return EXIT_OK;
-        }
-        if ((opt == 'n' && (r.count = cli_number(optarg)) < 1) ||
-            (opt == 'i' && (r.interval_ms = cli_number(optarg)) < 0) ||
-            (opt == 't' && (timeout_s = cli_number(optarg)) < 1) ||
-            (opt != 'n' && opt != 'i' && opt != 't' && peer_arg(&args, opt, optarg) != 1)) {
-            fputs(help, stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        fputs(help, stderr);
-        return EXIT_USAGE;
-    }
-    rc = peer_open(&args, RUPHIN_ROLE_CLIENT, &r.node, help);
-    ruphin_options_free(args.tunables.options);
-    if (rc != EXIT_OK)
+    if (rc == CLI_GO_ON)
+        rc = cli_parse(argc, argv, "H:s:b:n:i:t:hv", longopts, help, take_option, &a);
+    if (rc == CLI_GO_ON)
+        rc = peer_open(&a.peer, RUPHIN_ROLE_CLIENT, &r.node, help);
+    cli_tunables_free(&a.peer.tunables);
+    if (rc != CLI_GO_ON)
         return rc;
     cli_handle_signals();
     r.start = ruphin_now();
-    r.deadline = r.start + timeout_s * 1000;
+    r.deadline = r.start + a.timeout_s * 1000;
     r.finish_at = -1;
     r.stdin_open = r.count == 0;
     rc = run(&r);

@@ -10,19 +10,60 @@ static const char help[] =
     "\n"
     "Runs the rendezvous service until SIGINT or SIGTERM.\n"
     "\n"
-    "  -l, --listen ADDR:PORT     where to listen (default [::]:47470, IPv4 too,\n"
-    "                             or 0.0.0.0:47470 on hosts without IPv6)\n"
-    "  --max-sessions N           session table bound (default 1000000)\n"
-    "  --rate-limit N             requests per second and address (default 200, 0 = none)\n"
-    "  --relay-rate BYTES         relay up to BYTES/s for each pair of peers that cannot\n"
-    "                             punch through their NATs (default 0: no relay)\n"
+    "  -l, --listen ADDR:PORT       where to listen (default [::]:47470, IPv4 too,\n"
+    "                               or 0.0.0.0:47470 on hosts without IPv6)\n"
+    "  --max-sessions N             session table bound (default 1000000)\n"
+    "  --rate-limit N               requests per second from one address\n"
+    "                               (default 200, 0 = no limit)\n"
+    "  --relay-rate BYTES           relay up to BYTES/s for each pair of peers that\n"
+    "                               cannot punch through their NATs (default 0: none)\n"
     CLI_TUNABLE_HELP
-    "  -h, --help                 this help\n";
+    "  -h, --help                   this help\n";
 
 static void log_event(const ruphin_event *ev)
 {
     cli_log("%s %s %s", ruphin_event_name(ev->type), cli_text(ev->data, ev->len),
             cli_addr(&ev->peer));
+}
+
+typedef struct hp_args {
+    const char *listen;
+    cli_tunables tunables;
+} hp_args;
+
+static int take_option(void *ctx, int opt, const char *arg)
+{
+    hp_args *a = ctx;
+    if (opt != 'l')
+        return cli_tunable(&a->tunables, opt, arg);
+    a->listen = arg;
+    return 1;
+}
+
+/* Serves until a signal; returns the exit code. */
+static int serve(ruphin_node *hp)
+{
+    ruphin_addr local;
+    ruphin_event ev;
+    ruphin_local_addr(hp, &local);
+    cli_log("holepuncher listening on %s", cli_addr(&local));
+    cli_handle_signals();
+    while (!cli_stop) {
+        int32_t rc = ruphin_poll(hp, 200, &ev); /* bounded, so that a signal is seen soon */
+        if (rc == 1) {
+            log_event(&ev);
+        } else if (rc < 0) {
+            cli_log("poll: %s", ruphin_strerror(rc));
+            cli_wait(NULL, 0, -1, 100); /* a lasting error must not spin the loop */
+        }
+    }
+    cli_log("stopping: %lld sessions, %lld datagrams in, %lld malformed, %lld unexpected",
+            (long long)ruphin_stat(hp, RUPHIN_STAT_SESSIONS),
+            (long long)ruphin_stat(hp, RUPHIN_STAT_RX_DATAGRAMS),
+            (long long)ruphin_stat(hp, RUPHIN_STAT_RX_MALFORMED),
+            (long long)ruphin_stat(hp, RUPHIN_STAT_RX_UNEXPECTED));
+    ruphin_close(hp);
+    return EXIT_OK;
 }
 
 int cmd_holepuncher(int argc, char **argv)
@@ -35,50 +76,16 @@ int cmd_holepuncher(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         CLI_TUNABLE_OPTIONS,
         {0, 0, 0, 0}};
-    cli_tunables t = {NULL};
-    const char *listen = NULL;
-    ruphin_node *hp;
-    ruphin_addr local;
-    ruphin_event ev;
-    int opt, rc;
-
-    ruphin_options_new(&t.options);
-    while ((opt = getopt_long(argc, argv, "l:hv", longopts, NULL)) != -1) {
-        if (opt == 'l') {
-            listen = optarg;
-        } else if (opt == 'h') {
-            fputs(help, stdout);
-            return EXIT_OK;
-        } else if (cli_tunable(&t, opt, optarg) != 1) {
-            fputs(help, stderr);
-            return EXIT_USAGE;
-        }
+    hp_args a = {NULL, {NULL}};
+    ruphin_node *hp = NULL;
+    int rc = cli_tunables_init(&a.tunables);
+    if (rc == CLI_GO_ON)
+        rc = cli_parse(argc, argv, "l:hv", longopts, help, take_option, &a);
+    if (rc == CLI_GO_ON) {
+        int32_t err = ruphin_holepuncher_new(&hp, a.listen, a.tunables.options);
+        if (err != RUPHIN_OK)
+            rc = cli_fail(a.listen ? a.listen : "default address", err);
     }
-    if (optind != argc) {
-        fputs(help, stderr);
-        return EXIT_USAGE;
-    }
-    rc = ruphin_holepuncher_new(&hp, listen, t.options);
-    ruphin_options_free(t.options);
-    if (rc != RUPHIN_OK)
-        return cli_fail(listen ? listen : "default address", rc);
-    ruphin_local_addr(hp, &local);
-    cli_log("holepuncher listening on %s", cli_addr(&local));
-    cli_handle_signals();
-    while (!cli_stop) {
-        rc = ruphin_poll(hp, 200, &ev); /* bounded, so that a signal is seen soon */
-        if (rc == 1)
-            log_event(&ev);
-        else if (rc < 0) {
-            cli_log("poll: %s", ruphin_strerror(rc));
-            cli_wait(NULL, 0, -1, 100); /* a lasting error must not spin the loop */
-        }
-    }
-    cli_log("stopping: %lld sessions, %lld datagrams in, %lld malformed, %lld unexpected",
-            (long long)ruphin_stat(hp, RUPHIN_STAT_SESSIONS),
-            (long long)ruphin_stat(hp, RUPHIN_STAT_RX_DATAGRAMS),
-            (long long)ruphin_stat(hp, RUPHIN_STAT_RX_MALFORMED),
-            (long long)ruphin_stat(hp, RUPHIN_STAT_RX_UNEXPECTED));
-    ruphin_close(hp);
-    return EXIT_OK;
+    cli_tunables_free(&a.tunables);
+    return rc == CLI_GO_ON ? serve(hp) : rc;
 }

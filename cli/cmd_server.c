@@ -38,6 +38,38 @@ static bool handle(ruphin_node *server, const ruphin_event *ev, bool echo)
     }
 }
 
+typedef struct server_args {
+    peer_args peer;
+    bool echo;
+} server_args;
+
+static int take_option(void *ctx, int opt, const char *arg)
+{
+    server_args *a = ctx;
+    if (opt != 'e')
+        return peer_arg(&a->peer, opt, arg);
+    a->echo = true;
+    return 1;
+}
+
+/* Serves until a signal or a failure; returns the exit code. */
+static int serve(ruphin_node *server, const server_args *a)
+{
+    bool alive = true;
+    ruphin_event ev;
+    cli_log("server for session '%s' via %s", a->peer.session, a->peer.holepuncher);
+    cli_handle_signals();
+    while (!cli_stop && alive) {
+        int32_t rc = ruphin_poll(server, 200, &ev); /* bounded, so that a signal is seen soon */
+        if (rc == 1)
+            alive = handle(server, &ev, a->echo);
+        else if (rc < 0)
+            alive = false;
+    }
+    ruphin_close(server);
+    return alive ? EXIT_OK : EXIT_RUNTIME;
+}
+
 int cmd_server(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -46,41 +78,13 @@ int cmd_server(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         CLI_TUNABLE_OPTIONS,
         {0, 0, 0, 0}};
-    peer_args args = {0};
-    bool echo = false, alive = true;
-    ruphin_node *server;
-    ruphin_event ev;
-    int opt, rc;
-
-    ruphin_options_new(&args.tunables.options);
-    while ((opt = getopt_long(argc, argv, "H:s:b:ehv", longopts, NULL)) != -1) {
-        if (opt == 'e') {
-            echo = true;
-        } else if (opt == 'h') {
-            fputs(help, stdout);
-            return EXIT_OK;
-        } else if (peer_arg(&args, opt, optarg) != 1) {
-            fputs(help, stderr);
-            return EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        fputs(help, stderr);
-        return EXIT_USAGE;
-    }
-    rc = peer_open(&args, RUPHIN_ROLE_SERVER, &server, help);
-    ruphin_options_free(args.tunables.options);
-    if (rc != EXIT_OK)
-        return rc;
-    cli_log("server for session '%s' via %s", args.session, args.holepuncher);
-    cli_handle_signals();
-    while (!cli_stop && alive) {
-        rc = ruphin_poll(server, 200, &ev); /* bounded, so that a signal is seen soon */
-        if (rc == 1)
-            alive = handle(server, &ev, echo);
-        else if (rc < 0)
-            alive = false;
-    }
-    ruphin_close(server);
-    return alive ? EXIT_OK : EXIT_RUNTIME;
+    server_args a = {{0}, false};
+    ruphin_node *server = NULL;
+    int rc = cli_tunables_init(&a.peer.tunables);
+    if (rc == CLI_GO_ON)
+        rc = cli_parse(argc, argv, "H:s:b:ehv", longopts, help, take_option, &a);
+    if (rc == CLI_GO_ON)
+        rc = peer_open(&a.peer, RUPHIN_ROLE_SERVER, &server, help);
+    cli_tunables_free(&a.peer.tunables);
+    return rc == CLI_GO_ON ? serve(server, &a) : rc;
 }

@@ -138,6 +138,39 @@ bool cli_wait(ruphin_node *const *nodes, int count, int extra_fd, int max_ms)
     return extra_fd >= 0 && (fds[n - 1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
+int cli_tunables_init(cli_tunables *t)
+{
+    int32_t rc = ruphin_options_new(&t->options);
+    return rc == RUPHIN_OK ? CLI_GO_ON : cli_fail("options", rc);
+}
+
+void cli_tunables_free(cli_tunables *t)
+{
+    ruphin_options_free(t->options);
+    t->options = NULL;
+}
+
+int cli_parse(int argc, char **argv, const char *shortopts, const struct option *longopts,
+              const char *help, cli_option_fn take, void *ctx)
+{
+    int opt;
+    while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(help, stdout);
+            return EXIT_OK;
+        }
+        if (take(ctx, opt, optarg) != 1) {
+            fputs(help, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fputs(help, stderr);
+        return EXIT_USAGE;
+    }
+    return CLI_GO_ON;
+}
+
 int peer_arg(peer_args *a, int opt, const char *arg)
 {
     if (opt == OPT_HOLEPUNCHER)
@@ -173,5 +206,5 @@ int peer_open(peer_args *a, int32_t role, ruphin_node **out, const char *help)
                                a->tunables.options);
     if (rc != RUPHIN_OK)
         return cli_fail(a->holepuncher, rc);
-    return EXIT_OK;
+    return CLI_GO_ON;
 }

@@ -2,6 +2,7 @@
 #ifndef RUPHIN_CLI_COMMON_H
 #define RUPHIN_CLI_COMMON_H
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +38,23 @@ typedef struct cli_tunables {
     ruphin_options *options;
 } cli_tunables;
 
+/* What the steps of a command return when it should go on (else an exit code). */
+enum { CLI_GO_ON = -1 };
+
+/* Creates the options (CLI_GO_ON, or EXIT_RUNTIME after saying why). */
+int cli_tunables_init(cli_tunables *t);
+void cli_tunables_free(cli_tunables *t);
+
+/* Handles one option of a command: 1 if taken, else (unknown option or bad
+ * value, after saying why) anything else. */
+typedef int (*cli_option_fn)(void *ctx, int opt, const char *arg);
+
+/* Parses a command's arguments with getopt_long, giving each option to
+ * take(); -h/--help prints help. Returns CLI_GO_ON, or the exit code: EXIT_OK
+ * after the help, EXIT_USAGE (with the help on stderr) for bad usage. */
+int cli_parse(int argc, char **argv, const char *shortopts, const struct option *longopts,
+              const char *help, cli_option_fn take, void *ctx);
+
 enum {
     OPT_KEEPALIVE = 1000,
     OPT_MISSED,
@@ -57,12 +75,12 @@ enum {
     {"verbose", no_argument, 0, 'v'}
 
 #define CLI_TUNABLE_HELP                                                        \
-    "  --keepalive-ms MS          refresh/keepalive interval (default 10000)\n" \
-    "  --missed-keepalives N      missed keepalives before giving up (default 3)\n" \
-    "  --handshake-timeout-ms MS  give up registering/joining/punching after this\n" \
-    "  --max-payload BYTES        largest datagram payload (default 1024)\n"    \
-    "  --protocol-0               speak only the original protocol generation\n" \
-    "  -v, --verbose              log more on stderr\n"
+    "  --keepalive-ms MS            refresh/keepalive interval (default 10000)\n" \
+    "  --missed-keepalives N        missed keepalives before giving up (default 3)\n" \
+    "  --handshake-timeout-ms MS    give up registering/joining/punching after this\n" \
+    "  --max-payload BYTES          largest datagram payload (default 1024)\n"    \
+    "  --protocol-0                 speak only the original protocol generation\n" \
+    "  -v, --verbose                log more on stderr\n"
 
 /* Handles one tunable option; returns 1 if it was one, 0 if not, -1 on a
  * bad value (after printing why). */
@@ -99,7 +117,7 @@ enum { OPT_HOLEPUNCHER = 'H', OPT_SESSION = 's', OPT_BIND = 'b' };
 /* Handles a shared option; 1 if it was one, 0 if not, -1 on a bad value. */
 int peer_arg(peer_args *a, int opt, const char *arg);
 /* Checks the required arguments and creates the node (role: server or
- * client); prints why on failure and returns the exit code. */
+ * client); returns CLI_GO_ON, or the exit code after saying why. */
 int peer_open(peer_args *a, int32_t role, ruphin_node **out, const char *help);
 
 int cmd_holepuncher(int argc, char **argv);

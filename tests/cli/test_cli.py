@@ -19,6 +19,13 @@ def address(host, port):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+@pytest.fixture(autouse=True)
+def leak_checks(monkeypatch):
+    """In the sanitizer pass Python runs without leak checks (its own leaks
+    are not ours), but the program is ours: check its leaks (exit code 23)."""
+    monkeypatch.setenv("ASAN_OPTIONS", "detect_leaks=1")
+
+
 def peer(ruphin_bin, role, hp, session, *extra, bind=None):
     """argv of a server or client bound to loopback (of the holepuncher's
     family): bound to the wildcard address, a peer would also offer this
