@@ -42,8 +42,10 @@
 #include <unistd.h>
 
 enum { BATCH = 64, FRAME_MAX = 32, REPLY_MAX = 64, ID_LEN = 12 };
-enum { STALL_NS = 20000000, PREFILL_PATIENCE_NS = 1000000000 };
-enum { T_REGISTER = 2, T_JOIN = 3, T_HELLO_REQ = 8 };
+enum { STALL_NS = 20000000, PREFILL_WINDOW = 1024 };
+#define PREFILL_RESEND_NS 200000000LL
+#define PREFILL_PATIENCE_NS 10000000000LL
+enum { T_REGISTER = 2, T_JOIN = 3, T_REGISTER_ACK = 6, T_HELLO_REQ = 8 };
 enum mode { M_HELLO, M_REGISTER, M_REFRESH, M_JOIN, M_JOIN_MISS };
 
 typedef struct conn {
@@ -186,50 +188,114 @@ static int send_requests(conn *c, int index, int n)
     return send_frames(c->fd, bufs, lens, n);
 }
 
+/* One recvmmsg into bufs (lens[i]: each datagram's length); returns how
+ * many came, 0 when none was waiting. */
+static int recv_batch(int fd, uint8_t (*bufs)[REPLY_MAX], unsigned *lens)
+{
+    struct mmsghdr msgs[BATCH];
+    struct iovec iovs[BATCH];
+    int i, n;
+    memset(msgs, 0, sizeof msgs);
+    for (i = 0; i < BATCH; i++) {
+        iovs[i].iov_base = bufs[i];
+        iovs[i].iov_len = REPLY_MAX;
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    for (i = 0; i < n; i++)
+        lens[i] = msgs[i].msg_len;
+    return n > 0 ? n : 0;
+}
+
 /* Reads every waiting reply; returns how many. */
 static int read_replies(int fd)
 {
     uint8_t bufs[BATCH][REPLY_MAX];
-    struct mmsghdr msgs[BATCH];
-    struct iovec iovs[BATCH];
-    int i, n, total = 0;
+    unsigned lens[BATCH];
+    int n, total = 0;
     do {
-        memset(msgs, 0, sizeof msgs);
-        for (i = 0; i < BATCH; i++) {
-            iovs[i].iov_base = bufs[i];
-            iovs[i].iov_len = sizeof bufs[i];
-            msgs[i].msg_hdr.msg_iov = &iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
-        }
-        n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
-        if (n > 0)
-            total += n;
+        n = recv_batch(fd, bufs, lens);
+        total += n;
     } while (n == BATCH);
     return total;
 }
 
-/* Registers ids first..first+count-1 from one socket, a batch at a time;
- * returns how many were acknowledged (it stops once acks stop coming). */
+/* The table filling: ids first..first+count-1 registered from one socket,
+ * with a window of unacknowledged Registers, in passes: each pass sends the
+ * ids not acknowledged yet (Registers are idempotent for their owner), so a
+ * slow holepuncher (under valgrind, or resizing its table) only slows it. */
+typedef struct filling {
+    int fd;
+    long long first, count, acked, next, in_flight;
+    uint8_t *done; /* one byte per id: its RegisterAck came */
+} filling;
+
+/* Marks the ids of the RegisterAcks waiting on the socket. */
+static void read_acks(filling *f)
+{
+    uint8_t bufs[BATCH][REPLY_MAX];
+    unsigned lens[BATCH];
+    int i, j, n;
+    do {
+        n = recv_batch(f->fd, bufs, lens);
+        for (i = 0; i < n; i++) {
+            long long id = 0;
+            if (lens[i] != 4 + ID_LEN || bufs[i][3] != T_REGISTER_ACK)
+                continue;
+            for (j = 5; j < 4 + ID_LEN; j++)
+                id = id * 10 + (bufs[i][j] - '0');
+            if (id >= f->first && id < f->first + f->count && !f->done[id - f->first]) {
+                f->done[id - f->first] = 1;
+                f->acked++;
+                f->in_flight--;
+            }
+        }
+    } while (n == BATCH);
+}
+
+/* Sends the next batch of ids that are not acknowledged yet. */
+static void send_unacked(filling *f)
+{
+    uint8_t bufs[BATCH][FRAME_MAX];
+    size_t lens[BATCH];
+    int n = 0;
+    for (; n < BATCH && f->next < f->count; f->next++) {
+        uint8_t id[ID_LEN];
+        if (f->done[f->next])
+            continue;
+        session_id(f->first + f->next, id);
+        lens[n] = frame(bufs[n], T_REGISTER, id, ID_LEN);
+        n++;
+    }
+    f->in_flight += send_frames(f->fd, bufs, lens, n);
+}
+
+/* Returns how many were acknowledged (it gives up once acks stop coming). */
 static long long prefill(int fd, long long first, long long count)
 {
-    long long next = first, end = first + count, acked = 0, last_progress = now_ns();
-    while (acked < count && now_ns() - last_progress < PREFILL_PATIENCE_NS) {
-        uint8_t bufs[BATCH][FRAME_MAX];
-        size_t lens[BATCH];
-        long long until = now_ns() + 2000000, before = acked;
-        int n = 0;
-        for (; n < BATCH && next < end; n++) {
-            uint8_t id[ID_LEN];
-            session_id(next++, id);
-            lens[n] = frame(bufs[n], T_REGISTER, id, ID_LEN);
+    filling f = {fd, first, count, 0, 0, 0, calloc((size_t)count, 1)};
+    long long last_progress = now_ns(), last_resend = 0, last_ack = 0;
+    while (f.acked < count && now_ns() - last_progress < PREFILL_PATIENCE_NS) {
+        long long now;
+        if (f.in_flight < PREFILL_WINDOW && f.next < count)
+            send_unacked(&f);
+        read_acks(&f);
+        now = now_ns();
+        if (f.acked > last_ack) {
+            last_ack = f.acked;
+            last_progress = now;
+        } else if (now - last_progress > PREFILL_RESEND_NS &&
+                   now - last_resend > PREFILL_RESEND_NS) {
+            /* What is in flight was lost; after the last id, a new pass. */
+            last_resend = now;
+            f.in_flight = 0;
+            if (f.next == count)
+                f.next = 0;
         }
-        send_frames(fd, bufs, lens, n);
-        while (acked < next - first && now_ns() < until)
-            acked += read_replies(fd);
-        if (acked > before)
-            last_progress = now_ns();
     }
-    return acked;
+    free(f.done);
+    return f.acked;
 }
 
 static int parse_mode(const char *name)
@@ -248,6 +314,7 @@ static int parse_mode(const char *name)
 
 typedef struct totals {
     long long answered, owner_rx, lost;
+    long long max_gap_ns; /* the longest time without any answer: a stalled server */
     double server_cpu_s;
 } totals;
 
@@ -305,8 +372,9 @@ static totals run(int owner, conn *conns)
     int ep = epoll_create1(0), i;
     long long start = now_ns(), measure_from = start + (long long)(cfg.warmup * 1e9);
     long long end = measure_from + (long long)(cfg.seconds * 1e9), last_scan = start;
+    long long last_answer = measure_from;
     double cpu_start = -1;
-    totals t = {0, 0, 0, 0};
+    totals t = {0, 0, 0, 0, 0};
 
     epoll_ctl(ep, EPOLL_CTL_ADD, owner, &oev);
     for (i = 0; i < cfg.sockets; i++) {
@@ -333,7 +401,11 @@ static totals run(int owner, conn *conns)
             c = &conns[evs[i].data.u32];
             got = read_replies(c->fd);
             c->outstanding = got > c->outstanding ? 0 : c->outstanding - got;
-            t.answered += now >= measure_from ? got : 0;
+            if (now >= measure_from && got > 0) {
+                t.answered += got;
+                t.max_gap_ns = now - last_answer > t.max_gap_ns ? now - last_answer : t.max_gap_ns;
+                last_answer = now;
+            }
             c->last_reply_ns = now;
             c->outstanding += send_requests(c, (int)evs[i].data.u32, cfg.window - c->outstanding);
         }
@@ -404,8 +476,9 @@ int main(int argc, char **argv)
     t = run(owner, conns);
     printf("{\"mode\": \"%s\", \"answered\": %lld, \"seconds\": %.3f, \"rate\": %.0f, "
            "\"owner_rx\": %lld, \"lost\": %lld, \"sockets\": %d, \"window\": %d, "
-           "\"sessions\": %lld, \"prefilled\": %lld, \"server_cpu_s\": %.2f}\n",
+           "\"sessions\": %lld, \"prefilled\": %lld, \"server_cpu_s\": %.2f, "
+           "\"max_gap_ms\": %.1f}\n",
            cfg.mode_name, t.answered, cfg.seconds, t.answered / cfg.seconds, t.owner_rx, t.lost,
-           cfg.sockets, cfg.window, cfg.sessions, prefilled, t.server_cpu_s);
+           cfg.sockets, cfg.window, cfg.sessions, prefilled, t.server_cpu_s, t.max_gap_ns / 1e6);
     return 0;
 }

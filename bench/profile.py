@@ -3,6 +3,7 @@
 
     python3 bench/profile.py [--sessions K] [--seconds S] [--top N]   # perf
     python3 bench/profile.py --callgrind [--sessions K] [--seconds S]
+    ... [--hp PATH]   # a given hp_serve build instead (say, linked with a changed core)
 
 perf (default): the holepuncher (hp_serve, core 0) under closed-loop load
 (core 1), with K sessions in its table, sampled with perf's cpu-clock event
@@ -26,9 +27,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from run import Server, load, pinned  # noqa: E402  (the same server and load as the suite)
+from run import Server, hp_stats, pinned  # noqa: E402  (the same server and load as the suite)
 
 # (mode, loadgen arguments after the table was filled with the owner's ids)
+LL_CACHE = "33554432,16,64"  # 32 MiB, 16-way, 64-byte lines
+KEEPALIVE_MS = 600000  # sessions live 30 minutes: none expires while profiling
 MODES = (("hello", []), ("join", ["--no-fill"]), ("join-miss", []), ("register", []),
          ("refresh", None))  # refresh: its sockets register their own ids first
 
@@ -73,6 +76,7 @@ def perf_report(data, sort, extra=()):
 
 
 def profile_perf(bin_dir, hp, port, sessions, seconds, top):
+    dso = os.path.basename(hp.proc.args[-4])
     for mode, extra in MODES:
         loader = Loader(bin_dir, hp, port, mode, seconds + 1.5,
                         sessions if extra is None or extra else 0, extra or [])
@@ -86,7 +90,7 @@ def profile_perf(bin_dir, hp, port, sessions, seconds, top):
         for line in perf_report(data, "dso"):
             print("    " + line)
         print("  user space:")
-        for line in perf_report(data, "sym", ["--dsos", "hp_serve"])[:top]:
+        for line in perf_report(data, "sym", ["--dsos", dso])[:top]:
             print("    " + line)
         print("  kernel:")
         for line in perf_report(data, "sym", ["--dsos", "[kernel.kallsyms]"])[:top]:
@@ -105,16 +109,13 @@ def callgrind_totals(dump):
     return dict(zip(events, totals))
 
 
-def hp_stats(hp):
-    hp.proc.send_signal(10)  # SIGUSR1: hp_serve prints its counters
-    line = hp.proc.stdout.readline().split()
-    return dict(zip(line[1::2], map(int, line[2::2])))
-
-
-def profile_callgrind(bin_dir, port, sessions, seconds):
+def profile_callgrind(bin_dir, hp_serve, port, sessions, seconds):
     out = os.path.join(bin_dir, "cg.out")
-    argv = ["valgrind", "--tool=callgrind", "--cache-sim=yes", f"--callgrind-out-file={out}",
-            os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port}", str(sessions * 4)]
+    # The last-level cache of this machine (the simulator reads nonsense from
+    # the VM's cpuid); long-lived sessions: filling the table takes a while.
+    argv = ["valgrind", "-q", "--tool=callgrind", "--cache-sim=yes", f"--LL={LL_CACHE}",
+            f"--callgrind-out-file={out}", hp_serve, f"127.0.0.1:{port}", str(sessions * 4),
+            str(KEEPALIVE_MS)]
     with Server(argv) as hp:
         Loader(bin_dir, hp, port, "join", 0.1, sessions).result()  # fills the table
         print("| request | user-space instructions | LL data misses | datagrams out |")
@@ -144,16 +145,17 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--top", type=int, default=12)
     ap.add_argument("--callgrind", action="store_true")
+    ap.add_argument("--hp", help="profile this hp_serve build (e.g. linked with a changed core)")
     args = ap.parse_args()
     port = 30000 + os.getpid() % 2000
     with tempfile.TemporaryDirectory() as bin_dir:
         build(bin_dir)
+        hp_serve = os.path.abspath(args.hp) if args.hp else os.path.join(bin_dir, "hp_serve")
         if args.callgrind:
-            profile_callgrind(bin_dir, port, args.sessions or 100000, args.seconds)
+            profile_callgrind(bin_dir, hp_serve, port, args.sessions or 100000, args.seconds)
             return 0
         sessions = args.sessions or 1000000
-        with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port}",
-                     str(sessions * 4)]) as hp:
+        with Server([hp_serve, f"127.0.0.1:{port}", str(sessions * 4), str(KEEPALIVE_MS)]) as hp:
             Loader(bin_dir, hp, port, "join", 0.1, sessions).result()  # fills the table
             profile_perf(bin_dir, hp, port, sessions, args.seconds, args.top)
     return 0

@@ -14,6 +14,7 @@ import argparse
 import glob
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -97,9 +98,10 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
                      str(port + 2)]) as raw2:
             runs.setdefault("raw2", []).append(
                 load(bin_dir, raw2, port + 1, "hello", seconds, owner_port=port + 2))
-        # Room for the owner's ids, the refreshing sockets' own and the new ones.
+        # Room for the owner's ids, the refreshing sockets' own and the new
+        # ones; sessions that outlive the round (no expiry while measuring).
         with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port + 3}",
-                     str(sessions * 4)]) as hp:
+                     str(sessions * 4), "600000"]) as hp:
             for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0),
                             ("refresh", sessions), ("register", 0)):  # join fills the table
                 runs.setdefault(mode, []).append(load(bin_dir, hp, port + 3, mode, seconds, k))
@@ -115,24 +117,35 @@ def median_run(results):
     return chosen
 
 
-def memory_per_session(bin_dir, sessions, port):
+def hp_stats(hp):
+    """hp_serve's counters (rx, tx, sessions), asked for with SIGUSR1."""
+    hp.proc.send_signal(signal.SIGUSR1)
+    words = hp.proc.stdout.readline().split()
+    return dict(zip(words[1::2], map(int, words[2::2])))
+
+
+def memory_per_session(bin_dir, sessions, port, keepalive_ms):
     """Resident bytes per live session after registering `sessions` 12-byte
-    ids, and what is left once they expired."""
+    ids, and what is left once they expired (keepalive_ms * 3 later: the
+    filling must take less than that)."""
     with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port}", str(sessions * 2),
-                 "1000"]) as hp:  # 1 s keepalive: sessions expire 3 s after the last refresh
+                 str(keepalive_ms)]) as hp:
         before = rss_kb(hp.proc.pid)
         load(bin_dir, hp, port, "hello", 0.1, sessions)
-        full = rss_kb(hp.proc.pid)
-        time.sleep(4.5)
+        full, live = rss_kb(hp.proc.pid), hp_stats(hp)["sessions"]
+        if live < sessions:
+            raise RuntimeError(f"only {live} of {sessions} sessions alive when measured: "
+                               f"the filling took longer than their lifetime")
+        time.sleep(keepalive_ms * 3 / 1000 + 1)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.sendto(b"\x00\x04\x00\x08", ("127.0.0.1", port))  # a poll that expires them
             s.settimeout(5)
             s.recv(16)
         time.sleep(0.2)
-        after = rss_kb(hp.proc.pid)
+        after, left = rss_kb(hp.proc.pid), hp_stats(hp)["sessions"]
     return {"rss_before_kb": before, "rss_full_kb": full, "rss_after_kb": after,
-            "bytes_per_session": (full - before) * 1024 / sessions,
-            "left_kb": after - before}
+            "live_sessions": live, "sessions_left": left,
+            "bytes_per_session": (full - before) * 1024 / live, "left_kb": after - before}
 
 
 def datapath(bin_dir, seconds):
@@ -240,7 +253,8 @@ def main():
     with tempfile.TemporaryDirectory() as bin_dir:
         build(bin_dir)
         res["holepuncher"] = holepuncher_rates(bin_dir, args.seconds, args.sessions, args.rounds)
-        res["memory"] = memory_per_session(bin_dir, args.sessions, BASE_PORT + 19)
+        res["memory"] = memory_per_session(bin_dir, args.sessions, BASE_PORT + 19,
+                                           1000 if args.smoke else 5000)
         res["datapath"] = datapath(bin_dir, args.seconds)
         res["python"] = python_rates(args.python, args.seconds)
         res["connect"] = connect_time(bin_dir, 10 if args.smoke else 200)

@@ -47,6 +47,7 @@ def test_bench_smoke(tmp_path):
     check_holepuncher(res["holepuncher"])
     mem = res["memory"]
     assert mem["rss_full_kb"] > mem["rss_before_kb"] > 0 and mem["bytes_per_session"] > 0
+    assert mem["live_sessions"] == 20000 and mem["sessions_left"] == 0
     assert mem["rss_after_kb"] < mem["rss_full_kb"]  # expiry gave memory back
     assert set(res["datapath"]) == {"raw-64", "api-64", "raw-1200", "api-1200"}
     for run in res["datapath"].values():
