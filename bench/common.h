@@ -3,7 +3,11 @@
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
 
+#include <netinet/in.h>
 #include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +28,25 @@ static inline void pin(int cpu)
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
     sched_setaffinity(0, sizeof set, &set);
+}
+
+/* Points n receive headers at n slots of slot_size bytes from base (and,
+ * unless names is NULL, at n source addresses), for recvmmsg. */
+static inline void recv_setup(struct mmsghdr *msgs, struct iovec *iovs, uint8_t *base,
+                              size_t slot_size, unsigned n, struct sockaddr_in *names)
+{
+    unsigned i;
+    memset(msgs, 0, n * sizeof *msgs);
+    for (i = 0; i < n; i++) {
+        iovs[i].iov_base = base + i * slot_size;
+        iovs[i].iov_len = slot_size;
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        if (names != NULL) {
+            msgs[i].msg_hdr.msg_name = &names[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof names[i];
+        }
+    }
 }
 
 #endif

@@ -63,17 +63,10 @@ static side raw_receive(int fd, double seconds)
     struct timeval tv = {0, 100000};
     side got = {0, 0};
     double end = 0, give_up = now_s() + 10, cpu0 = 0;
-    int i;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     while ((end == 0 && now_s() < give_up) || now_s() < end) {
         int n;
-        memset(msgs, 0, sizeof msgs);
-        for (i = 0; i < BATCH; i++) {
-            iovs[i].iov_base = bufs[i];
-            iovs[i].iov_len = MAX_SIZE;
-            msgs[i].msg_hdr.msg_iov = &iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
-        }
+        recv_setup(msgs, iovs, bufs[0], MAX_SIZE, BATCH, NULL);
         n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
         if (n > 0 && end == 0) {
             end = now_s() + seconds;

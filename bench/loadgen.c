@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 enum { BATCH = 64, FRAME_MAX = 32, REPLY_MAX = 64, ID_LEN = 12 };
 enum { STALL_NS = 20000000, PREFILL_WINDOW = 1024 };
 #define PREFILL_RESEND_NS 200000000LL
@@ -124,7 +126,10 @@ static size_t request(conn *c, int index, uint8_t *buf)
     case M_HELLO:
         return frame(buf, T_HELLO_REQ, NULL, 0);
     case M_REGISTER:
-        session_id(REGISTER_BASE + index * SOCKET_RANGE + c->next_id++ % SOCKET_RANGE, id);
+        /* A run of its own in the socket's range: ids of an earlier run
+         * belong to other (closed) sockets and would count as conflicts. */
+        session_id(REGISTER_BASE + index * SOCKET_RANGE +
+                       (getpid() % 99 * 1000000 + c->next_id++) % SOCKET_RANGE, id);
         return frame(buf, T_REGISTER, id, ID_LEN);
     case M_REFRESH:
         session_id(REFRESH_BASE + index * SOCKET_RANGE + c->next_id++ % ids_per_socket(), id);
@@ -195,13 +200,7 @@ static int recv_batch(int fd, uint8_t (*bufs)[REPLY_MAX], unsigned *lens)
     struct mmsghdr msgs[BATCH];
     struct iovec iovs[BATCH];
     int i, n;
-    memset(msgs, 0, sizeof msgs);
-    for (i = 0; i < BATCH; i++) {
-        iovs[i].iov_base = bufs[i];
-        iovs[i].iov_len = REPLY_MAX;
-        msgs[i].msg_hdr.msg_iov = &iovs[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-    }
+    recv_setup(msgs, iovs, bufs[0], REPLY_MAX, BATCH, NULL);
     n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
     for (i = 0; i < n; i++)
         lens[i] = msgs[i].msg_len;

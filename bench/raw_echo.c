@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common.h"
+
 enum { BATCH = 64, SLOT = 512 };
 
 static struct sockaddr_in address(const char *ip, const char *port)
@@ -49,15 +51,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     for (;;) {
         int n, k = 0;
-        memset(in, 0, sizeof in);
-        for (i = 0; i < BATCH; i++) {
-            iovs[i].iov_base = bufs[i];
-            iovs[i].iov_len = SLOT;
-            in[i].msg_hdr.msg_iov = &iovs[i];
-            in[i].msg_hdr.msg_iovlen = 1;
-            in[i].msg_hdr.msg_name = &from[i];
-            in[i].msg_hdr.msg_namelen = sizeof from[i];
-        }
+        recv_setup(in, iovs, bufs[0], SLOT, BATCH, from);
         n = recvmmsg(fd, in, BATCH, MSG_WAITFORONE, NULL);
         if (n <= 0)
             continue;

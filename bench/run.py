@@ -24,6 +24,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+WORKERS = max(2, os.cpu_count() or 1)
 BASE_PORT = 10000 + os.getpid() % 1000 * 20  # below the ephemeral range; runs side by side differ
 
 
@@ -31,10 +32,10 @@ def build(out):
     """Compiles the benchmark programs with cc -O2 (the core from source)."""
     core = glob.glob(os.path.join(ROOT, "core", "src", "*.c"))
     inc = ["-I", os.path.join(ROOT, "core", "include")]
-    progs = {"loadgen": [], "raw_echo": [], "hp_serve": core, "datapath": core,
-             "connect_time": core}
+    progs = {"loadgen": [], "raw_echo": [], "reuseport": [], "hp_serve": core,
+             "datapath": core, "connect_time": core}
     for name, extra in progs.items():
-        subprocess.run(["cc", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", *inc,
+        subprocess.run(["cc", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", *inc, "-I", HERE,
                         os.path.join(HERE, f"{name}.c"), *extra, "-lpthread",
                         "-o", os.path.join(out, name)], check=True)
 
@@ -98,6 +99,9 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
                      str(port + 2)]) as raw2:
             runs.setdefault("raw2", []).append(
                 load(bin_dir, raw2, port + 1, "hello", seconds, owner_port=port + 2))
+        with Server([os.path.join(bin_dir, "reuseport"), "127.0.0.1", str(port + 2),
+                     str(WORKERS)]) as group:  # one thread per core (core 1 shares the load)
+            runs.setdefault("workers", []).append(load(bin_dir, group, port + 2, "hello", seconds))
         # Room for the owner's ids, the refreshing sockets' own and the new
         # ones; sessions that outlive the round (no expiry while measuring).
         with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port + 3}",
@@ -193,7 +197,9 @@ def table(res, sessions):
     """The markdown table, from the measurements."""
     hp, raw, raw2 = res["holepuncher"], res["holepuncher"]["raw"], res["holepuncher"]["raw2"]
     rows = [("raw responder, HelloReq answered/s", raw, None),
-            ("raw responder, two datagrams per answer/s", raw2, None)]
+            ("raw responder, two datagrams per answer/s", raw2, None),
+            (f"raw responder, {WORKERS} SO_REUSEPORT workers steered by id, HelloReq/s",
+             hp["workers"], raw)]
     for mode, name in (("hello", "HelloReq"), ("register", "Register (new ids)"),
                        ("refresh", "Register (refresh)"), ("join", "Join (found)"),
                        ("join-miss", "Join (not found)")):
@@ -205,6 +211,7 @@ def table(res, sessions):
             lines.append(f"| {name} | {r['rate']:,.0f} | 1.00 | {r['cpu_us']:.2f} us |")
             continue
         which = "raw two-datagram" if base is raw2 else "raw"
+        which = "one worker" if r is hp["workers"] else which
         lines.append(f"| {name} | {r['rate']:,.0f} | {r['rate'] / base['rate']:.2f} x {which} | "
                      f"{r['cpu_us']:.2f} us ({r['cpu_us'] / base['cpu_us']:.2f} x) |")
     mem = res["memory"]
