@@ -26,6 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WORKERS = max(2, os.cpu_count() or 1)
 BASE_PORT = 10000 + os.getpid() % 1000 * 20  # below the ephemeral range; runs side by side differ
+# Registers per second no holepuncher of ours reaches on one core (it sizes
+# the table of the register run).
+REGISTER_RATE_CEILING = 2_000_000
 
 
 def build(out):
@@ -73,10 +76,14 @@ class Server:
         self.close()
 
 
+def warmup(seconds):
+    return min(0.5, seconds / 2)
+
+
 def load(bin_dir, server, port, mode, seconds, sessions=0, owner_port=0):
     """One loadgen run against a server; its JSON result."""
     argv = [os.path.join(bin_dir, "loadgen"), "--target", f"127.0.0.1:{port}", "--mode", mode,
-            "--seconds", str(seconds), "--warmup", str(min(0.5, seconds / 2)),
+            "--seconds", str(seconds), "--warmup", str(warmup(seconds)),
             "--sessions", str(sessions), "--owner-port", str(owner_port),
             "--server-pid", str(server.proc.pid)]
     out = subprocess.run(pinned(1, argv), capture_output=True, text=True, timeout=600)
@@ -102,10 +109,13 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
         with Server([os.path.join(bin_dir, "reuseport"), "127.0.0.1", str(port + 2),
                      str(WORKERS)]) as group:  # one thread per core (core 1 shares the load)
             runs.setdefault("workers", []).append(load(bin_dir, group, port + 2, "hello", seconds))
-        # Room for the owner's ids, the refreshing sockets' own and the new
-        # ones; sessions that outlive the round (no expiry while measuring).
+        # Room for the owner's ids, the refreshing sockets' own and every
+        # new one the register run can send (warm-up included) at well above
+        # the raw rate: a full table would refuse them. Sessions outlive the
+        # round (no expiry while measuring).
+        room = sessions * 2 + int(REGISTER_RATE_CEILING * (seconds + warmup(seconds)))
         with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port + 3}",
-                     str(sessions * 4), "600000"]) as hp:
+                     str(room), "600000"]) as hp:
             for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0),
                             ("refresh", sessions), ("register", 0)):  # join fills the table
                 runs.setdefault(mode, []).append(load(bin_dir, hp, port + 3, mode, seconds, k))
