@@ -16,6 +16,10 @@ description = {
 dependencies = {
     "lua >= 5.1",
 }
+-- Sealed sessions use libsodium (Debian: libsodium-dev).
+external_dependencies = {
+    SODIUM = { header = "sodium.h", library = "sodium" },
+}
 build = {
     type = "builtin",
     modules = {
@@ -33,14 +37,17 @@ build = {
             "core/src/peers.c",
             "core/src/ratelimit.c",
             "core/src/runner.c",
+            "core/src/seal.c",
             "core/src/server.c",
             "core/src/sessions.c",
             "core/src/sock.c",
             "core/src/thread.c",
             "core/src/wire.c",
             },
-            incdirs = { "core/include", "core/src" },
-            libraries = { "pthread" },
+            defines = { "RUPHIN_WITH_SODIUM" },
+            incdirs = { "core/include", "core/src", "$(SODIUM_INCDIR)" },
+            libdirs = { "$(SODIUM_LIBDIR)" },
+            libraries = { "pthread", "sodium" },
         },
         ["ruphin.co"] = "bindings/lua/co.lua",
     },

@@ -22,7 +22,13 @@ static void check_reencode(const uint8_t *data, size_t size, const rp_frame *f)
         n = rp_wire_encode_hello_ext(buf, sizeof buf, f->flags, f->nonce);
     else if (f->type == RP_FRAME_RELAY)
         n = rp_wire_encode_relay(buf, sizeof buf, f->nonce, f->payload, f->payload_len);
-    else if (f->type == RP_FRAME_PEER_INFO)
+    else if (f->type == RP_FRAME_SEALED) { /* the seal's header; the body as it came */
+        size_t body = f->payload_len - RP_SEAL_HEADER_LEN;
+        n = rp_wire_encode_sealed(buf, sizeof buf, f->flags, f->nonce, f->epoch_to, f->counter,
+                                  body);
+        if (n != 0)
+            memcpy(buf + n - body, f->payload + RP_SEAL_HEADER_LEN, body);
+    } else if (f->type == RP_FRAME_PEER_INFO)
         n = rp_wire_encode_peer_info(buf, sizeof buf, &f->peer);
     else if (f->type == RP_FRAME_DATA)
         n = rp_wire_encode_data(buf, sizeof buf, f->payload, f->payload_len);

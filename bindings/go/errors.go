@@ -51,6 +51,7 @@ var (
 	ErrBuffer           = newError(C.RUPHIN_ERR_BUFFER)
 	ErrAddressFamily    = newError(C.RUPHIN_ERR_ADDRESS_FAMILY)
 	ErrStopped          = newError(C.RUPHIN_ERR_STOPPED)
+	ErrAuth             = newError(C.RUPHIN_ERR_AUTH)
 )
 
 // The binding's own errors: uses of a node that its state rules out.

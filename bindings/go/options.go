@@ -26,6 +26,25 @@ type Options struct {
 	NoRateLimit        bool // holepuncher: no rate limit at all
 	AllowAmplification bool // holepuncher: answer short original Joins too (docs/SECURITY.md)
 	RelayRate          int  // holepuncher: relayed bytes/s per pair (0: no relay); peers: ms before relaying
+	// Key seals the session (KeyLen bytes, from GenerateKey): a server and
+	// its clients with the same key connect only with each other, and their
+	// datagrams are encrypted and authenticated end to end.
+	Key []byte
+}
+
+// KeyLen is the length of a sealed session's key.
+const KeyLen = C.RUPHIN_KEY_LEN
+
+// SealSupported tells whether this build seals sessions (it has libsodium).
+func SealSupported() bool { return C.ruphin_seal_supported() != 0 }
+
+// GenerateKey returns a random key for sealed sessions.
+func GenerateKey() ([]byte, error) {
+	key := make([]byte, KeyLen)
+	if err := newError(C.ruphin_key_generate((*C.uint8_t)(&key[0]), KeyLen)); err != nil {
+		return nil, err
+	}
+	return key, nil
 }
 
 // optionValue is one C option to set.
@@ -87,6 +106,17 @@ func (o *Options) toC() (*C.ruphin_options, error) {
 	}
 	for _, v := range o.values() {
 		if err := newError(C.ruphin_options_set(opts, v.id, C.int64_t(v.value))); err != nil {
+			C.ruphin_options_free(opts)
+			return nil, err
+		}
+	}
+	if o.Key != nil {
+		err := ErrInvalid // an empty key is refused like a short one, not taken for "none"
+		if len(o.Key) > 0 {
+			err = newError(C.ruphin_options_set_key(opts, (*C.uint8_t)(&o.Key[0]),
+				C.size_t(len(o.Key))))
+		}
+		if err != nil {
 			C.ruphin_options_free(opts)
 			return nil, err
 		}

@@ -214,7 +214,7 @@ func (n *Node) LocalAddr() *net.UDPAddr {
 
 var statNames = [...]string{"rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected",
 	"tx_failed", "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
-	"rx_refused"}
+	"rx_refused", "rx_rejected"}
 
 // Compile-time checks that statNames names every counter of ruphin.h: one
 // of these constants overflows uint when the counts differ.

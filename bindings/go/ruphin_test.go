@@ -346,3 +346,44 @@ func TestActiveEchoWithChannels(t *testing.T) {
 		t.Fatal("Close left the Active running")
 	}
 }
+
+func TestSealedSession(t *testing.T) {
+	if !SealSupported() {
+		t.Skip("built without libsodium")
+	}
+	key, err := GenerateKey()
+	if err != nil || len(key) != KeyLen {
+		t.Fatal(key, err)
+	}
+	if _, err := NewClient("127.0.0.1:9", []byte("x"), &Options{Key: key[:5]}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("short key: %v", err)
+	}
+	sealed := &Options{RetransmitMS: 20, PunchIntervalMS: 20, HandshakeTimeoutMS: 1000, Key: key}
+	hp, _ := NewHolepuncher("127.0.0.1:0", fast)
+	defer hp.Close()
+	addr := hp.LocalAddr().String()
+	server, err := NewServer(addr, []byte("sealed"), sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	pump(t, is(server.Node, EventRegistered), hp.Node, server.Node)
+	client, _ := NewClient(addr, []byte("sealed"), sealed)
+	defer client.Close()
+	pump(t, is(client.Node, EventConnected), hp.Node, server.Node, client.Node)
+	if err := client.Send([]byte("sealed from go")); err != nil {
+		t.Fatal(err)
+	}
+	ev := pump(t, is(server.Node, EventData), hp.Node, server.Node, client.Node)
+	if string(ev.Data) != "sealed from go" {
+		t.Fatalf("server got %q", ev.Data)
+	}
+	other, _ := GenerateKey()
+	intruder, _ := NewClient(addr, []byte("sealed"),
+		&Options{RetransmitMS: 20, PunchIntervalMS: 20, HandshakeTimeoutMS: 1000, Key: other})
+	defer intruder.Close()
+	ev = pump(t, is(intruder.Node, EventFailed), hp.Node, server.Node, client.Node, intruder.Node)
+	if ev.Err == nil || !errors.Is(ev.Err, ErrAuth) {
+		t.Fatalf("intruder failed with %v", ev.Err)
+	}
+}

@@ -88,8 +88,18 @@ static int64_t option_value(lua_State *L, const char *key)
     return (int64_t)n;
 }
 
+/* A string entry of the options table ("bind", "key"): *out points into the
+ * table, which keeps it alive. */
+static void string_option(lua_State *L, const char *key, const char **out, size_t *len)
+{
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "ruphin option '%s' wants a string", key);
+    *out = lua_tolstring(L, -1, len);
+}
+
 /* Reads the options table at index idx (nil or absent: defaults) into a new
- * ruphin_options, and its "bind" entry into *bind. Unknown keys and values
+ * ruphin_options (with its "key" for sealed sessions), and its "bind" entry
+ * into *bind. Unknown keys and values
  * of the wrong type raise; they are checked before anything is allocated,
  * so that raising leaks nothing. A value the core refuses is returned as
  * its error code. */
@@ -97,7 +107,8 @@ static int32_t read_options(lua_State *L, int idx, ruphin_options **out, const c
 {
     int64_t values[OPTION_COUNT];
     int given[OPTION_COUNT] = {0};
-    size_t i;
+    const char *seal_key = NULL;
+    size_t i, key_len = 0, bind_len;
     int32_t rc;
 
     *out = NULL;
@@ -114,11 +125,12 @@ static int32_t read_options(lua_State *L, int idx, ruphin_options **out, const c
             if (i < OPTION_COUNT) {
                 values[i] = option_value(L, key);
                 given[i] = 1;
-            } else if (strcmp(key, "bind") == 0 && lua_type(L, -1) == LUA_TSTRING) {
-                *bind = lua_tostring(L, -1); /* stays alive: the table holds it */
+            } else if (strcmp(key, "bind") == 0) {
+                string_option(L, key, bind, &bind_len);
+            } else if (strcmp(key, "key") == 0) {
+                string_option(L, key, &seal_key, &key_len);
             } else {
-                luaL_error(L, strcmp(key, "bind") == 0 ? "ruphin option 'bind' wants a string"
-                                                        : "unknown ruphin option '%s'", key);
+                luaL_error(L, "unknown ruphin option '%s'", key);
             }
             lua_pop(L, 1);
         }
@@ -128,6 +140,8 @@ static int32_t read_options(lua_State *L, int idx, ruphin_options **out, const c
         if (given[i])
             rc = ruphin_options_set(*out, option_names[i].id, values[i]);
     }
+    if (rc == RUPHIN_OK && seal_key != NULL)
+        rc = ruphin_options_set_key(*out, (const uint8_t *)seal_key, key_len);
     return rc;
 }
 
@@ -391,7 +405,7 @@ static int l_stats(lua_State *L)
     static const char *const names[] = {
         "rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected", "tx_failed",
         "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
-        "rx_refused"};
+        "rx_refused", "rx_rejected"};
     _Static_assert(sizeof names / sizeof names[0] == RUPHIN_STAT_COUNT,
                    "a counter of ruphin.h has no name here");
     ruphin_node *node = check_node(L);
@@ -414,6 +428,24 @@ static int l_tostring(lua_State *L)
 static int l_version(lua_State *L)
 {
     lua_pushstring(L, ruphin_version());
+    return 1;
+}
+
+/* ruphin.generate_key() -> a random key for sealed sessions, or nil, message */
+static int l_generate_key(lua_State *L)
+{
+    uint8_t key[RUPHIN_KEY_LEN];
+    int32_t rc = ruphin_key_generate(key, sizeof key);
+    if (rc != RUPHIN_OK)
+        return fail(L, rc);
+    lua_pushlstring(L, (const char *)key, sizeof key);
+    return 1;
+}
+
+/* ruphin.seal_supported() -> true when this build seals sessions (libsodium) */
+static int l_seal_supported(lua_State *L)
+{
+    lua_pushboolean(L, ruphin_seal_supported());
     return 1;
 }
 
@@ -446,6 +478,8 @@ static const luaL_Reg module_functions[] = {
     {"client", l_client},
     {"version", l_version},
     {"now", l_now},
+    {"generate_key", l_generate_key},
+    {"seal_supported", l_seal_supported},
     {NULL, NULL}};
 
 #if defined(_WIN32)
@@ -466,7 +500,7 @@ static void push_error_codes(lua_State *L)
         ERR(ADDR_NOT_AVAILABLE), ERR(PERMISSION), ERR(TOO_LARGE), ERR(NOT_CONNECTED),
         ERR(UNKNOWN_PEER), ERR(WOULD_BLOCK), ERR(IO), ERR(TIMEOUT), ERR(SESSION_NOT_FOUND),
         ERR(PEER_LOST), ERR(NOT_SUPPORTED), ERR(FAILED), ERR(BUFFER), ERR(ADDRESS_FAMILY),
-        ERR(STOPPED)};
+        ERR(STOPPED), ERR(AUTH)};
 #undef ERR
     size_t i;
     lua_newtable(L);

@@ -4,6 +4,8 @@ its ffi-begin and ffi-end markers, so they are never written twice."""
 import glob
 import os
 import re
+import shutil
+import subprocess
 
 from cffi import FFI
 
@@ -18,6 +20,23 @@ def declarations():
     return re.sub(r"\bRUPHIN_API\s+", "", block)
 
 
+def sodium():
+    """Sealed sessions need libsodium: (macros, include dirs, libraries) for
+    it, found by pkg-config. RUPHIN_SODIUM=0 builds without it, =1 insists."""
+    wanted = os.environ.get("RUPHIN_SODIUM", "auto")
+    if wanted != "0" and shutil.which("pkg-config"):
+        found = subprocess.run(["pkg-config", "--cflags-only-I", "--libs-only-l", "libsodium"],
+                               capture_output=True, text=True)
+        if found.returncode == 0:
+            flags = found.stdout.split()
+            return ([("RUPHIN_WITH_SODIUM", None)], [f[2:] for f in flags if f.startswith("-I")],
+                    [f[2:] for f in flags if f.startswith("-l")])
+    if wanted == "1":
+        raise SystemExit("RUPHIN_SODIUM=1 but pkg-config found no libsodium (Debian: libsodium-dev)")
+    return [], [], []
+
+
+SODIUM_MACROS, SODIUM_INCLUDES, SODIUM_LIBRARIES = sodium()
 ffibuilder = FFI()
 ffibuilder.cdef(declarations())
 ffibuilder.set_source(
@@ -25,9 +44,11 @@ ffibuilder.set_source(
     '#include "ruphin.h"',
     sources=sorted(os.path.relpath(p, ROOT)
                    for p in glob.glob(os.path.join(ROOT, "core", "src", "*.c"))),
-    include_dirs=[os.path.join(ROOT, "core", "include"), os.path.join(ROOT, "core", "src")],
+    include_dirs=[os.path.join(ROOT, "core", "include"), os.path.join(ROOT, "core", "src"),
+                  *SODIUM_INCLUDES],
+    define_macros=SODIUM_MACROS,
     extra_compile_args=["-std=c11", "-fvisibility=hidden"],
-    libraries=["pthread"],
+    libraries=["pthread", *SODIUM_LIBRARIES],
 )
 
 if __name__ == "__main__":

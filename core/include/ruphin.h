@@ -69,7 +69,8 @@ typedef enum ruphin_error {
     RUPHIN_ERR_FAILED = -17,           /* the node failed earlier (see its FAILED event) */
     RUPHIN_ERR_BUFFER = -18,           /* the caller's buffer is too small */
     RUPHIN_ERR_ADDRESS_FAMILY = -19,   /* IPv4 and IPv6 mixed where they cannot be */
-    RUPHIN_ERR_STOPPED = -20           /* the runner has stopped and handed out every event */
+    RUPHIN_ERR_STOPPED = -20,          /* the runner has stopped and handed out every event */
+    RUPHIN_ERR_AUTH = -21              /* sealed session: the peer did not prove it holds the key */
 } ruphin_error;
 
 /* The three roles. */
@@ -163,7 +164,10 @@ typedef enum ruphin_stat_id {
     RUPHIN_STAT_PEERS = 9,             /* server: clients connected; client: 1 when connected */
     RUPHIN_STAT_RX_REFUSED = 10,       /* holepuncher: requests dropped by the rate limit or the
                                           no-amplification rule */
-    RUPHIN_STAT_COUNT = 11
+    RUPHIN_STAT_RX_REJECTED = 11,      /* server, client with a key: dropped because forged,
+                                          tampered with, replayed, for an earlier connection,
+                                          or not sealed */
+    RUPHIN_STAT_COUNT = 12
 } ruphin_stat_id;
 
 enum {
@@ -172,7 +176,9 @@ enum {
     RUPHIN_MAX_SESSION_ID = 20, /* bytes */
     RUPHIN_MAX_PAYLOAD_LIMIT = 65503,
     RUPHIN_DEFAULT_PORT = 47470,
-    RUPHIN_ADDRSTRLEN = 64      /* enough for "[v6%scope]:port" and the NUL */
+    RUPHIN_ADDRSTRLEN = 64,     /* enough for "[v6%scope]:port" and the NUL */
+    RUPHIN_KEY_LEN = 32,        /* bytes of a session key (ruphin_options_set_key) */
+    RUPHIN_SEAL_OVERHEAD = 41   /* bytes a sealed Data datagram adds to its payload */
 };
 
 /* A UDP address: IPv4 (family 4, ip[0..3]) or IPv6 (family 6), port in host
@@ -219,6 +225,20 @@ RUPHIN_API int32_t ruphin_options_new(ruphin_options **out);
 RUPHIN_API void ruphin_options_free(ruphin_options *options);
 RUPHIN_API int32_t ruphin_options_set(ruphin_options *options, int32_t option, int64_t value);
 RUPHIN_API int32_t ruphin_options_get(const ruphin_options *options, int32_t option, int64_t *value);
+
+/* Sealed sessions (docs/SECURITY.md): a server and clients whose options
+ * carry the same RUPHIN_KEY_LEN-byte key seal their Data end to end
+ * (authenticated encryption, replay protection). They report CONNECTED only
+ * once the peer proved it holds the key (else PUNCH_FAILED on the server,
+ * FAILED on the client, with RUPHIN_ERR_AUTH), and drop whatever is not
+ * sealed with it (RUPHIN_STAT_RX_REJECTED). Early data is not sealed, so
+ * ruphin_send waits for CONNECTED. A holepuncher ignores the key.
+ * set_key: key NULL and len 0 removes it; RUPHIN_ERR_NOT_SUPPORTED when
+ * this build has no libsodium (ruphin_seal_supported() == 0).
+ * key_generate: fills key (len RUPHIN_KEY_LEN) with random bytes. */
+RUPHIN_API int32_t ruphin_seal_supported(void);
+RUPHIN_API int32_t ruphin_options_set_key(ruphin_options *options, const uint8_t *key, size_t len);
+RUPHIN_API int32_t ruphin_key_generate(uint8_t *key, size_t len);
 
 /* Nodes. bind is "ADDR:PORT" to listen on (NULL: the wildcard address of the
  * holepuncher's family, a random port). Host names in holepuncher are

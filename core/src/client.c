@@ -27,8 +27,10 @@ void rp_client_init(rp_client *c, const rp_config *cfg, const rp_output *out,
         memcpy(c->session_id, id, id_len);
     c->session_id_len = id_len;
     c->state = RUPHIN_STATE_IDLE;
-    c->give_up = c->next_hello = RUPHIN_NO_DEADLINE;
+    c->give_up = c->next_hello = c->next_seal_hello = RUPHIN_NO_DEADLINE;
     rp_retry_stop(&c->join_retry);
+    if (cfg->sealed)
+        rp_seal_session_key(cfg->seal_key, id, id_len, c->cfg.seal_key);
 }
 
 void rp_client_set_locals(rp_client *c, const ruphin_addr *locals, size_t count)
@@ -156,6 +158,90 @@ static void on_peer_info(rp_client *c, int64_t now, const rp_frame *f)
     send_hello(c, now, c->cfg.punch_interval_ms);
 }
 
+/* A frame for the server, already written at buf + off: sent as it is, or
+ * inside a Relay frame (which has room before it) while relayed. */
+static int send_to_server(rp_client *c, uint8_t *buf, size_t off, size_t len, size_t cap)
+{
+    if (c->state != RUPHIN_STATE_RELAYED)
+        return rp_send_frame(&c->out, &c->server, buf + off, len);
+    return rp_send_frame(&c->out, &c->holepuncher, buf,
+                         rp_wire_encode_relay(buf, cap, c->nonce, buf + off, len));
+}
+
+/* ---- sealed sessions: the seal is proven before CONNECTED (seal.h) ---- */
+
+static bool awaiting_seal(const rp_client *c)
+{
+    return c->cfg.sealed && !rp_seal_ready(&c->seal);
+}
+
+static void send_seal_hello(rp_client *c, int64_t now, uint64_t echo)
+{
+    uint8_t buf[2 * RP_HEADER_LEN + 8 + RP_SEAL_OVERHEAD];
+    size_t off = RP_HEADER_LEN + 8;
+    size_t len = rp_seal_hello(c->cfg.seal_key, &c->seal, echo, buf + off, sizeof buf - off);
+    send_to_server(c, buf, off, len, sizeof buf);
+    c->next_seal_hello = now + c->cfg.punch_interval_ms;
+}
+
+/* A path to the server exists: prove the key before reporting it. */
+static void start_seal(rp_client *c, int64_t now)
+{
+    if (c->seal.mine != 0)
+        return; /* already under way (the path changed meanwhile) */
+    rp_seal_start(&c->seal, c->out.random(c->out.ctx));
+    c->give_up = now + c->cfg.handshake_timeout_ms;
+    send_seal_hello(c, now, 0);
+}
+
+static void report_path(rp_client *c)
+{
+    rp_emit(&c->out,
+            c->state == RUPHIN_STATE_RELAYED ? RUPHIN_EVENT_RELAYED : RUPHIN_EVENT_CONNECTED, 0,
+            &c->server, NULL, 0);
+}
+
+static void on_sealed(rp_client *c, int64_t now, const rp_frame *f)
+{
+    bool was_ready = rp_seal_ready(&c->seal);
+    const uint8_t *plain;
+    size_t len;
+    uint64_t echo;
+    switch (rp_seal_open(c->cfg.seal_key, &c->seal, f, &echo, &plain, &len)) {
+    case RP_SEAL_REJECTED:
+        rp_count(&c->out, RUPHIN_STAT_RX_REJECTED);
+        return;
+    case RP_SEAL_HELLO_STALE:
+    case RP_SEAL_HELLO_FRESH:
+        send_seal_hello(c, now, echo);
+        break;
+    case RP_SEAL_HELLO_KNOWN:
+        break;
+    case RP_SEAL_OPENED:
+        rp_emit(&c->out, RUPHIN_EVENT_DATA, 0, &c->server, plain, len);
+        break;
+    }
+    c->last_heard = now;
+    if (!was_ready && rp_seal_ready(&c->seal)) {
+        c->give_up = c->next_seal_hello = RUPHIN_NO_DEADLINE;
+        report_path(c);
+    }
+}
+
+/* Data from the server, plain or (sealed sessions) a Sealed frame. */
+static void on_server_data(rp_client *c, int64_t now, const uint8_t *data, size_t len)
+{
+    rp_frame inner;
+    if (!c->cfg.sealed) {
+        rp_emit(&c->out, RUPHIN_EVENT_DATA, 0, &c->server, data, len);
+        return;
+    }
+    if (rp_wire_decode(data, len, &inner) == RP_WIRE_OK && inner.type == RP_FRAME_SEALED)
+        on_sealed(c, now, &inner);
+    else
+        rp_count(&c->out, RUPHIN_STAT_RX_REJECTED);
+}
+
 static void become_connected(rp_client *c, int64_t now)
 {
     c->state = RUPHIN_STATE_CONNECTED;
@@ -167,7 +253,12 @@ static void become_connected(rp_client *c, int64_t now)
      * connected us on another one), before any Data goes there. */
     if (speaks_ext(c))
         send_hello_ext(c, &c->server, RP_HELLO_EXT_REQ);
-    rp_emit(&c->out, RUPHIN_EVENT_CONNECTED, 0, &c->server, NULL, 0);
+    if (awaiting_seal(c)) {
+        c->seal.mine = 0; /* (re)start on this path: the relay's attempt may be lost */
+        start_seal(c, now);
+        return;
+    }
+    report_path(c);
 }
 
 static void on_server_frame(rp_client *c, int64_t now, const rp_frame *f)
@@ -177,7 +268,9 @@ static void on_server_frame(rp_client *c, int64_t now, const rp_frame *f)
     if (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_RELAYED)
         become_connected(c, now); /* a direct path, at last: leave the relay */
     c->last_heard = now;
-    if (f->type == RP_FRAME_DATA)
+    if (f->type == RP_FRAME_DATA && c->cfg.sealed)
+        rp_count(&c->out, RUPHIN_STAT_RX_REJECTED); /* not sealed */
+    else if (f->type == RP_FRAME_DATA)
         rp_emit(&c->out, RUPHIN_EVENT_DATA, 0, &c->server, f->payload, f->payload_len);
 }
 
@@ -194,7 +287,11 @@ static void become_relayed(rp_client *c, int64_t now)
     rp_retry_stop(&c->join_retry);
     c->last_heard = now;
     c->next_hello = now + c->cfg.keepalive_ms;
-    rp_emit(&c->out, RUPHIN_EVENT_RELAYED, 0, &c->server, NULL, 0);
+    if (awaiting_seal(c)) {
+        start_seal(c, now);
+        return;
+    }
+    report_path(c);
 }
 
 /* A Relay frame from the holepuncher: the server's answer to our relay hello,
@@ -209,7 +306,7 @@ static void on_relay(rp_client *c, int64_t now, const rp_frame *f)
         become_relayed(c, now);
     c->last_heard = now;
     if (f->payload_len > 0)
-        rp_emit(&c->out, RUPHIN_EVENT_DATA, 0, &c->server, f->payload, f->payload_len);
+        on_server_data(c, now, f->payload, f->payload_len);
 }
 
 /* A HelloExt carrying our nonce proves the server from whatever address it
@@ -259,6 +356,9 @@ void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const r
         ; /* answers to our earlier requests, after we connected: nothing to do */
     else if (joining && from_hp && f->type == RP_FRAME_SESSION_NOT_FOUND && is_our_session(c, f))
         fail(c, RUPHIN_ERR_SESSION_NOT_FOUND, from);
+    else if (c->cfg.sealed && c->state == RUPHIN_STATE_CONNECTED &&
+             rp_addr_same(from, &c->server) && f->type == RP_FRAME_SEALED)
+        on_sealed(c, now, f);
     else if ((c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_CONNECTED ||
               c->state == RUPHIN_STATE_RELAYED) &&
              rp_addr_same(from, &c->server) && is_server_frame(f))
@@ -291,6 +391,12 @@ static void tick_connected(rp_client *c, int64_t now)
         fail(c, RUPHIN_ERR_PEER_LOST, &c->server);
         return;
     }
+    if (awaiting_seal(c) && rp_due(c->give_up, now)) {
+        fail(c, RUPHIN_ERR_AUTH, &c->server);
+        return;
+    }
+    if (awaiting_seal(c) && rp_due(c->next_seal_hello, now))
+        send_seal_hello(c, now, 0);
     if (rp_due(c->next_hello, now)) {
         if (c->state == RUPHIN_STATE_RELAYED) {
             send_relay_hello(c);
@@ -309,8 +415,25 @@ void rp_client_tick(rp_client *c, int64_t now)
         tick_connected(c, now);
 }
 
+/* Sealed Data, written after room for a Relay frame's header and nonce. */
+static int send_sealed_data(rp_client *c, const uint8_t *data, size_t len, uint8_t *buf,
+                            size_t cap)
+{
+    size_t off = RP_HEADER_LEN + 8, sealed;
+    if (!rp_seal_ready(&c->seal) ||
+        (c->state != RUPHIN_STATE_CONNECTED && c->state != RUPHIN_STATE_RELAYED))
+        return RUPHIN_ERR_NOT_CONNECTED;
+    sealed = cap > off ? rp_seal_data(c->cfg.seal_key, &c->seal, data, len, buf + off, cap - off)
+                       : 0;
+    if (sealed == 0)
+        return RUPHIN_ERR_TOO_LARGE;
+    return send_to_server(c, buf, off, sealed, cap);
+}
+
 int rp_client_send_data(rp_client *c, const uint8_t *data, size_t len, uint8_t *buf, size_t cap)
 {
+    if (c->cfg.sealed)
+        return send_sealed_data(c, data, len, buf, cap);
     if (c->state == RUPHIN_STATE_RELAYED)
         return send_relay(c, data, len, buf, cap);
     return rp_send_frame(&c->out, &c->server, buf, rp_wire_encode_data(buf, cap, data, len));
@@ -319,10 +442,21 @@ int rp_client_send_data(rp_client *c, const uint8_t *data, size_t len, uint8_t *
 int64_t rp_client_deadline(const rp_client *c)
 {
     int64_t d;
-    if (c->state == RUPHIN_STATE_CONNECTED || c->state == RUPHIN_STATE_RELAYED)
-        return rp_earliest(c->next_hello, c->last_heard + rp_config_silence_limit(&c->cfg));
+    if (c->state == RUPHIN_STATE_CONNECTED || c->state == RUPHIN_STATE_RELAYED) {
+        d = rp_earliest(c->next_hello, c->last_heard + rp_config_silence_limit(&c->cfg));
+        return awaiting_seal(c) ? rp_earliest(d, rp_earliest(c->give_up, c->next_seal_hello)) : d;
+    }
     if (c->state != RUPHIN_STATE_JOINING && c->state != RUPHIN_STATE_PUNCHING)
         return RUPHIN_NO_DEADLINE;
     d = rp_earliest(c->give_up, c->join_retry.next);
     return c->state == RUPHIN_STATE_PUNCHING ? rp_earliest(d, c->next_hello) : d;
+}
+
+int32_t rp_client_public_state(const rp_client *c)
+{
+    /* A sealed client is not connected before the server proved the key. */
+    if ((c->state == RUPHIN_STATE_CONNECTED || c->state == RUPHIN_STATE_RELAYED) &&
+        awaiting_seal(c))
+        return RUPHIN_STATE_PUNCHING;
+    return c->state;
 }

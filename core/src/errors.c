@@ -35,6 +35,7 @@ const char *ruphin_strerror(int32_t error)
     case RUPHIN_ERR_BUFFER: return "buffer too small";
     case RUPHIN_ERR_ADDRESS_FAMILY: return "address family mismatch";
     case RUPHIN_ERR_STOPPED: return "the runner has stopped";
+    case RUPHIN_ERR_AUTH: return "the peer did not prove it holds the session key";
     default: return "unknown error";
     }
 }

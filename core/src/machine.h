@@ -32,6 +32,8 @@ typedef struct rp_config {
     int64_t rate_limit;    /* per address and second; 0 = none */
     int64_t relay_rate;    /* holepuncher: relayed bytes/s per pair; peers: ms before relaying */
     bool no_amplification;
+    bool sealed;           /* peers: Data sealed with seal_key (seal.h) */
+    uint8_t seal_key[32];  /* the shared key; the roles turn it into their session's */
 } rp_config;
 
 /* How long a peer or a session may stay silent before it counts as gone. */

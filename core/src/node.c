@@ -79,16 +79,24 @@ static int send_datagram(void *ctx, const ruphin_addr *to, const uint8_t *frame,
     return RUPHIN_OK;
 }
 
+/* The largest frame a peer sends or takes: a Data payload in a frame, maybe
+ * sealed (its own frame then), maybe inside a Relay frame (header, nonce). */
+static size_t tx_capacity(const ruphin_node *node)
+{
+    size_t sealing = node->cfg.sealed ? RP_HEADER_LEN + RP_SEAL_OVERHEAD : 0;
+    return (size_t)node->cfg.max_payload + RP_HEADER_LEN + sealing + RP_HEADER_LEN + 8;
+}
+
 /* Receive slots: a holepuncher only ever needs control frames; a peer takes
  * Data up to its max payload (larger datagrams arrive cut short and count
  * as malformed). */
 static int alloc_buffers(ruphin_node *node)
 {
-    size_t frame_max = (size_t)node->cfg.max_payload + RP_HEADER_LEN;
-    size_t slot = node->role == RUPHIN_ROLE_HOLEPUNCHER || frame_max + 8 < MIN_SLOT_SIZE
-                      ? MIN_SLOT_SIZE : frame_max + 8; /* + a Relay frame's nonce */
+    size_t frame_max = tx_capacity(node);
+    size_t slot = node->role == RUPHIN_ROLE_HOLEPUNCHER || frame_max < MIN_SLOT_SIZE
+                      ? MIN_SLOT_SIZE : frame_max;
     unsigned batch = node->role == RUPHIN_ROLE_HOLEPUNCHER ? HOLEPUNCHER_BATCH : PEER_BATCH;
-    node->tx = malloc(frame_max + 8); /* + a Relay frame's nonce */
+    node->tx = malloc(frame_max);
     if (node->tx == NULL)
         return RUPHIN_ERR_NOMEM;
     return rp_rx_batch_init(&node->rx, batch, slot);
@@ -310,7 +318,7 @@ int32_t ruphin_state(const ruphin_node *node)
         return RUPHIN_STATE_SERVING;
     if (node->role == RUPHIN_ROLE_SERVER)
         return node->m.server.state;
-    return node->m.client.state;
+    return rp_client_public_state(&node->m.client);
 }
 
 /* LocalInterrupt wakes a poll only when it comes from this host. */
@@ -447,11 +455,6 @@ static int server_destination(const ruphin_node *node, const ruphin_addr *to)
     return rp_server_can_send(&node->m.server, to);
 }
 
-/* The Data frame buffer: the largest payload plus a Relay frame's header. */
-static size_t tx_capacity(const ruphin_node *node)
-{
-    return (size_t)node->cfg.max_payload + RP_HEADER_LEN + 8;
-}
 
 int32_t ruphin_send(ruphin_node *node, const ruphin_addr *to, const uint8_t *data, size_t len)
 {
@@ -548,7 +551,7 @@ int64_t ruphin_stat(const ruphin_node *node, int32_t stat)
         if (node->role == RUPHIN_ROLE_SERVER)
             return rp_server_connected_count(&node->m.server);
         return node->role == RUPHIN_ROLE_CLIENT &&
-               node->m.client.state == RUPHIN_STATE_CONNECTED;
+               rp_client_public_state(&node->m.client) == RUPHIN_STATE_CONNECTED;
     }
     return node->stats[stat];
 }

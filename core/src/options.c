@@ -1,10 +1,15 @@
 /* Options: tunables with defaults and the ranges they are checked against. */
 #include "options.h"
 
+#include "seal.h"
+
 #include <stdlib.h>
+#include <string.h>
 
 struct ruphin_options {
     int64_t values[RP_OPTION_COUNT];
+    bool has_key;
+    uint8_t key[RUPHIN_KEY_LEN];
 };
 
 typedef struct option_spec {
@@ -47,6 +52,7 @@ int32_t ruphin_options_new(ruphin_options **out)
     o = malloc(sizeof *o);
     if (o == NULL)
         return RUPHIN_ERR_NOMEM;
+    memset(o, 0, sizeof *o);
     for (i = 0; i < RP_OPTION_COUNT; i++)
         o->values[i] = specs[i].default_value;
     *out = o;
@@ -55,7 +61,34 @@ int32_t ruphin_options_new(ruphin_options **out)
 
 void ruphin_options_free(ruphin_options *options)
 {
+    if (options != NULL)
+        memset(options->key, 0, sizeof options->key); /* a secret: do not leave it around */
     free(options);
+}
+
+int32_t ruphin_seal_supported(void)
+{
+    return rp_seal_supported();
+}
+
+int32_t ruphin_key_generate(uint8_t *key, size_t len)
+{
+    if (key == NULL || len != RUPHIN_KEY_LEN)
+        return RUPHIN_ERR_INVALID;
+    return rp_seal_random_key(key) ? RUPHIN_OK : RUPHIN_ERR_NOT_SUPPORTED;
+}
+
+int32_t ruphin_options_set_key(ruphin_options *options, const uint8_t *key, size_t len)
+{
+    if (options == NULL || (key == NULL) != (len == 0) || (key != NULL && len != RUPHIN_KEY_LEN))
+        return RUPHIN_ERR_INVALID;
+    if (key != NULL && !rp_seal_supported())
+        return RUPHIN_ERR_NOT_SUPPORTED;
+    options->has_key = key != NULL;
+    memset(options->key, 0, sizeof options->key);
+    if (key != NULL)
+        memcpy(options->key, key, len);
+    return RUPHIN_OK;
 }
 
 int32_t ruphin_options_set(ruphin_options *options, int32_t option, int64_t value)
@@ -101,6 +134,12 @@ int rp_config_from_options(rp_config *cfg, const ruphin_options *o)
     cfg->rate_limit = get(o, RUPHIN_OPT_RATE_LIMIT);
     cfg->no_amplification = get(o, RUPHIN_OPT_NO_AMPLIFICATION) != 0;
     cfg->relay_rate = get(o, RUPHIN_OPT_RELAY_RATE);
+    cfg->sealed = o != NULL && o->has_key;
+    if (cfg->sealed)
+        memcpy(cfg->seal_key, o->key, sizeof cfg->seal_key);
+    /* A sealed Data frame must still fit in a datagram. */
+    if (cfg->sealed && cfg->max_payload > RUPHIN_MAX_PAYLOAD_LIMIT - RUPHIN_SEAL_OVERHEAD)
+        return RUPHIN_ERR_INVALID;
     /* Backoff may not start above its own ceiling. */
     if (cfg->retransmit_ms > cfg->retransmit_max_ms)
         return RUPHIN_ERR_INVALID;

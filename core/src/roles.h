@@ -9,6 +9,7 @@
 
 #include "machine.h"
 #include "ratelimit.h"
+#include "seal.h"
 #include "sessions.h"
 
 /* ---- holepuncher ---- */
@@ -64,6 +65,9 @@ typedef struct rp_peer {
     uint64_t nonce;
     uint8_t local_count;
     ruphin_addr locals[RP_MAX_LOCALS];
+    /* Sealed sessions: connected means the seal is ready too. */
+    rp_seal seal;
+    int64_t next_seal_hello; /* while the seal is not ready */
 } rp_peer;
 
 /* Clients of a server, found by address through an open-addressing index. */
@@ -135,6 +139,8 @@ typedef struct rp_client {
     int64_t give_up;      /* JOINING, PUNCHING */
     int64_t next_hello;   /* PUNCHING: next punch; CONNECTED: next keepalive */
     int64_t last_heard;   /* CONNECTED */
+    rp_seal seal;           /* sealed sessions */
+    int64_t next_seal_hello;/* CONNECTED, RELAYED while the seal is not ready */
 } rp_client;
 
 void rp_client_init(rp_client *c, const rp_config *cfg, const rp_output *out,
@@ -145,6 +151,8 @@ void rp_client_start(rp_client *c, int64_t now);
 void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const rp_frame *frame);
 void rp_client_tick(rp_client *c, int64_t now);
 int64_t rp_client_deadline(const rp_client *c);
+/* The state ruphin_state() reports. */
+int32_t rp_client_public_state(const rp_client *c);
 /* Sends a Data payload to the server, directly or through the relay. */
 int rp_client_send_data(rp_client *c, const uint8_t *data, size_t len, uint8_t *buf, size_t cap);
 

@@ -27,6 +27,8 @@ int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
     s->give_up = s->next_refresh = RUPHIN_NO_DEADLINE;
     s->peers_deadline = RUPHIN_NO_DEADLINE;
     rp_retry_stop(&s->register_retry);
+    if (cfg->sealed)
+        rp_seal_session_key(cfg->seal_key, id, id_len, s->cfg.seal_key);
     return rp_peers_init(&s->peers);
 }
 
@@ -107,13 +109,119 @@ static void schedule_peer(rp_server *s, int64_t when)
     s->peers_deadline = rp_earliest(s->peers_deadline, when);
 }
 
+/* ---- sealed sessions: a client proves the key before CONNECTED (seal.h) ---- */
+
+static bool awaiting_seal(const rp_server *s, const rp_peer *p)
+{
+    return s->cfg.sealed && !rp_seal_ready(&p->seal);
+}
+
+/* Connected, and reported so: sealed sessions wait for the seal. */
+static bool reported_connected(const rp_server *s, const rp_peer *p)
+{
+    return p->state == RP_PEER_CONNECTED && !awaiting_seal(s, p);
+}
+
+/* A frame for a client, written at buf + off: directly, or inside a Relay
+ * frame (which has room before it) when the client is relayed. */
+static int send_to_peer(rp_server *s, const rp_peer *p, uint8_t *buf, size_t off, size_t len,
+                        size_t cap)
+{
+    if (!p->relayed)
+        return rp_send_frame(&s->out, &p->addr, buf + off, len);
+    return rp_send_frame(&s->out, &s->holepuncher, buf,
+                         rp_wire_encode_relay(buf, cap, p->nonce, buf + off, len));
+}
+
+static void send_seal_hello(rp_server *s, int64_t now, rp_peer *p, uint64_t echo)
+{
+    uint8_t buf[2 * RP_HEADER_LEN + 8 + RP_SEAL_OVERHEAD];
+    size_t off = RP_HEADER_LEN + 8;
+    size_t len = rp_seal_hello(s->cfg.seal_key, &p->seal, echo, buf + off, sizeof buf - off);
+    send_to_peer(s, p, buf, off, len, sizeof buf);
+    p->next_seal_hello = now + s->cfg.punch_interval_ms;
+    schedule_peer(s, p->next_seal_hello);
+}
+
+static void report_path(rp_server *s, const rp_peer *p)
+{
+    rp_emit(&s->out, p->relayed ? RUPHIN_EVENT_RELAYED : RUPHIN_EVENT_CONNECTED, 0, &p->addr,
+            NULL, 0);
+}
+
+/* The client has a path: report it, or (sealed) first have it prove the key. */
+static void report_or_seal(rp_server *s, int64_t now, rp_peer *p)
+{
+    if (!awaiting_seal(s, p)) {
+        report_path(s, p);
+        return;
+    }
+    rp_seal_start(&p->seal, s->out.random(s->out.ctx));
+    p->give_up = now + s->cfg.handshake_timeout_ms;
+    schedule_peer(s, p->give_up);
+    send_seal_hello(s, now, p, 0);
+}
+
+static void on_sealed(rp_server *s, int64_t now, rp_peer *p, const rp_frame *f)
+{
+    bool was_ready = rp_seal_ready(&p->seal);
+    const uint8_t *plain;
+    size_t len;
+    uint64_t echo;
+    switch (rp_seal_open(s->cfg.seal_key, &p->seal, f, &echo, &plain, &len)) {
+    case RP_SEAL_REJECTED:
+        rp_count(&s->out, RUPHIN_STAT_RX_REJECTED);
+        return;
+    case RP_SEAL_HELLO_STALE:
+    case RP_SEAL_HELLO_FRESH:
+        send_seal_hello(s, now, p, echo);
+        break;
+    case RP_SEAL_HELLO_KNOWN:
+        break;
+    case RP_SEAL_OPENED:
+        rp_emit(&s->out, RUPHIN_EVENT_DATA, 0, &p->addr, plain, len);
+        break;
+    }
+    p->last_heard = now;
+    if (!was_ready && rp_seal_ready(&p->seal))
+        report_path(s, p);
+}
+
+/* Relayed Data of a client: plain, or (sealed sessions) a Sealed frame. */
+static void on_relayed_data(rp_server *s, int64_t now, rp_peer *p, const rp_frame *f)
+{
+    rp_frame inner;
+    if (!s->cfg.sealed)
+        rp_emit(&s->out, RUPHIN_EVENT_DATA, 0, &p->addr, f->payload, f->payload_len);
+    else if (rp_wire_decode(f->payload, f->payload_len, &inner) == RP_WIRE_OK &&
+             inner.type == RP_FRAME_SEALED)
+        on_sealed(s, now, p, &inner);
+    else
+        rp_count(&s->out, RUPHIN_STAT_RX_REJECTED);
+}
+
+static void on_direct_sealed(rp_server *s, int64_t now, const ruphin_addr *from,
+                             const rp_frame *f)
+{
+    rp_peer *p = rp_peers_find(&s->peers, from);
+    if (p == NULL || p->state != RP_PEER_CONNECTED || p->relayed) {
+        rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    on_sealed(s, now, p, f);
+}
+
 static void connect_peer(rp_server *s, int64_t now, rp_peer *p)
 {
+    bool sealing = p->state == RP_PEER_CONNECTED && awaiting_seal(s, p);
     p->state = RP_PEER_CONNECTED;
     p->relayed = false;
     p->last_heard = now;
     schedule_peer(s, now + rp_config_silence_limit(&s->cfg));
-    rp_emit(&s->out, RUPHIN_EVENT_CONNECTED, 0, &p->addr, NULL, 0);
+    if (sealing)
+        send_seal_hello(s, now, p, 0); /* on the new path; the old attempt goes on */
+    else
+        report_or_seal(s, now, p);
 }
 
 /* Finds or adds a peer; NULL when the table is full (counted). *created
@@ -233,7 +341,7 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
         /* A connected client speaking from another path (say our LAN punch
          * reached it before our public one): it uses the path it proves last,
          * so follow it there. */
-        bool moving = p->state == RP_PEER_CONNECTED && !p->relayed;
+        bool moving = reported_connected(s, p) && !p->relayed;
         if (at != NULL && at->state != RP_PEER_HEARD) { /* another client's address */
             rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
             return;
@@ -276,11 +384,11 @@ static void on_relay(rp_server *s, int64_t now, const rp_frame *f)
         p->state = RP_PEER_CONNECTED;
         p->relayed = true;
         schedule_peer(s, now + rp_config_silence_limit(&s->cfg));
-        rp_emit(&s->out, RUPHIN_EVENT_RELAYED, 0, &p->addr, NULL, 0);
+        report_or_seal(s, now, p);
     }
     p->last_heard = now;
     if (f->payload_len > 0) {
-        rp_emit(&s->out, RUPHIN_EVENT_DATA, 0, &p->addr, f->payload, f->payload_len);
+        on_relayed_data(s, now, p, f);
         return;
     }
     rp_send_frame(&s->out, &s->holepuncher, frame,
@@ -309,6 +417,10 @@ static void on_hello(rp_server *s, int64_t now, const ruphin_addr *from, const r
 static void on_data(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
     rp_peer *p = rp_peers_find(&s->peers, from);
+    if (s->cfg.sealed) {
+        rp_count(&s->out, RUPHIN_STAT_RX_REJECTED); /* not sealed */
+        return;
+    }
     if (p != NULL && p->state == RP_PEER_CONNECTED)
         p->last_heard = now;
     else if (!s->cfg.accept_unverified) {
@@ -343,6 +455,8 @@ void rp_server_input(rp_server *s, int64_t now, const ruphin_addr *from, const r
         on_hello_ext(s, now, from, f);
     else if (s->cfg.extensions && f->type == RP_FRAME_RELAY && from_holepuncher(s, from))
         on_relay(s, now, f);
+    else if (s->cfg.sealed && f->type == RP_FRAME_SEALED)
+        on_direct_sealed(s, now, from, f);
     else if (f->type == RP_FRAME_DATA)
         on_data(s, now, from, f);
     else
@@ -381,7 +495,14 @@ static void tick_registration(rp_server *s, int64_t now)
 /* Runs one peer's timers; returns false when the peer was removed. */
 static bool tick_peer(rp_server *s, int64_t now, rp_peer *p)
 {
-    if (p->state == RP_PEER_CONNECTED) {
+    if (p->state == RP_PEER_CONNECTED && awaiting_seal(s, p)) {
+        if (!rp_due(p->give_up, now)) {
+            if (rp_due(p->next_seal_hello, now))
+                send_seal_hello(s, now, p, 0);
+            return true;
+        }
+        rp_emit(&s->out, RUPHIN_EVENT_PUNCH_FAILED, RUPHIN_ERR_AUTH, &p->addr, NULL, 0);
+    } else if (p->state == RP_PEER_CONNECTED) {
         if (now - p->last_heard < rp_config_silence_limit(&s->cfg))
             return true;
         rp_emit(&s->out, RUPHIN_EVENT_DISCONNECTED, RUPHIN_ERR_PEER_LOST, &p->addr, NULL, 0);
@@ -399,6 +520,8 @@ static bool tick_peer(rp_server *s, int64_t now, rp_peer *p)
 
 static int64_t peer_deadline(const rp_server *s, const rp_peer *p)
 {
+    if (p->state == RP_PEER_CONNECTED && awaiting_seal(s, p))
+        return rp_earliest(p->give_up, p->next_seal_hello);
     if (p->state == RP_PEER_CONNECTED)
         return p->last_heard + rp_config_silence_limit(&s->cfg);
     if (p->state == RP_PEER_ANNOUNCED)
@@ -445,7 +568,7 @@ int64_t rp_server_deadline(const rp_server *s)
 int rp_server_can_send(const rp_server *s, const ruphin_addr *to)
 {
     const rp_peer *p = rp_peers_find(&s->peers, to);
-    if (p != NULL && p->state == RP_PEER_CONNECTED)
+    if (p != NULL && reported_connected(s, p))
         return RUPHIN_OK;
     return RUPHIN_ERR_UNKNOWN_PEER;
 }
@@ -453,9 +576,16 @@ int rp_server_can_send(const rp_server *s, const ruphin_addr *to)
 int rp_server_send_data(rp_server *s, const ruphin_addr *to, const uint8_t *data, size_t len,
                         uint8_t *buf, size_t cap)
 {
-    const rp_peer *p = rp_peers_find(&s->peers, to);
-    if (p == NULL || p->state != RP_PEER_CONNECTED)
+    rp_peer *p = rp_peers_find(&s->peers, to);
+    size_t off = RP_HEADER_LEN + 8, sealed;
+    if (p == NULL || !reported_connected(s, p))
         return RUPHIN_ERR_UNKNOWN_PEER;
+    if (s->cfg.sealed) {
+        sealed = cap > off ? rp_seal_data(s->cfg.seal_key, &p->seal, data, len, buf + off,
+                                          cap - off)
+                           : 0;
+        return sealed ? send_to_peer(s, p, buf, off, sealed, cap) : RUPHIN_ERR_TOO_LARGE;
+    }
     if (p->relayed)
         return rp_send_frame(&s->out, &s->holepuncher, buf,
                              rp_wire_encode_relay(buf, cap, p->nonce, data, len));
@@ -466,6 +596,6 @@ uint32_t rp_server_connected_count(const rp_server *s)
 {
     uint32_t i, n = 0;
     for (i = 0; i < s->peers.count; i++)
-        n += s->peers.items[i].state == RP_PEER_CONNECTED;
+        n += reported_connected(s, &s->peers.items[i]);
     return n;
 }

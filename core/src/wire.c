@@ -168,6 +168,17 @@ static rp_wire_status decode_ext(rp_frame *f)
         f->payload_len = r.left;
         r.left = 0;
         break;
+    case RP_FRAME_SEALED:
+        f->flags = read_u8(&r);
+        f->nonce = read_u64(&r);
+        f->epoch_to = read_u64(&r);
+        f->counter = read_u64(&r);
+        /* a hello seals nothing: its tag only; Data at least its tag */
+        if ((f->flags != RP_SEAL_HELLO && f->flags != RP_SEAL_DATA) || r.left < RP_SEAL_TAG_LEN ||
+            (f->flags == RP_SEAL_HELLO && r.left != RP_SEAL_TAG_LEN))
+            r.ok = false;
+        r.left = 0; /* the rest is ciphertext and tag (seal.c) */
+        break;
     default:
         return RP_WIRE_UNKNOWN_TYPE;
     }
@@ -192,7 +203,7 @@ rp_wire_status rp_wire_decode(const uint8_t *buf, size_t len, rp_frame *out)
         out->session_id_len = out->payload_len;
         return out->payload_len <= RUPHIN_MAX_SESSION_ID ? RP_WIRE_OK : RP_WIRE_BAD_PAYLOAD;
     }
-    if (out->type >= RP_FRAME_CAPABILITIES && out->type <= RP_FRAME_RELAY)
+    if (out->type >= RP_FRAME_CAPABILITIES && out->type <= RP_FRAME_SEALED)
         return decode_ext(out);
     if (out->type == RP_FRAME_PEER_INFO)
         return decode_peer_info(out->payload, out->payload_len, &out->peer);
@@ -263,7 +274,7 @@ static void write_bytes(writer *w, const void *src, size_t n)
         return;
     }
     if (n)
-        memcpy(w->p, src, n);
+        memmove(w->p, src, n); /* a Relay may wrap a frame already in place */
     w->p += n;
     w->left -= n;
 }
@@ -385,4 +396,18 @@ size_t rp_wire_encode_relay(uint8_t *buf, size_t cap, uint64_t nonce, const uint
     else
         w.ok = false;
     return finish_frame(buf, &w, RP_FRAME_RELAY);
+}
+
+size_t rp_wire_encode_sealed(uint8_t *buf, size_t cap, uint8_t kind, uint64_t sender,
+                             uint64_t receiver, uint64_t counter, size_t body_len)
+{
+    writer w = start_frame(buf, cap);
+    write_u8(&w, kind);
+    write_u64(&w, sender);
+    write_u64(&w, receiver);
+    write_u64(&w, counter);
+    if (!w.ok || body_len > w.left)
+        return 0;
+    w.p += body_len; /* the caller fills it */
+    return finish_frame(buf, &w, RP_FRAME_SEALED);
 }

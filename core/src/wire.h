@@ -28,7 +28,8 @@ enum rp_frame_type {
     RP_FRAME_JOIN_EXT = 12,
     RP_FRAME_PEER_INFO_EXT = 13,
     RP_FRAME_HELLO_EXT = 14,
-    RP_FRAME_RELAY = 15
+    RP_FRAME_RELAY = 15,
+    RP_FRAME_SEALED = 16  /* between peers that share a key (seal.h) */
 };
 
 /* The probe that asks "do you speak generation 1?": a v0 RegisterAck with
@@ -47,6 +48,16 @@ enum {
     /* The largest PeerInfoExt a holepuncher sends to a joining client (an
      * IPv6 owner, no local addresses): clients pad JoinExt to this size. */
     RP_PEER_INFO_EXT_MAX_REPLY = 4 /* header */ + 8 + 1 + 19 + 1
+};
+
+/* Sealed frames (seal.h): kind, sender epoch, receiver epoch, counter, then
+ * the ciphertext and its tag. */
+enum {
+    RP_SEAL_HELLO = 0, /* kinds */
+    RP_SEAL_DATA = 1,
+    RP_SEAL_HEADER_LEN = 1 + 8 + 8 + 8,
+    RP_SEAL_TAG_LEN = 16,
+    RP_SEAL_OVERHEAD = RP_SEAL_HEADER_LEN + RP_SEAL_TAG_LEN
 };
 
 enum {
@@ -74,8 +85,10 @@ typedef struct rp_frame {
     const uint8_t *session_id; /* Register, Join, RegisterAck, SessionNotFound and their Ext */
     size_t session_id_len;
     ruphin_addr peer;          /* PeerInfo, PeerInfoExt: the peer's public address */
-    uint64_t nonce;            /* PeerInfoExt, HelloExt, Relay */
-    uint8_t flags;             /* PeerInfoExt: RP_PEER_SPEAKS_EXT; HelloExt: its kind */
+    uint64_t nonce;            /* PeerInfoExt, HelloExt, Relay; Sealed: the sender's epoch */
+    uint64_t epoch_to;         /* Sealed: the receiver's epoch */
+    uint64_t counter;          /* Sealed */
+    uint8_t flags;             /* PeerInfoExt: RP_PEER_SPEAKS_EXT; HelloExt, Sealed: its kind */
     uint8_t version;           /* Capabilities */
     uint8_t local_count;       /* JoinExt, PeerInfoExt */
     ruphin_addr locals[RP_MAX_LOCALS];
@@ -105,6 +118,13 @@ size_t rp_wire_encode_hello_ext(uint8_t *buf, size_t cap, uint8_t kind, uint64_t
 /* Relay: u64 nonce, then a Data payload (empty: a hello through the relay). */
 size_t rp_wire_encode_relay(uint8_t *buf, size_t cap, uint64_t nonce, const uint8_t *payload,
                             size_t len);
+
+/* Sealed: writes the header and the seal header (kind, epochs, counter)
+ * and returns the frame's length with body_len more bytes (ciphertext and
+ * tag, which the caller writes after the first RP_HEADER_LEN + 25 bytes);
+ * 0 when it does not fit. */
+size_t rp_wire_encode_sealed(uint8_t *buf, size_t cap, uint8_t kind, uint64_t sender,
+                             uint64_t receiver, uint64_t counter, size_t body_len);
 
 /* 1 when frames of this type (generation 0) carry a session id. */
 int rp_wire_has_session_id(uint16_t type);

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 UNIT_TESTS = ["test_wire", "test_sessions", "test_machines", "test_ext", "test_node",
-              "test_runner"]
+              "test_runner", "test_seal"]
 
 
 @pytest.mark.parametrize("name", UNIT_TESTS)
@@ -153,6 +153,9 @@ def ext_status(ftype, body):
         return 0 if rest == b"" else -4
     if ftype == 15:  # Relay: a nonce, then any payload
         return 0 if len(body) >= 8 else -4
+    if ftype == 16:  # Sealed: kind, two epochs, counter, ciphertext, 16-byte tag
+        kind_ok = len(body) >= 41 and body[0] in (0, 1)
+        return 0 if kind_ok and (body[0] == 1 or len(body) == 41) else -4
     return 0 if len(body) == 9 and body[0] in (0, 1) else -4  # HelloExt
 
 
@@ -163,7 +166,7 @@ def spec_status(data):
     if int.from_bytes(data[:2], "big") != len(data):
         return -2  # length field differs from the datagram
     ftype, body = int.from_bytes(data[2:4], "big"), data[4:]
-    if ftype not in range(1, 16):
+    if ftype not in range(1, 17):
         return -3  # unknown type
     if ftype >= 10:
         return ext_status(ftype, body)

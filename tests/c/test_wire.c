@@ -67,7 +67,7 @@ static void test_malformed(void)
     CHECK_EQ(decode("\x00\x05\x00\x08", 4), RP_WIRE_BAD_LENGTH);        /* says 5, is 4 */
     CHECK_EQ(decode("\x00\x04\x00\x08x", 5), RP_WIRE_BAD_LENGTH);       /* trailing byte */
     CHECK_EQ(decode("\x00\x04\x00\x00", 4), RP_WIRE_UNKNOWN_TYPE);
-    CHECK_EQ(decode("\x00\x04\x00\x10", 4), RP_WIRE_UNKNOWN_TYPE);
+    CHECK_EQ(decode("\x00\x04\x00\x10", 4), RP_WIRE_BAD_PAYLOAD);         /* Sealed, empty */
     CHECK_EQ(decode("\x00\x04\xff\xff", 4), RP_WIRE_UNKNOWN_TYPE);
     CHECK_EQ(decode("\x00\x05\x00\x09x", 5), RP_WIRE_BAD_PAYLOAD);      /* HelloResp with payload */
     CHECK_EQ(decode("\x00\x19\x00\x02" "123456789012345678901", 25), RP_WIRE_BAD_PAYLOAD); /* id of 21 */

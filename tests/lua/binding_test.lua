@@ -122,5 +122,45 @@ local again = ruphin.holepuncher(forgotten_addr)
 check(again ~= nil, "__gc closed the forgotten node's socket")
 again:close()
 
+-- Sealed sessions: a shared key; a client with another key never connects.
+if ruphin.seal_supported() then
+  local key = assert(ruphin.generate_key())
+  check(#key == 32 and key ~= ruphin.generate_key(), "generate_key gives fresh 32-byte keys")
+  local _, short_msg, short_code = ruphin.client(hp_text, "s", { key = "short" })
+  check(short_code == ruphin.errors.INVALID and short_msg, "a short key is refused")
+  local sealed = { retransmit_ms = 20, punch_interval_ms = 20, key = key,
+                   handshake_timeout_ms = 1000 }
+  local s_server = assert(ruphin.server(hp_text, "sealed", sealed))
+  local registered = false
+  local t_reg = os.time()
+  while not registered and os.time() - t_reg < 5 do
+    hp:poll(0)
+    local ev = s_server:poll(0)
+    registered = ev ~= nil and ev.type == "REGISTERED"
+  end
+  local s_client = assert(ruphin.client(hp_text, "sealed", sealed))
+  local intruder = assert(ruphin.client(hp_text, "sealed", {
+    retransmit_ms = 20, punch_interval_ms = 20, handshake_timeout_ms = 1000,
+    key = ruphin.generate_key() }))
+  local seen = {}
+  local t0 = os.time()
+  while not (seen.data and seen.intruder_failed) and os.time() - t0 < 10 do
+    hp:poll(0)
+    local ev = s_server:poll(0)
+    if ev and ev.type == "DATA" then seen.data = ev.data end
+    ev = s_client:poll(0)
+    if ev and ev.type == "CONNECTED" then assert(s_client:send("sealed from lua")) end
+    ev = intruder:poll(0)
+    if ev and ev.type == "FAILED" then seen.intruder_failed = ev.code end
+  end
+  check(seen.data == "sealed from lua", "sealed peers exchange datagrams")
+  check(seen.intruder_failed == ruphin.errors.AUTH, "a client with another key fails: AUTH")
+  check(s_server:stats().rx_rejected >= 0, "rx_rejected is counted")
+  s_client:close(); s_server:close(); intruder:close()
+else
+  check(select(3, ruphin.generate_key()) == ruphin.errors.NOT_SUPPORTED,
+        "without libsodium, keys are not supported")
+end
+
 client:close(); server:close(); hp:close()
 print(("%d checks passed"):format(checks))

@@ -71,7 +71,8 @@ def test_binding_under_sanitizers(lua_module, tmp_path):
                     "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-shared", "-fPIC",
                     "-I/usr/include/lua5.4", "-I" + os.path.join(ROOT, "core", "include"),
                     os.path.join(ROOT, "bindings", "lua", "ruphin_lua.c"),
-                    *glob.glob(os.path.join(ROOT, "core", "src", "*.c")), "-lpthread",
+                    *glob.glob(os.path.join(ROOT, "core", "src", "*.c")),
+                    "-DRUPHIN_WITH_SODIUM", "-lsodium", "-lpthread",
                     "-o", str(tmp_path / "ruphin.so")], check=True)
     env = {**env, "LUA_CPATH": str(tmp_path / "?.so"), "LD_PRELOAD": " ".join(runtimes),
            "ASAN_OPTIONS": "detect_leaks=1"}

@@ -13,8 +13,10 @@ selectors and asyncio.
 """
 from ._ruphin import ffi, lib
 from ._addr import Address, AddressLike
-from ._node import (Client, Event, EventType, Holepuncher, Node, OPTIONS, Role, Server, State)
-from .errors import (AddressError, AddressInUse, AddressNotAvailable, Error, Failed,
+from ._node import (Client, Event, EventType, Holepuncher, Node, OPTIONS, Role, Server, State,
+                    generate_key)
+from .errors import (AddressError, AddressInUse, AddressNotAvailable, AuthenticationFailed,
+                     Error, Failed,
                      InvalidArgument, NoMemory, NotConnected, NotSupported, PeerLost,
                      PermissionDenied, SessionNotFound, SocketError, Stopped, Timeout, TooLarge,
                      UnknownPeer, WouldBlock)
@@ -23,11 +25,16 @@ __version__: str = ffi.string(lib.ruphin_version()).decode()
 DEFAULT_PORT: int = lib.RUPHIN_DEFAULT_PORT
 MAX_SESSION_ID: int = lib.RUPHIN_MAX_SESSION_ID
 MAX_PAYLOAD_LIMIT: int = lib.RUPHIN_MAX_PAYLOAD_LIMIT
+KEY_LEN: int = lib.RUPHIN_KEY_LEN
+#: True when this build seals sessions (it was compiled with libsodium).
+SEAL_SUPPORTED: bool = bool(lib.ruphin_seal_supported())
 
 __all__ = [
     "Address", "AddressLike", "Client", "Event", "EventType", "Holepuncher", "Node", "OPTIONS",
-    "Role", "Server", "State", "AddressError", "AddressInUse", "AddressNotAvailable", "Error",
+    "Role", "Server", "State", "generate_key", "AddressError", "AddressInUse",
+    "AddressNotAvailable", "AuthenticationFailed", "Error",
     "Failed", "InvalidArgument", "NoMemory", "NotConnected", "NotSupported", "PeerLost",
     "PermissionDenied", "SessionNotFound", "SocketError", "Stopped", "Timeout", "TooLarge",
-    "UnknownPeer", "WouldBlock", "DEFAULT_PORT", "MAX_SESSION_ID", "MAX_PAYLOAD_LIMIT",
+    "UnknownPeer", "WouldBlock", "DEFAULT_PORT", "MAX_SESSION_ID", "MAX_PAYLOAD_LIMIT", "KEY_LEN",
+    "SEAL_SUPPORTED",
 ]

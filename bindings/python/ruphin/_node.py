@@ -95,11 +95,13 @@ STATS = {
     "register_conflicts": lib.RUPHIN_STAT_REGISTER_CONFLICTS,
     "peers": lib.RUPHIN_STAT_PEERS,
     "rx_refused": lib.RUPHIN_STAT_RX_REFUSED,
+    "rx_rejected": lib.RUPHIN_STAT_RX_REJECTED,
 }
 
 
-def _options(tunables: Dict[str, Any]):
-    """A C options object (freed with its Python owner) from keyword tunables."""
+def _options(tunables: Dict[str, Any], key: Optional[bytes] = None):
+    """A C options object (freed with its Python owner) from keyword tunables
+    and, for sealed sessions, the shared key."""
     ptr = ffi.new("ruphin_options **")
     check(lib.ruphin_options_new(ptr))
     options = ffi.gc(ptr[0], lib.ruphin_options_free)
@@ -107,7 +109,18 @@ def _options(tunables: Dict[str, Any]):
         if name not in OPTIONS:
             raise TypeError(f"unknown option {name!r}")
         check(lib.ruphin_options_set(options, OPTIONS[name], int(value)), name)
+    if key is not None:
+        key = bytes(key)
+        check(lib.ruphin_options_set_key(options, key, len(key)),
+              f"key (must be {lib.RUPHIN_KEY_LEN} bytes)")
     return options
+
+
+def generate_key() -> bytes:
+    """A random key for sealed sessions (share it with the server and its clients)."""
+    key = ffi.new("uint8_t[]", lib.RUPHIN_KEY_LEN)
+    check(lib.ruphin_key_generate(key, lib.RUPHIN_KEY_LEN), "generate_key")
+    return bytes(key)
 
 
 def _session_id(session: SessionId) -> bytes:
@@ -246,23 +259,27 @@ class Holepuncher(Node):
 
 class _Peer(Node):
     def __init__(self, create, holepuncher: AddressLike, session: SessionId,
-                 bind: Optional[AddressLike], options: Dict[str, int]) -> None:
+                 bind: Optional[AddressLike], key: Optional[bytes],
+                 options: Dict[str, int]) -> None:
         ptr = ffi.new("ruphin_node **")
         sid = _session_id(session)
         bind_text = to_text(bind)
         check(create(ptr, to_text(holepuncher).encode(), sid, len(sid),
-                     bind_text.encode() if bind_text else ffi.NULL, _options(options)),
+                     bind_text.encode() if bind_text else ffi.NULL, _options(options, key)),
               f"holepuncher {holepuncher!r}")
         super().__init__(ptr[0])
         self.session = sid
 
 
 class Server(_Peer):
-    """The peer that registers a session; any number of clients join it."""
+    """The peer that registers a session; any number of clients join it.
+    key: a shared key (generate_key()) seals the session: only clients with
+    it connect, and their datagrams are encrypted and authenticated."""
 
     def __init__(self, holepuncher: AddressLike, session: SessionId, *,
-                 bind: Optional[AddressLike] = None, **options: int) -> None:
-        super().__init__(lib.ruphin_server_new, holepuncher, session, bind, options)
+                 bind: Optional[AddressLike] = None, key: Optional[bytes] = None,
+                 **options: int) -> None:
+        super().__init__(lib.ruphin_server_new, holepuncher, session, bind, key, options)
 
     def send(self, data: bytes, to: AddressLike) -> None:
         """Sends a datagram to a connected client."""
@@ -280,11 +297,13 @@ class Server(_Peer):
 
 
 class Client(_Peer):
-    """The peer that joins a session and talks to its server."""
+    """The peer that joins a session and talks to its server. key: the
+    session's shared key, when the server seals it."""
 
     def __init__(self, holepuncher: AddressLike, session: SessionId, *,
-                 bind: Optional[AddressLike] = None, **options: int) -> None:
-        super().__init__(lib.ruphin_client_new, holepuncher, session, bind, options)
+                 bind: Optional[AddressLike] = None, key: Optional[bytes] = None,
+                 **options: int) -> None:
+        super().__init__(lib.ruphin_client_new, holepuncher, session, bind, key, options)
 
     def send(self, data: bytes) -> None:
         """Sends a datagram to the server."""

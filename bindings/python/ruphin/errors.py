@@ -80,6 +80,10 @@ class Stopped(Error):
     pass
 
 
+class AuthenticationFailed(Error):
+    """A sealed session's peer did not prove it holds the key."""
+
+
 _BY_CODE = {
     lib.RUPHIN_ERR_INVALID: InvalidArgument,
     lib.RUPHIN_ERR_NOMEM: NoMemory,
@@ -101,6 +105,7 @@ _BY_CODE = {
     lib.RUPHIN_ERR_BUFFER: InvalidArgument,
     lib.RUPHIN_ERR_ADDRESS_FAMILY: AddressError,
     lib.RUPHIN_ERR_STOPPED: Stopped,
+    lib.RUPHIN_ERR_AUTH: AuthenticationFailed,
 }
 
 

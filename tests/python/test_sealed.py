@@ -1,0 +1,144 @@
+"""Sealed sessions: a server and clients that share a key connect only with
+each other, their datagrams are encrypted on the wire, and forged, tampered
+and replayed datagrams are dropped and counted (raw sockets, root, loopback)."""
+import os
+import socket
+import struct
+import time
+
+import pytest
+
+import ruphin
+from pyhelpers import FAST, pump, saw
+from test_security import udp_packet
+
+pytestmark = pytest.mark.skipif(not ruphin.SEAL_SUPPORTED,
+                                reason="this build has no libsodium (sealed sessions are off)")
+
+SEALED = 0x10  # frame type
+
+
+def both_connected(server, client):
+    return lambda ev: saw(client, ruphin.EventType.CONNECTED)(ev) and \
+        saw(server, ruphin.EventType.CONNECTED)(ev)
+
+
+def sealed_pair(hp, key, client_key=None, **options):
+    options = {**FAST, **options}
+    server = ruphin.Server(hp.local_address, b"sealed", key=key, **options)
+    pump(hp, server, until=saw(server, ruphin.EventType.REGISTERED))
+    client = ruphin.Client(hp.local_address, b"sealed", key=client_key, **options)
+    return server, client
+
+
+def recv_data(nodes, node, timeout=3.0):
+    events = pump(*nodes, until=saw(node, ruphin.EventType.DATA), timeout=timeout)
+    return [e for n, e in events if n is node and e.type == ruphin.EventType.DATA][0]
+
+
+def test_keys_are_checked():
+    assert len(ruphin.generate_key()) == ruphin.KEY_LEN
+    assert ruphin.generate_key() != ruphin.generate_key()
+    with pytest.raises(ruphin.InvalidArgument):
+        ruphin.Client(("127.0.0.1", 9), b"x", key=b"short")
+
+
+def test_sealed_peers_connect_and_exchange(hp):
+    key = ruphin.generate_key()
+    server, client = sealed_pair(hp, key, key)
+    with server, client:
+        pump(hp, server, client, until=both_connected(server, client))
+        assert client.state == ruphin.State.CONNECTED
+        client.send(b"sealed hello")
+        ev = recv_data((hp, server, client), server)
+        assert ev.data == b"sealed hello"
+        server.send(b"sealed answer", ev.peer)
+        assert recv_data((hp, server, client), client).data == b"sealed answer"
+        assert server.stats()["rx_rejected"] == client.stats()["rx_rejected"] == 0
+
+
+@pytest.mark.parametrize("client_key", [None, "other"])
+def test_a_client_without_the_key_never_connects(hp, client_key):
+    key = ruphin.generate_key()
+    other = ruphin.generate_key() if client_key == "other" else None
+    server, client = sealed_pair(hp, key, other, handshake_timeout_ms=800)
+    with server, client:
+        events = pump(hp, server, client,
+                      until=saw(server, ruphin.EventType.PUNCH_FAILED), timeout=5)
+        failed = [e for n, e in events if n is server and e.type == ruphin.EventType.PUNCH_FAILED]
+        assert failed[0].error == -21  # RUPHIN_ERR_AUTH
+        assert not any(n is server and e.type in (ruphin.EventType.CONNECTED,
+                                                  ruphin.EventType.DATA) for n, e in events)
+        if other is not None:  # a client with another key does not accept the server either
+            if client.state != ruphin.State.FAILED:
+                events += pump(hp, server, client, until=saw(client, ruphin.EventType.FAILED))
+            assert any(n is client and e.type == ruphin.EventType.FAILED and e.error == -21
+                       for n, e in events)
+            assert client.state == ruphin.State.FAILED
+        else:  # an unsealed client connects its side, but its plain Data is refused
+            client.send(b"plain text")
+            pump(hp, server, client, until=lambda ev: server.stats()["rx_rejected"] > 0)
+        assert server.stats()["peers"] == 0
+
+
+class Sniffer:
+    """Every UDP payload seen on loopback (AF_PACKET, root), by destination port."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+        self.sock.bind(("lo", 0))
+        self.sock.setblocking(False)
+
+    def drain(self):
+        """[(src (ip, port), dst port, payload)] of the IPv4/UDP packets seen so far."""
+        seen = []
+        try:
+            while True:
+                frame = self.sock.recv(70000)
+                ip = frame[14:]
+                if ip[9] != socket.IPPROTO_UDP:
+                    continue
+                ihl = (ip[0] & 15) * 4
+                sport, dport = struct.unpack("!HH", ip[ihl:ihl + 4])
+                seen.append(((socket.inet_ntoa(ip[12:16]), sport), dport, ip[ihl + 8:]))
+        except BlockingIOError:
+            return seen
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="sniffing and spoofing need root")
+def test_tampered_replayed_and_forged_datagrams_are_dropped(hp):
+    key = ruphin.generate_key()
+    sniffer = Sniffer()
+    server, client = sealed_pair(hp, key, key)
+    with server, client, socket.socket(socket.AF_INET, socket.SOCK_RAW,
+                                       socket.IPPROTO_RAW) as raw:
+        pump(hp, server, client, until=both_connected(server, client))
+        sniffer.drain()
+        secret = b"attack at dawn, bring snacks"
+        client.send(secret)
+        assert recv_data((hp, server, client), server).data == secret
+        port = server.local_address[1]
+        sealed = [(src, p) for src, dport, p in sniffer.drain()
+                  if dport == port and p[2:4] == struct.pack("!H", SEALED) and p[4] == 1]
+        assert len(sealed) == 1
+        src, datagram = sealed[0]
+        assert secret not in datagram  # encrypted on the wire
+
+        def inject(payload):
+            raw.sendto(udp_packet(src, server.local_address, payload), (server.local_address[0], 0))
+
+        tampered = bytearray(datagram)
+        tampered[-20] ^= 1
+        forged = datagram[:29] + os.urandom(len(datagram) - 29)  # right header, made-up body
+        for attack in (datagram, bytes(tampered), forged, datagram):  # the replay, twice
+            inject(attack)
+        time.sleep(0.2)
+        events = pump(hp, server, client, until=lambda ev: server.stats()["rx_rejected"] >= 4)
+        assert not any(n is server and e.type == ruphin.EventType.DATA for n, e in events)
+        assert server.stats()["rx_rejected"] == 4
+        client.send(b"still works")  # the attack cost the session nothing
+        assert recv_data((hp, server, client), server).data == b"still works"
+    sniffer.close()
