@@ -179,3 +179,21 @@ def test_sealed_peers_through_the_relay(hp_relay):
 def hp_relay():
     with ruphin.Holepuncher(("127.0.0.1", 0), relay_rate=65536, **FAST) as node:
         yield node
+
+
+def test_sealed_session_on_asyncio():
+    import asyncio
+    import ruphin.aio
+
+    async def scenario():
+        key = ruphin.generate_key()
+        async with ruphin.aio.Holepuncher(("127.0.0.1", 0), **FAST) as hp:
+            address = hp.node.local_address
+            async with ruphin.aio.Server(address, b"aio", key=key, **FAST) as server:
+                await server.wait_registered()
+                async with ruphin.aio.Client(address, b"aio", key=key, **FAST) as client:
+                    await client.connect()
+                    client.send(b"sealed on asyncio")
+                    return await server.recv(timeout=5)
+    data, _ = asyncio.run(scenario())
+    assert data == b"sealed on asyncio"

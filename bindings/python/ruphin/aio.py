@@ -109,8 +109,9 @@ class Holepuncher(_AsyncNode):
 
 class Server(_AsyncNode):
     def __init__(self, holepuncher: AddressLike, session: SessionId, *,
-                 bind: Optional[AddressLike] = None, **options: int) -> None:
-        self._driven = _Driven(_Server(holepuncher, session, bind=bind, **options))
+                 bind: Optional[AddressLike] = None, key: Optional[bytes] = None,
+                 **options: int) -> None:
+        self._driven = _Driven(_Server(holepuncher, session, bind=bind, key=key, **options))
 
     async def wait_registered(self, timeout: Optional[float] = 10.0) -> None:
         await self._driven.wait_for(EventType.REGISTERED, timeout)
@@ -126,8 +127,9 @@ class Server(_AsyncNode):
 
 class Client(_AsyncNode):
     def __init__(self, holepuncher: AddressLike, session: SessionId, *,
-                 bind: Optional[AddressLike] = None, **options: int) -> None:
-        self._driven = _Driven(_Client(holepuncher, session, bind=bind, **options))
+                 bind: Optional[AddressLike] = None, key: Optional[bytes] = None,
+                 **options: int) -> None:
+        self._driven = _Driven(_Client(holepuncher, session, bind=bind, key=key, **options))
 
     async def connect(self, timeout: Optional[float] = 10.0) -> Address:
         """Waits until connected; raises SessionNotFound, Timeout, ..."""
