@@ -53,6 +53,11 @@ def relay(nonce, payload=b""):
     return frame(15, struct.pack(">Q", nonce) + payload)
 
 
+def sealed(kind, sender, receiver, counter, body=b""):
+    """A Sealed frame: the body is ciphertext then the 16-byte tag (here made up)."""
+    return frame(16, struct.pack(">BQQQ", kind, sender, receiver, counter) + body + bytes(16))
+
+
 PROBE = frame(6, b"\xffruphin/1")
 CAPS = frame(10, b"\x01")
 PEER1_INFO = peer_info_v4([198, 51, 100, 2], 4000)
@@ -70,6 +75,7 @@ SEEDS = {
         "peer_info_ext": peer_info_ext(3, 1, addr_v4([192, 0, 2, 3], 5000)),
         "hello_ext": hello_ext(0, 3),
         "relay": relay(3, b"data"),
+        "sealed_hello": sealed(0, 5, 6, 1), "sealed_data": sealed(1, 5, 6, 2, b"ciphertext"),
     },
     "holepuncher": {
         "register_join": dgram(PEER1, frame(2, b"id")) + dgram(PEER2, frame(3, b"id"))
