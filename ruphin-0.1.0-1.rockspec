@@ -40,6 +40,7 @@ build = {
             "core/src/seal.c",
             "core/src/server.c",
             "core/src/sessions.c",
+            "core/src/siphash.c",
             "core/src/sock.c",
             "core/src/thread.c",
             "core/src/wire.c",

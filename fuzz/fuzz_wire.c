@@ -9,10 +9,23 @@ static void check_reencode(const uint8_t *data, size_t size, const rp_frame *f)
     uint8_t buf[RP_MAX_FRAME_LEN];
     size_t n;
     if (f->type == RP_FRAME_CAPABILITIES) {
-        if (f->payload_len > 1 || f->version != RP_PROTOCOL_VERSION)
+        if (f->payload_len != (f->cookie ? 9u : 1u) || f->version != RP_PROTOCOL_VERSION)
             return; /* another version's, which we decode but never send */
-        n = rp_wire_encode_capabilities(buf, sizeof buf);
-    } else if (f->type == RP_FRAME_REGISTER_EXT || f->type == RP_FRAME_JOIN_EXT)
+        n = rp_wire_encode_capabilities(buf, sizeof buf, f->cookie);
+    } else if (f->type == RP_FRAME_REGISTER_EXT && f->has_proof) {
+        n = rp_wire_encode_register_proof(buf, sizeof buf, f->session_id, f->session_id_len,
+                                          f->token, f->cookie);
+        if (f->local_count > 0 || n < size)
+            return; /* locals or padding after a proof: decoded, never sent */
+    } else if (f->type == RP_FRAME_JOIN_EXT && f->cookie != 0) {
+        n = rp_wire_encode_join_cookie(buf, sizeof buf, f->session_id, f->session_id_len,
+                                       f->locals, f->local_count, f->cookie);
+        if (n < size)
+            return; /* padding after a cookie: decoded, never sent */
+    } else if (f->type == RP_FRAME_REGISTER_ACK_EXT)
+        n = rp_wire_encode_register_ack_ext(buf, sizeof buf, f->session_id, f->session_id_len,
+                                            f->token, f->cookie);
+    else if (f->type == RP_FRAME_REGISTER_EXT || f->type == RP_FRAME_JOIN_EXT)
         n = rp_wire_encode_session_ext(buf, sizeof buf, f->type, f->session_id,
                                        f->session_id_len, f->locals, f->local_count, size);
     else if (f->type == RP_FRAME_PEER_INFO_EXT)

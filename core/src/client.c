@@ -41,8 +41,9 @@ void rp_client_set_locals(rp_client *c, const ruphin_addr *locals, size_t count)
         c->locals[c->local_count++] = locals[i];
 }
 
-/* Join, or JoinExt (with our local addresses, padded so that the answer is
- * no larger) once the holepuncher showed it speaks generation 1. */
+/* Join, or JoinExt (with our local addresses, and the cookie that proves our
+ * address or else padding so that the answer is no larger) once the
+ * holepuncher showed it speaks generation 1. */
 static void send_join(rp_client *c)
 {
     uint8_t frame[160];
@@ -52,9 +53,13 @@ static void send_join(rp_client *c)
                         c->session_id_len);
         return;
     }
-    len = rp_wire_encode_session_ext(frame, sizeof frame, RP_FRAME_JOIN_EXT, c->session_id,
-                                     c->session_id_len, c->locals, c->local_count,
-                                     RP_PEER_INFO_EXT_MAX_REPLY);
+    if (c->cookie != 0)
+        len = rp_wire_encode_join_cookie(frame, sizeof frame, c->session_id, c->session_id_len,
+                                         c->locals, c->local_count, c->cookie);
+    else
+        len = rp_wire_encode_session_ext(frame, sizeof frame, RP_FRAME_JOIN_EXT, c->session_id,
+                                         c->session_id_len, c->locals, c->local_count,
+                                         RP_PEER_INFO_EXT_MAX_REPLY);
     rp_send_frame(&c->out, &c->holepuncher, frame, len);
 }
 
@@ -124,11 +129,12 @@ static void send_relay_hello(rp_client *c)
     send_relay(c, NULL, 0, frame, sizeof frame);
 }
 
-static void on_capabilities(rp_client *c)
+static void on_capabilities(rp_client *c, const rp_frame *f)
 {
     if (c->hp_ext)
         return;
     c->hp_ext = true;
+    c->cookie = f->cookie;
     send_join(c); /* JoinExt at once */
 }
 
@@ -343,7 +349,7 @@ void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const r
         (f->type == RP_FRAME_PEER_INFO || (ext && f->type == RP_FRAME_PEER_INFO_EXT)))
         on_peer_info(c, now, f);
     else if (ext && joining && from_hp && f->type == RP_FRAME_CAPABILITIES)
-        on_capabilities(c);
+        on_capabilities(c, f);
     else if (ext && (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_CONNECTED ||
                      c->state == RUPHIN_STATE_RELAYED) &&
              f->type == RP_FRAME_HELLO_EXT)

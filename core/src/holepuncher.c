@@ -27,6 +27,68 @@ static void refuse(rp_holepuncher *hp)
     rp_count(&hp->out, RUPHIN_STAT_RX_REFUSED);
 }
 
+/* ---- tokens and cookies (docs/SECURITY.md) ---- */
+
+static rp_sipkey random_key(const rp_holepuncher *hp)
+{
+    rp_sipkey k;
+    k.k0 = hp->out.random(hp->out.ctx);
+    k.k1 = hp->out.random(hp->out.ctx);
+    return k;
+}
+
+/* Cookies live for one window after the one they were made in; a window is
+ * at least a session's lifetime, so an owner's last cookie is still good at
+ * its next refresh. */
+static int64_t cookie_window_ms(const rp_holepuncher *hp)
+{
+    int64_t life = session_lifetime(hp);
+    return life > 30000 ? life : 30000;
+}
+
+/* A new window gets a new key; the last one stays for the cookies made in it. */
+static void rotate_cookie_keys(rp_holepuncher *hp, int64_t now)
+{
+    int64_t window = (now < 0 ? 0 : now) / cookie_window_ms(hp);
+    if (window == hp->cookie_window)
+        return;
+    hp->cookie_keys[1] = window == hp->cookie_window + 1 ? hp->cookie_keys[0] : random_key(hp);
+    hp->cookie_keys[0] = random_key(hp);
+    hp->cookie_window = window;
+}
+
+/* MACs are never 0, which on the wire means "none". */
+static uint64_t nonzero(uint64_t mac)
+{
+    return mac != 0 ? mac : 1;
+}
+
+static uint64_t cookie_in(const rp_holepuncher *hp, int which, const ruphin_addr *addr)
+{
+    uint8_t window[8];
+    uint64_t w = (uint64_t)(hp->cookie_window - which);
+    int i;
+    for (i = 0; i < 8; i++, w >>= 8)
+        window[i] = (uint8_t)w;
+    return nonzero(rp_siphash_addr(&hp->cookie_keys[which], addr, window, sizeof window));
+}
+
+static uint64_t cookie_for(const rp_holepuncher *hp, const ruphin_addr *addr)
+{
+    return cookie_in(hp, 0, addr);
+}
+
+/* The sender echoed a cookie we gave to its address: it receives there. */
+static bool cookie_valid(const rp_holepuncher *hp, const ruphin_addr *from, uint64_t cookie)
+{
+    return cookie != 0 && (cookie == cookie_in(hp, 0, from) || cookie == cookie_in(hp, 1, from));
+}
+
+static uint64_t owner_token(const rp_holepuncher *hp, const ruphin_addr *owner, const rp_frame *f)
+{
+    return nonzero(rp_siphash_addr(&hp->owner_key, owner, f->session_id, f->session_id_len));
+}
+
 int rp_holepuncher_init(rp_holepuncher *hp, const rp_config *cfg, const rp_output *out,
                         uint64_t seed)
 {
@@ -34,6 +96,8 @@ int rp_holepuncher_init(rp_holepuncher *hp, const rp_config *cfg, const rp_outpu
     memset(hp, 0, sizeof *hp);
     hp->cfg = *cfg;
     hp->out = *out;
+    hp->owner_key = random_key(hp);
+    hp->cookie_window = -1;
     rc = rp_sessions_init(&hp->sessions, (uint32_t)cfg->max_sessions, seed);
     if (rc == RUPHIN_OK)
         rc = rp_ratelimit_init(&hp->per_source, cfg->rate_limit, seed ^ 0x5bd1e995u);
@@ -128,30 +192,98 @@ static void on_relay(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
 
 
 
+/* A new session owned by from; NULL when the table is full (counted). */
+static rp_session *create_session(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
+                                  const rp_frame *f)
+{
+    int full;
+    rp_session *s = rp_sessions_add(&hp->sessions, f->session_id, f->session_id_len, from,
+                                    (uint32_t)(now + session_lifetime(hp)), &full);
+    if (s == NULL) {
+        rp_count(&hp->out, RUPHIN_STAT_SESSIONS_REFUSED);
+        return NULL;
+    }
+    rp_emit(&hp->out, RUPHIN_EVENT_SESSION_REGISTERED, 0, from, f->session_id, f->session_id_len);
+    return s;
+}
+
+static void refresh(rp_holepuncher *hp, int64_t now, rp_session *s)
+{
+    rp_sessions_refresh(&hp->sessions, s, (uint32_t)(now + session_lifetime(hp)));
+}
+
+static void conflict(rp_holepuncher *hp)
+{
+    rp_count(&hp->out, RUPHIN_STAT_REGISTER_CONFLICTS);
+}
+
+/* Register, or RegisterExt without a proof: the owner's address is its only
+ * credential, as in the original; a claimed session wants its token. */
 static void on_register(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
                         const rp_frame *f)
 {
-    uint32_t expires = (uint32_t)(now + session_lifetime(hp));
     rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
-    int full;
 
-    if (s != NULL && !rp_session_owned_by(s, from)) {
-        rp_count(&hp->out, RUPHIN_STAT_REGISTER_CONFLICTS);
+    if (s != NULL && (!rp_session_owned_by(s, from) || rp_session_flag(s, RP_SESSION_CLAIMED))) {
+        conflict(hp);
         return;
     }
-    if (s != NULL) {
-        rp_sessions_refresh(&hp->sessions, s, expires);
-    } else {
-        s = rp_sessions_add(&hp->sessions, f->session_id, f->session_id_len, from, expires, &full);
-        if (s == NULL) {
-            rp_count(&hp->out, RUPHIN_STAT_SESSIONS_REFUSED);
-            return;
-        }
-        rp_emit(&hp->out, RUPHIN_EVENT_SESSION_REGISTERED, 0, from, f->session_id,
-                f->session_id_len);
-    }
-    rp_session_set_owner_ext(s, f->type == RP_FRAME_REGISTER_EXT);
+    if (s != NULL)
+        refresh(hp, now, s);
+    else if ((s = create_session(hp, now, from, f)) == NULL)
+        return;
+    rp_session_set_flag(s, RP_SESSION_OWNER_EXT, f->type == RP_FRAME_REGISTER_EXT);
     rp_send_session(&hp->out, from, RP_FRAME_REGISTER_ACK, f->session_id, f->session_id_len);
+}
+
+/* RegisterAckExt: the token and a cookie for from. Never longer than the
+ * RegisterExt that asked for it, whoever sent that. */
+static void send_claim_ack(rp_holepuncher *hp, const ruphin_addr *from, const rp_frame *f)
+{
+    uint8_t frame[RP_HEADER_LEN + 1 + RUPHIN_MAX_SESSION_ID + 16];
+    size_t len = rp_wire_encode_register_ack_ext(frame, sizeof frame, f->session_id,
+                                                 f->session_id_len, owner_token(hp, from, f),
+                                                 cookie_for(hp, from));
+    rp_send_frame(&hp->out, from, frame, len);
+}
+
+static bool holds_token(const rp_holepuncher *hp, const rp_session *s, const rp_frame *f)
+{
+    ruphin_addr owner;
+    rp_session_owner(s, &owner);
+    return f->token == owner_token(hp, &owner, f);
+}
+
+/* RegisterExt with a proof. The token moves the session to wherever its
+ * holder now is (a NAT rebinding of the owner); the new address counts as
+ * proven only once it echoes a cookie made for it. */
+static void on_claim(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, const rp_frame *f)
+{
+    rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
+    bool proven = false;
+
+    if (s == NULL) {
+        if ((s = create_session(hp, now, from, f)) == NULL)
+            return;
+    } else if (holds_token(hp, s, f)) {
+        proven = rp_session_owned_by(s, from) && rp_session_flag(s, RP_SESSION_PROVEN);
+        if (!rp_session_owned_by(s, from)) {
+            rp_session_move(s, from);
+            rp_emit(&hp->out, RUPHIN_EVENT_SESSION_REGISTERED, 0, from, f->session_id,
+                    f->session_id_len);
+        }
+        refresh(hp, now, s);
+    } else {
+        /* Without the token, the owner's own address only learns it (an ack
+         * that was lost, a restarted owner): nothing changes. */
+        conflict(hp);
+        if (rp_session_owned_by(s, from))
+            send_claim_ack(hp, from, f);
+        return;
+    }
+    rp_session_set_flag(s, RP_SESSION_OWNER_EXT | RP_SESSION_CLAIMED, 1);
+    rp_session_set_flag(s, RP_SESSION_PROVEN, proven || cookie_valid(hp, from, f->cookie));
+    send_claim_ack(hp, from, f);
 }
 
 static void send_peer_info(rp_holepuncher *hp, const ruphin_addr *to, const ruphin_addr *about)
@@ -172,14 +304,27 @@ static void send_peer_info_ext(rp_holepuncher *hp, const ruphin_addr *to, uint64
 }
 
 /* A Join's answer to the joiner is larger than a short Join: with the
- * no-amplification rule such a Join gets no answer (docs/SECURITY.md). */
-static bool would_amplify(const rp_holepuncher *hp, const rp_frame *f, const ruphin_addr *owner)
+ * no-amplification rule such a Join gets no answer, unless it echoed a
+ * cookie for its address (docs/SECURITY.md). */
+static bool would_amplify(const rp_holepuncher *hp, const ruphin_addr *from, const rp_frame *f,
+                          const ruphin_addr *owner)
 {
     size_t request = f->payload_len + RP_HEADER_LEN;
-    if (f->type == RP_FRAME_JOIN_EXT) /* our clients always pad: required */
-        return request < RP_PEER_INFO_EXT_MAX_REPLY;
+    if (f->type == RP_FRAME_JOIN_EXT) /* padded, or proven by a cookie: required */
+        return request < RP_PEER_INFO_EXT_MAX_REPLY && !cookie_valid(hp, from, f->cookie);
     return hp->cfg.no_amplification &&
            request < (owner->family == 4 ? RP_PEER_INFO_V4_LEN : RP_PEER_INFO_V6_LEN);
+}
+
+/* Whether the owner may be sent a PeerInfo it did not ask for. A claimed
+ * session's owner must have proven its address; one registered the original
+ * way cannot, and is trusted only in the default mode (1), not the strict
+ * one (2). */
+static bool owner_reachable(const rp_holepuncher *hp, const rp_session *s)
+{
+    if (rp_session_flag(s, RP_SESSION_PROVEN) || hp->cfg.no_amplification == 0)
+        return true;
+    return !rp_session_flag(s, RP_SESSION_CLAIMED) && hp->cfg.no_amplification == 1;
 }
 
 static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, const rp_frame *f)
@@ -195,8 +340,9 @@ static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, co
         return;
     }
     rp_session_owner(s, &owner);
-    owner_ext = rp_session_owner_ext(s);
-    if (would_amplify(hp, f, &owner) || !rp_ratelimit_allow(&hp->per_target, &owner, now)) {
+    owner_ext = rp_session_flag(s, RP_SESSION_OWNER_EXT);
+    if (would_amplify(hp, from, f, &owner) || !owner_reachable(hp, s) ||
+        !rp_ratelimit_allow(&hp->per_target, &owner, now)) {
         refuse(hp);
         return;
     }
@@ -221,8 +367,8 @@ static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, co
 
 static void on_probe(rp_holepuncher *hp, const ruphin_addr *from)
 {
-    uint8_t frame[16];
-    size_t len = rp_wire_encode_capabilities(frame, sizeof frame);
+    uint8_t frame[16]; /* as long as the probe: no amplification */
+    size_t len = rp_wire_encode_capabilities(frame, sizeof frame, cookie_for(hp, from));
     rp_send_frame(&hp->out, from, frame, len);
 }
 
@@ -231,12 +377,15 @@ void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *fr
 {
     bool ext = hp->cfg.extensions;
     hp->last_now = now;
+    rotate_cookie_keys(hp, now);
     /* Relayed traffic has its own budget (per pair, in bytes). */
     if (frame->type != RP_FRAME_RELAY && !rp_ratelimit_allow(&hp->per_source, from, now)) {
         refuse(hp);
         return;
     }
-    if (frame->type == RP_FRAME_REGISTER || (ext && frame->type == RP_FRAME_REGISTER_EXT))
+    if (ext && frame->type == RP_FRAME_REGISTER_EXT && frame->has_proof)
+        on_claim(hp, now, from, frame);
+    else if (frame->type == RP_FRAME_REGISTER || (ext && frame->type == RP_FRAME_REGISTER_EXT))
         on_register(hp, now, from, frame);
     else if (frame->type == RP_FRAME_JOIN || (ext && frame->type == RP_FRAME_JOIN_EXT))
         on_join(hp, now, from, frame);

@@ -31,7 +31,7 @@ typedef struct rp_config {
     bool extensions; /* speak generation 1 with peers that show they do */
     int64_t rate_limit;    /* per address and second; 0 = none */
     int64_t relay_rate;    /* holepuncher: relayed bytes/s per pair; peers: ms before relaying */
-    bool no_amplification;
+    int no_amplification; /* 0 off, 1 default, 2 strict (docs/SECURITY.md) */
     bool sealed;           /* peers: Data sealed with seal_key (seal.h) */
     uint8_t seal_key[32];  /* the shared key; the roles turn it into their session's */
 } rp_config;

@@ -33,7 +33,7 @@ static const option_spec specs[RP_OPTION_COUNT] = {
     [RUPHIN_OPT_SOCKET_BUFFER] = {0, 0, 1 << 30},
     [RUPHIN_OPT_EXTENSIONS] = {1, 0, 1},
     [RUPHIN_OPT_RATE_LIMIT] = {200, 0, 100000000},
-    [RUPHIN_OPT_NO_AMPLIFICATION] = {1, 0, 1},
+    [RUPHIN_OPT_NO_AMPLIFICATION] = {1, 0, 2},
     [RUPHIN_OPT_RELAY_RATE] = {0, 0, 1000000000},
 };
 
@@ -132,7 +132,7 @@ int rp_config_from_options(rp_config *cfg, const ruphin_options *o)
     cfg->socket_buffer = get(o, RUPHIN_OPT_SOCKET_BUFFER);
     cfg->extensions = get(o, RUPHIN_OPT_EXTENSIONS) != 0;
     cfg->rate_limit = get(o, RUPHIN_OPT_RATE_LIMIT);
-    cfg->no_amplification = get(o, RUPHIN_OPT_NO_AMPLIFICATION) != 0;
+    cfg->no_amplification = (int)get(o, RUPHIN_OPT_NO_AMPLIFICATION);
     cfg->relay_rate = get(o, RUPHIN_OPT_RELAY_RATE);
     cfg->sealed = o != NULL && o->has_key;
     if (cfg->sealed)

@@ -11,6 +11,7 @@
 #include "ratelimit.h"
 #include "seal.h"
 #include "sessions.h"
+#include "siphash.h"
 
 /* ---- holepuncher ---- */
 
@@ -33,6 +34,13 @@ typedef struct rp_holepuncher {
     rp_ratelimit per_target; /* datagrams sent to one address because of someone else */
     rp_relay *relays;        /* RP_RELAYS slots when relaying is on, else NULL */
     int64_t last_now; /* the latest time passed in */
+    /* Ownership and return routability (docs/SECURITY.md): an owner token is
+     * a MAC of the session id and the owner's address; a cookie, a MAC of an
+     * address under the key of a time window. Nothing is stored per session
+     * or per address: both are recomputed to check them. */
+    rp_sipkey owner_key;      /* never changes while the holepuncher runs */
+    rp_sipkey cookie_keys[2]; /* the current window's, and the one before */
+    int64_t cookie_window;    /* the window cookie_keys[0] belongs to; -1: none yet */
 } rp_holepuncher;
 
 int rp_holepuncher_init(rp_holepuncher *hp, const rp_config *cfg, const rp_output *out,
@@ -100,6 +108,10 @@ typedef struct rp_server {
     rp_peer_table peers;
     int64_t peers_deadline; /* earliest timer among peers (may be early) */
     bool hp_ext;            /* the holepuncher answered our probe */
+    /* Ownership (docs/SECURITY.md): a holepuncher that gave us a cookie with
+     * its Capabilities takes proofs; its acks bring our owner token. */
+    uint64_t cookie;        /* the latest cookie for our address; 0: none */
+    uint64_t token;         /* our session's owner token; 0: none yet */
 } rp_server;
 
 int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
@@ -130,6 +142,7 @@ typedef struct rp_client {
     bool relay_offered;   /* PeerInfoExt said the holepuncher relays for us */
     int64_t relay_from;   /* PUNCHING: when to start trying the relay */
     uint64_t nonce;       /* from PeerInfoExt; 0 = none yet */
+    uint64_t cookie;      /* from Capabilities: proves our address; 0 = none */
     uint8_t local_count;  /* our own local addresses, sent in JoinExt */
     ruphin_addr locals[RP_MAX_LOCALS];
     uint8_t session_id[RUPHIN_MAX_SESSION_ID];

@@ -46,8 +46,12 @@ static void send_register(rp_server *s)
                         s->session_id_len);
         return;
     }
-    len = rp_wire_encode_session_ext(frame, sizeof frame, RP_FRAME_REGISTER_EXT, s->session_id,
-                                     s->session_id_len, NULL, 0, 0);
+    if (s->cookie != 0)
+        len = rp_wire_encode_register_proof(frame, sizeof frame, s->session_id, s->session_id_len,
+                                            s->token, s->cookie);
+    else
+        len = rp_wire_encode_session_ext(frame, sizeof frame, RP_FRAME_REGISTER_EXT,
+                                         s->session_id, s->session_id_len, NULL, 0, 0);
     rp_send_frame(&s->out, &s->holepuncher, frame, len);
 }
 
@@ -69,11 +73,12 @@ void rp_server_start(rp_server *s, int64_t now)
 
 /* The holepuncher speaks generation 1: register that way from now on, at
  * once, so that it knows before a client joins. */
-static void on_capabilities(rp_server *s, int64_t now)
+static void on_capabilities(rp_server *s, int64_t now, const rp_frame *f)
 {
     if (s->hp_ext)
         return;
     s->hp_ext = true;
+    s->cookie = f->cookie;
     send_register(s);
     if (s->state == RUPHIN_STATE_REGISTERING)
         rp_retry_start(&s->register_retry, now, &s->cfg);
@@ -86,10 +91,15 @@ static void fail(rp_server *s, int32_t error)
     rp_emit(&s->out, RUPHIN_EVENT_FAILED, error, &s->holepuncher, NULL, 0);
 }
 
+static bool is_our_session(const rp_server *s, const rp_frame *f)
+{
+    return f->session_id_len == s->session_id_len &&
+           memcmp(f->session_id, s->session_id, s->session_id_len) == 0;
+}
+
 static void on_register_ack(rp_server *s, int64_t now, const rp_frame *f)
 {
-    if (f->session_id_len != s->session_id_len ||
-        memcmp(f->session_id, s->session_id, s->session_id_len) != 0) {
+    if (!is_our_session(s, f)) {
         rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
     }
@@ -102,6 +112,25 @@ static void on_register_ack(rp_server *s, int64_t now, const rp_frame *f)
         rp_emit(&s->out, RUPHIN_EVENT_REGISTERED, 0, &s->holepuncher, s->session_id,
                 s->session_id_len);
     }
+}
+
+/* RegisterAckExt: our token and a fresh cookie. A token other than the one
+ * we sent means the holepuncher saw us from a new address (our NAT rebound:
+ * the session moved here) or we had lost it: claim again at once with the
+ * new one, which also proves the new address; the answer to that is the ack. */
+static void on_register_ack_ext(rp_server *s, int64_t now, const rp_frame *f)
+{
+    uint64_t sent = s->token;
+    if (!is_our_session(s, f) || s->cookie == 0) {
+        rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    s->token = f->token;
+    s->cookie = f->cookie;
+    if (sent != 0 && f->token != sent)
+        send_register(s);
+    else
+        on_register_ack(s, now, f);
 }
 
 static void schedule_peer(rp_server *s, int64_t when)
@@ -443,12 +472,14 @@ void rp_server_input(rp_server *s, int64_t now, const ruphin_addr *from, const r
     }
     if (f->type == RP_FRAME_REGISTER_ACK && from_holepuncher(s, from))
         on_register_ack(s, now, f);
+    else if (s->cfg.extensions && f->type == RP_FRAME_REGISTER_ACK_EXT && from_holepuncher(s, from))
+        on_register_ack_ext(s, now, f);
     else if (f->type == RP_FRAME_PEER_INFO && from_holepuncher(s, from))
         on_peer_info(s, now, f);
     else if (f->type == RP_FRAME_HELLO_REQ || f->type == RP_FRAME_HELLO_RESP)
         on_hello(s, now, from, f);
     else if (s->cfg.extensions && f->type == RP_FRAME_CAPABILITIES && from_holepuncher(s, from))
-        on_capabilities(s, now);
+        on_capabilities(s, now, f);
     else if (s->cfg.extensions && f->type == RP_FRAME_PEER_INFO_EXT && from_holepuncher(s, from))
         on_peer_info(s, now, f);
     else if (s->cfg.extensions && f->type == RP_FRAME_HELLO_EXT)

@@ -126,6 +126,13 @@ static uint32_t *link_to(rp_sessions *t, uint32_t i)
     return link;
 }
 
+static void set_owner(rp_session *s, const ruphin_addr *owner)
+{
+    s->family = (uint8_t)((s->family & ~RP_SESSION_FAMILY_MASK) | owner->family);
+    s->port = owner->port;
+    memcpy(s->ip, owner->ip, sizeof s->ip);
+}
+
 rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
                             const ruphin_addr *owner, uint32_t expires, int *full)
 {
@@ -143,9 +150,7 @@ rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
     if (id_len > 0)
         memcpy(s->id, id, id_len);
     s->id_len = (uint8_t)id_len;
-    s->family = owner->family;
-    s->port = owner->port;
-    memcpy(s->ip, owner->ip, sizeof s->ip);
+    set_owner(s, owner);
     s->expires = expires;
     head = bucket_of(t, id, id_len);
     s->chain = *head;
@@ -215,14 +220,19 @@ int rp_session_owned_by(const rp_session *s, const ruphin_addr *addr)
            memcmp(s->ip, addr->ip, family == 4 ? 4 : 16) == 0;
 }
 
-int rp_session_owner_ext(const rp_session *s)
+void rp_session_move(rp_session *s, const ruphin_addr *owner)
 {
-    return (s->family & RP_SESSION_OWNER_EXT) != 0;
+    set_owner(s, owner);
 }
 
-void rp_session_set_owner_ext(rp_session *s, int ext)
+int rp_session_flag(const rp_session *s, uint8_t flag)
 {
-    s->family = (uint8_t)((s->family & RP_SESSION_FAMILY_MASK) | (ext ? RP_SESSION_OWNER_EXT : 0));
+    return (s->family & flag) != 0;
+}
+
+void rp_session_set_flag(rp_session *s, uint8_t flag, int on)
+{
+    s->family = (uint8_t)(on ? s->family | flag : s->family & ~flag);
 }
 
 int rp_session_expired(const rp_session *s, int64_t now)

@@ -28,9 +28,14 @@ typedef struct rp_session {
     uint32_t chain;        /* next record in the same hash bucket */
 } rp_session;
 
-/* A flag kept in the family byte (the record has no byte to spare): the
- * owner registered with RegisterExt, so it speaks generation 1. */
-enum { RP_SESSION_OWNER_EXT = 0x80, RP_SESSION_FAMILY_MASK = 0x0f };
+/* Flags kept in the family byte (the record has no byte to spare, and the
+ * memory budget per session has no room for more: docs/PERFORMANCE.md). */
+enum {
+    RP_SESSION_OWNER_EXT = 0x80, /* registered with RegisterExt: speaks generation 1 */
+    RP_SESSION_CLAIMED = 0x40,   /* registered with a proof: refreshed only with its token */
+    RP_SESSION_PROVEN = 0x20,    /* the owner echoed a cookie from its current address */
+    RP_SESSION_FAMILY_MASK = 0x0f
+};
 
 typedef struct rp_sessions {
     rp_session *items;
@@ -59,8 +64,10 @@ void rp_sessions_remove(rp_sessions *t, rp_session *s);
 
 void rp_session_owner(const rp_session *s, ruphin_addr *out);
 int rp_session_owned_by(const rp_session *s, const ruphin_addr *addr);
-int rp_session_owner_ext(const rp_session *s);
-void rp_session_set_owner_ext(rp_session *s, int ext);
+/* The owner's address moves (ownership proven by its token). */
+void rp_session_move(rp_session *s, const ruphin_addr *owner);
+int rp_session_flag(const rp_session *s, uint8_t flag);
+void rp_session_set_flag(rp_session *s, uint8_t flag, int on);
 /* 1 when the expiry time has come (wrap-safe against now's low 32 bits). */
 int rp_session_expired(const rp_session *s, int64_t now);
 

@@ -136,19 +136,41 @@ static void read_session_id(reader *r, rp_frame *f)
     f->session_id = read_bytes(r, f->session_id_len);
 }
 
+/* After a request's local addresses, before its zero padding: RegisterExt
+ * may carry u64 token and u64 cookie, JoinExt a u64 cookie. Zero padding
+ * reads as "none", so padded requests of older peers keep their meaning. */
+static void read_proof(reader *r, rp_frame *f)
+{
+    if (f->type == RP_FRAME_REGISTER_EXT && r->left >= 16) {
+        f->has_proof = 1;
+        f->token = read_u64(r);
+        f->cookie = read_u64(r);
+    } else if (f->type == RP_FRAME_JOIN_EXT && r->left >= 8) {
+        f->cookie = read_u64(r);
+    }
+}
+
 static rp_wire_status decode_ext(rp_frame *f)
 {
     reader r = {f->payload, f->payload_len, true};
     switch (f->type) {
     case RP_FRAME_CAPABILITIES:
         f->version = read_u8(&r);
+        if (r.left >= 8)
+            f->cookie = read_u64(&r);
         r.left = 0; /* later versions may add fields: ignore them */
         break;
     case RP_FRAME_REGISTER_EXT:
     case RP_FRAME_JOIN_EXT:
         read_session_id(&r, f);
         read_locals(&r, f);
+        read_proof(&r, f);
         skip_padding(&r);
+        break;
+    case RP_FRAME_REGISTER_ACK_EXT:
+        read_session_id(&r, f);
+        f->token = read_u64(&r);
+        f->cookie = read_u64(&r);
         break;
     case RP_FRAME_PEER_INFO_EXT:
         f->nonce = read_u64(&r);
@@ -203,7 +225,7 @@ rp_wire_status rp_wire_decode(const uint8_t *buf, size_t len, rp_frame *out)
         out->session_id_len = out->payload_len;
         return out->payload_len <= RUPHIN_MAX_SESSION_ID ? RP_WIRE_OK : RP_WIRE_BAD_PAYLOAD;
     }
-    if (out->type >= RP_FRAME_CAPABILITIES && out->type <= RP_FRAME_SEALED)
+    if (out->type >= RP_FRAME_CAPABILITIES && out->type <= RP_FRAME_REGISTER_ACK_EXT)
         return decode_ext(out);
     if (out->type == RP_FRAME_PEER_INFO)
         return decode_peer_info(out->payload, out->payload_len, &out->peer);
@@ -335,11 +357,54 @@ static size_t finish_frame(uint8_t *buf, const writer *w, uint16_t type)
     return put_header(buf, (size_t)(w->p - buf), type, payload_len);
 }
 
-size_t rp_wire_encode_capabilities(uint8_t *buf, size_t cap)
+size_t rp_wire_encode_capabilities(uint8_t *buf, size_t cap, uint64_t cookie)
 {
     writer w = start_frame(buf, cap);
     write_u8(&w, RP_PROTOCOL_VERSION);
+    if (cookie != 0)
+        write_u64(&w, cookie);
     return finish_frame(buf, &w, RP_FRAME_CAPABILITIES);
+}
+
+static void write_session_id(writer *w, const uint8_t *id, size_t id_len)
+{
+    if (id_len > RUPHIN_MAX_SESSION_ID || (id == NULL && id_len > 0)) {
+        w->ok = false;
+        return;
+    }
+    write_u8(w, (uint8_t)id_len);
+    write_bytes(w, id, id_len);
+}
+
+size_t rp_wire_encode_register_proof(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                     uint64_t token, uint64_t cookie)
+{
+    writer w = start_frame(buf, cap);
+    write_session_id(&w, id, id_len);
+    write_locals(&w, NULL, 0);
+    write_u64(&w, token);
+    write_u64(&w, cookie);
+    return finish_frame(buf, &w, RP_FRAME_REGISTER_EXT);
+}
+
+size_t rp_wire_encode_join_cookie(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                  const ruphin_addr *locals, size_t local_count, uint64_t cookie)
+{
+    writer w = start_frame(buf, cap);
+    write_session_id(&w, id, id_len);
+    write_locals(&w, locals, local_count);
+    write_u64(&w, cookie);
+    return finish_frame(buf, &w, RP_FRAME_JOIN_EXT);
+}
+
+size_t rp_wire_encode_register_ack_ext(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                       uint64_t token, uint64_t cookie)
+{
+    writer w = start_frame(buf, cap);
+    write_session_id(&w, id, id_len);
+    write_u64(&w, token);
+    write_u64(&w, cookie);
+    return finish_frame(buf, &w, RP_FRAME_REGISTER_ACK_EXT);
 }
 
 size_t rp_wire_encode_session_ext(uint8_t *buf, size_t cap, uint16_t type, const uint8_t *id,
@@ -347,11 +412,9 @@ size_t rp_wire_encode_session_ext(uint8_t *buf, size_t cap, uint16_t type, const
                                   size_t pad_to)
 {
     writer w = start_frame(buf, cap);
-    if ((type != RP_FRAME_REGISTER_EXT && type != RP_FRAME_JOIN_EXT) ||
-        id_len > RUPHIN_MAX_SESSION_ID || (id == NULL && id_len > 0))
+    if (type != RP_FRAME_REGISTER_EXT && type != RP_FRAME_JOIN_EXT)
         return 0;
-    write_u8(&w, (uint8_t)id_len);
-    write_bytes(&w, id, id_len);
+    write_session_id(&w, id, id_len);
     write_locals(&w, locals, local_count);
     while (w.ok && (size_t)(w.p - buf) < pad_to)
         write_u8(&w, 0);

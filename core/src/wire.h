@@ -29,7 +29,8 @@ enum rp_frame_type {
     RP_FRAME_PEER_INFO_EXT = 13,
     RP_FRAME_HELLO_EXT = 14,
     RP_FRAME_RELAY = 15,
-    RP_FRAME_SEALED = 16  /* between peers that share a key (seal.h) */
+    RP_FRAME_SEALED = 16, /* between peers that share a key (seal.h) */
+    RP_FRAME_REGISTER_ACK_EXT = 17
 };
 
 /* The probe that asks "do you speak generation 1?": a v0 RegisterAck with
@@ -92,6 +93,10 @@ typedef struct rp_frame {
     uint8_t version;           /* Capabilities */
     uint8_t local_count;       /* JoinExt, PeerInfoExt */
     ruphin_addr locals[RP_MAX_LOCALS];
+    /* Ownership and return routability (docs/SECURITY.md); 0 = none. */
+    uint64_t token;            /* RegisterExt with proof, RegisterAckExt: the owner token */
+    uint64_t cookie;           /* Capabilities, RegisterExt, JoinExt, RegisterAckExt */
+    uint8_t has_proof;         /* RegisterExt: it carried a token and a cookie */
 } rp_frame;
 
 /* Decodes one datagram; returns RP_WIRE_OK or why it is malformed. */
@@ -106,11 +111,22 @@ size_t rp_wire_encode_peer_info(uint8_t *buf, size_t cap, const ruphin_addr *pee
 size_t rp_wire_encode_data(uint8_t *buf, size_t cap, const uint8_t *payload, size_t len);
 
 /* Generation 1 encoders. */
-size_t rp_wire_encode_capabilities(uint8_t *buf, size_t cap);
+/* cookie 0: none (the version byte alone, as before cookies). */
+size_t rp_wire_encode_capabilities(uint8_t *buf, size_t cap, uint64_t cookie);
 /* RegisterExt, JoinExt: zero padding makes the frame at least pad_to bytes. */
 size_t rp_wire_encode_session_ext(uint8_t *buf, size_t cap, uint16_t type, const uint8_t *id,
                                   size_t id_len, const ruphin_addr *locals, size_t local_count,
                                   size_t pad_to);
+/* RegisterExt with the owner token and a cookie (no local addresses). */
+size_t rp_wire_encode_register_proof(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                     uint64_t token, uint64_t cookie);
+/* JoinExt with a cookie and no padding: a holepuncher that checks the cookie
+ * may answer it with more bytes than it has. */
+size_t rp_wire_encode_join_cookie(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                  const ruphin_addr *locals, size_t local_count, uint64_t cookie);
+/* RegisterAckExt: u8 id length, id, u64 token, u64 cookie. */
+size_t rp_wire_encode_register_ack_ext(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                       uint64_t token, uint64_t cookie);
 size_t rp_wire_encode_peer_info_ext(uint8_t *buf, size_t cap, uint64_t nonce, uint8_t flags,
                                     const ruphin_addr *peer, const ruphin_addr *locals,
                                     size_t local_count);

@@ -142,11 +142,16 @@ def ext_status(ftype, body):
     """Generation 1 payloads as docs/PROTOCOL.md lays them out."""
     if ftype == 10:  # Capabilities: a version byte, then anything
         return 0 if body else -4
-    if ftype in (11, 12):  # RegisterExt, JoinExt: id, locals, zero padding
+    if ftype in (11, 12):  # RegisterExt, JoinExt: id, locals, proof, zero padding
         if not body or body[0] > 20 or len(body) < 1 + body[0]:
             return -4
         rest = read_locals(body[1 + body[0]:])
+        proof = 16 if ftype == 11 else 8  # token and cookie, or a cookie
+        if rest is not None and len(rest) >= proof:
+            rest = rest[proof:]
         return 0 if rest is not None and not any(rest) else -4
+    if ftype == 17:  # RegisterAckExt: id, token, cookie
+        return 0 if body and body[0] <= 20 and len(body) == 1 + body[0] + 16 else -4
     if ftype == 13:  # PeerInfoExt: nonce, flags, address, locals
         rest = read_addrs(body[9:], 1) if len(body) >= 9 else None
         rest = read_locals(rest) if rest is not None else None
@@ -166,7 +171,7 @@ def spec_status(data):
     if int.from_bytes(data[:2], "big") != len(data):
         return -2  # length field differs from the datagram
     ftype, body = int.from_bytes(data[2:4], "big"), data[4:]
-    if ftype not in range(1, 17):
+    if ftype not in range(1, 18):
         return -3  # unknown type
     if ftype >= 10:
         return ext_status(ftype, body)
@@ -188,7 +193,7 @@ def test_arbitrary_bytes_never_crash_and_verdict_matches_spec(shim, data):
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.integers(0, 16), st.binary(max_size=60))
+@given(st.integers(0, 18), st.binary(max_size=60))
 def test_well_framed_bytes_decode_like_the_spec(shim, ftype, body):
     """The same, with the length field right, so that every type is reached."""
     frame = reference_frame(ftype, body)

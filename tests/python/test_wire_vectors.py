@@ -82,5 +82,14 @@ def test_short_join_gets_no_larger_answer(hp, raw):
 
 
 def test_probe_gets_capabilities(hp, raw):
-    """The generation-1 probe (docs/PROTOCOL.md): a RegisterAck to a holepuncher."""
-    assert exchange(hp, raw, frame(6, b"\xffruphin/1")) == b"\x00\x05\x00\x0a\x01"
+    """The generation-1 probe (docs/PROTOCOL.md): a RegisterAck to a
+    holepuncher. The answer, version 1 and a cookie for the sender's address,
+    is as long as the probe; the cookie is the same for the same address."""
+    probe = frame(6, b"\xffruphin/1")
+    answer = exchange(hp, raw, probe)
+    assert answer[:5] == b"\x00\x0d\x00\x0a\x01" and len(answer) == len(probe) == 13
+    assert answer[5:] != bytes(8) and exchange(hp, raw, probe) == answer
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+        other.bind(("127.0.0.1", 0))
+        other.settimeout(2)
+        assert exchange(hp, other, probe)[5:] != answer[5:]
