@@ -15,6 +15,8 @@ typedef struct sent_frame {
     uint64_t nonce;  /* PeerInfoExt, HelloExt */
     uint8_t flags;
     uint8_t local_count;
+    uint64_t token, cookie; /* RegisterExt, RegisterAckExt, Capabilities, JoinExt */
+    size_t len;
 } sent_frame;
 
 static sent_frame sent[LOG_LEN];
@@ -38,6 +40,9 @@ static int capture(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_
         sent[nsent].nonce = f.nonce;
         sent[nsent].flags = f.flags;
         sent[nsent].local_count = f.local_count;
+        sent[nsent].token = f.token;
+        sent[nsent].cookie = f.cookie;
+        sent[nsent].len = len;
         nsent++;
     }
     return 0;

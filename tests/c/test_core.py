@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from hypothesis import given, settings, strategies as st
 
-UNIT_TESTS = ["test_wire", "test_sessions", "test_machines", "test_ext", "test_node",
+UNIT_TESTS = ["test_wire", "test_sessions", "test_machines", "test_ext", "test_owner", "test_node",
               "test_runner", "test_seal"]
 
 
