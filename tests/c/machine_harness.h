@@ -88,14 +88,21 @@ static ruphin_event pop(void)
     return ev;
 }
 
+/* Decodes n bytes of buf, which must be a valid frame; the frame is valid
+ * until the next call (of this or frame_of) and while buf is. */
+static rp_frame *decoded(uint8_t *buf, size_t n)
+{
+    static rp_frame f;
+    CHECK_EQ(rp_wire_decode(buf, n, &f), RP_WIRE_OK);
+    return &f;
+}
+
 /* Decodes a literal frame; valid until the next call. */
 static const rp_frame *frame_of(const char *bytes, size_t len)
 {
     static uint8_t buf[64];
-    static rp_frame f;
     memcpy(buf, bytes, len);
-    CHECK_EQ(rp_wire_decode(buf, len, &f), RP_WIRE_OK);
-    return &f;
+    return decoded(buf, len);
 }
 
 static rp_frame peer_info(const ruphin_addr *about)

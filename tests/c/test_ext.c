@@ -6,13 +6,6 @@
 static const ruphin_addr CLIENT_LAN = {4, 0, 5000, 0, {10, 0, 0, 3}};
 static const ruphin_addr CLIENT_NATTED = {4, 0, 61234, 0, {192, 0, 2, 3}}; /* other port */
 
-static rp_frame *decoded(uint8_t *buf, size_t n)
-{
-    static rp_frame f;
-    CHECK_EQ(rp_wire_decode(buf, n, &f), RP_WIRE_OK);
-    return &f;
-}
-
 static rp_frame *hello_ext(uint8_t kind, uint64_t nonce)
 {
     static uint8_t buf[32];

@@ -10,13 +10,6 @@ static const ruphin_addr SERVER_REBOUND = {4, 0, 41000, 0, {198, 51, 100, 2}};
 static const uint8_t ID[] = "owned";
 enum { ID_LEN = 5 };
 
-static rp_frame *decoded(uint8_t *buf, size_t n)
-{
-    static rp_frame f;
-    CHECK_EQ(rp_wire_decode(buf, n, &f), RP_WIRE_OK);
-    return &f;
-}
-
 static rp_frame *claim(uint64_t token, uint64_t cookie)
 {
     static uint8_t buf[64];

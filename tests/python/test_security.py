@@ -22,6 +22,34 @@ def udp_packet(src, dst, payload):
     return ip + udp
 
 
+def frame(ftype, payload):
+    return struct.pack("!HH", 4 + len(payload), ftype) + payload
+
+
+def claim(sid, token=0, cookie=0):
+    """RegisterExt with a proof: id, no local addresses, token, cookie."""
+    return frame(11, bytes([len(sid)]) + sid + b"\x00" + struct.pack("!QQ", token, cookie))
+
+
+def join_ext(sid, cookie):
+    """JoinExt with a cookie and no padding (shorter than its answer)."""
+    return frame(12, bytes([len(sid)]) + sid + b"\x00" + struct.pack("!Q", cookie))
+
+
+def spoof(raw, src, dst, payload):
+    raw.sendto(udp_packet(src, dst, payload), (dst[0], 0))
+
+
+def drain(sock):
+    """The datagrams waiting on a non-blocking socket."""
+    out = []
+    try:
+        while True:
+            out.append(sock.recv(2048))
+    except BlockingIOError:
+        return out
+
+
 def test_spoofed_requests_do_not_amplify_toward_the_victim():
     with ruphin.Holepuncher(("127.0.0.1", 0)) as hp, \
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as victim, \
@@ -35,7 +63,10 @@ def test_spoofed_requests_do_not_amplify_toward_the_victim():
                     b"\x00\x10\x00\x03real-session",           # Join of the live session
                     b"\x00\x08\x00\x03real",                   # Join of an unknown id
                     b"\x00\x0d\x00\x06\xffruphin/1",           # probe
-                    b"\x00\x0c\x00\x02victim-id"]              # Register
+                    b"\x00\x0c\x00\x02victim-id",              # Register
+                    claim(b"real-session", 1234, 5678),          # a guessed token
+                    claim(b"victim-claim"),                      # a claim of a new id
+                    join_ext(b"real-session", 5678)]             # a guessed cookie
         sent = 0
         for _ in range(50):
             for payload in requests:
@@ -53,3 +84,36 @@ def test_spoofed_requests_do_not_amplify_toward_the_victim():
                 pass
         server.close()
     assert 0 < received <= sent
+
+
+@pytest.mark.parametrize("mode", [1, 2])
+def test_spoofed_owners_are_never_told_about_joiners(mode):
+    """Sessions registered in a victim's name, then joined from elsewhere:
+    the victim gets no PeerInfo, only acks no larger than the spoofed
+    requests. Claimed sessions (a proof, as our servers register) in the
+    default mode; in the strict mode (2) also ids registered the original
+    way, whose owners cannot prove their address."""
+    with ruphin.Holepuncher(("127.0.0.1", 0), no_amplification=mode) as hp, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as victim, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as joiner, \
+            socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
+        victim.bind(("127.0.0.2", 0))
+        joiner.bind(("127.0.0.1", 0))
+        for s in (victim, joiner):
+            s.setblocking(False)
+        requests = [claim(b"claimed-id", 0, 42)] + ([frame(2, b"plain-id")] if mode == 2 else [])
+        for payload in requests:
+            spoof(raw, victim.getsockname(), hp.local_address, payload)
+        for _ in range(20):
+            for sid in (b"claimed-id", b"plain-id"):
+                joiner.sendto(frame(3, sid), hp.local_address)  # long enough for its answer
+                joiner.sendto(frame(12, bytes([len(sid)]) + sid + bytes(40)), hp.local_address)
+        got = []
+        for _ in range(50):
+            hp.poll(0.01)
+            got += drain(victim)
+        acks = {b"\x00\x02": b"\x00\x06", b"\x00\x0b": b"\x00\x11"}  # by request type
+        assert sorted(d[2:4] for d in got) == sorted(acks[p[2:4]] for p in requests)
+        assert sum(map(len, got)) <= sum(map(len, requests))
+        peer_infos = [d for d in drain(joiner) if d[2:4] in (b"\x00\x04", b"\x00\x0d")]
+        assert peer_infos == [] and hp.stats()["rx_refused"] > 0
