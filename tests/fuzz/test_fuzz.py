@@ -13,7 +13,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TARGETS = ["wire", "holepuncher", "server", "client"]
 SECONDS = int(os.environ.get("RUPHIN_FUZZ_SECONDS", "8"))
 MACHINE_SOURCES = ["wire", "machine", "options", "holepuncher", "server", "client",
-                   "sessions", "peers", "addr", "ratelimit", "seal"]
+                   "sessions", "peers", "addr", "ratelimit", "seal", "siphash"]
 
 
 @pytest.fixture(scope="module")
