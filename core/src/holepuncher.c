@@ -327,6 +327,15 @@ static bool owner_reachable(const rp_holepuncher *hp, const rp_session *s)
     return !rp_session_flag(s, RP_SESSION_CLAIMED) && hp->cfg.no_amplification == 1;
 }
 
+/* The relay forwards to each side what the other sends: both must have
+ * proven their address, or a spoofed join would aim one at a victim. */
+static bool relay_allowed(const rp_holepuncher *hp, const rp_session *s, const ruphin_addr *from,
+                          const rp_frame *join)
+{
+    return rp_session_flag(s, RP_SESSION_OWNER_EXT) && rp_session_flag(s, RP_SESSION_PROVEN) &&
+           cookie_valid(hp, from, join->cookie);
+}
+
 static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
     rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
@@ -354,7 +363,8 @@ static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, co
     } else {
         uint8_t relay;
         nonce = hp->out.random(hp->out.ctx);
-        relay = owner_ext && relay_add(hp, now, nonce, from, &owner) ? RP_RELAY_OFFERED : 0;
+        relay = relay_allowed(hp, s, from, f) && relay_add(hp, now, nonce, from, &owner)
+                    ? RP_RELAY_OFFERED : 0;
         if (owner_ext)
             send_peer_info_ext(hp, &owner, nonce, RP_PEER_SPEAKS_EXT | relay, from, f);
         else

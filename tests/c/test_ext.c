@@ -34,6 +34,28 @@ static rp_frame *register_ext(const char *id)
                                                    (const uint8_t *)id, strlen(id), NULL, 0, 0));
 }
 
+/* The cookie the holepuncher gives addr with Capabilities. */
+static uint64_t probe_cookie(rp_holepuncher *hp, const ruphin_addr *addr)
+{
+    rp_holepuncher_input(hp, 0, addr, FRAME("\x00\x0d\x00\x06\xffruphin/1"));
+    return sent[nsent - 1].cookie;
+}
+
+/* RegisterExt with a proof. */
+static rp_frame *claim(const char *id, uint64_t token, uint64_t cookie)
+{
+    static uint8_t buf[64];
+    return decoded(buf, rp_wire_encode_register_proof(buf, sizeof buf, (const uint8_t *)id,
+                                                      strlen(id), token, cookie));
+}
+
+static rp_frame *join_cookie(const char *id, uint64_t cookie)
+{
+    static uint8_t buf[64];
+    return decoded(buf, rp_wire_encode_join_cookie(buf, sizeof buf, (const uint8_t *)id,
+                                                   strlen(id), NULL, 0, cookie));
+}
+
 static rp_server ext_server(rp_config *cfg, rp_output *out)
 {
     rp_server s;
@@ -271,8 +293,19 @@ static void test_relay_through_the_holepuncher(void)
     cfg.extensions = true;
     cfg.relay_rate = 40; /* bytes per second for the pair */
     rp_holepuncher_init(&hp, &cfg, &out, 1);
+    /* Only between addresses that proved themselves with cookies: an owner
+     * that registered without one, or a joiner that only padded, gets none. */
     rp_holepuncher_input(&hp, 0, &SERVER, register_ext("id"));
     rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", NULL, 0, RP_PEER_INFO_EXT_MAX_REPLY));
+    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT);
+    /* The owner's address learns its token (the session was not claimed
+     * yet), then claims it with its token and cookie: now it is proven. */
+    rp_holepuncher_input(&hp, 0, &SERVER, claim("id", 0, probe_cookie(&hp, &SERVER)));
+    rp_holepuncher_input(&hp, 0, &SERVER, claim("id", sent[nsent - 1].token,
+                                                sent[nsent - 1].cookie));
+    rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", NULL, 0, RP_PEER_INFO_EXT_MAX_REPLY));
+    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT);
+    rp_holepuncher_input(&hp, 0, &CLIENT, join_cookie("id", probe_cookie(&hp, &CLIENT)));
     CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED);
     mark = nsent;
     /* Each side's frames go to the other; strangers' and unknown nonces do not. */

@@ -1,0 +1,72 @@
+"""Ownership across a real NAT rebinding (docs/SECURITY.md): the server's
+router forgets its mappings and maps the server again from other ports, as
+a home router does after a restart or a timeout. The server's next refresh
+moves its session to the new address, and a client that joins afterwards
+connects to it there."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lab as natlab  # noqa: E402
+import matrix  # noqa: E402
+
+pytestmark = [pytest.mark.root, pytest.mark.natlab]
+WHY = natlab.available()
+if WHY:
+    pytestmark.append(pytest.mark.skip(reason=WHY))
+
+NEW_PORTS = range(40000, 41000)
+
+
+def rebind(lab, role):
+    """The role's router maps from NEW_PORTS from now on and forgets every
+    mapping it had."""
+    router = lab.routers[role][-1]
+    lab.sh(router, f"iptables -t nat -I POSTROUTING 1 -o wan -p udp -j MASQUERADE "
+                   f"--to-ports {NEW_PORTS.start}-{NEW_PORTS.stop - 1}")
+    lab.sh(router, "conntrack -D -p udp >/dev/null 2>&1 || true")
+
+
+def registrations(hp_log, session):
+    """The ports the holepuncher reported the session registered from."""
+    with open(hp_log) as f:
+        return [int(port) for port in
+                re.findall(rf"SESSION_REGISTERED {session} [\d.]+:(\d+)", f.read())]
+
+
+def wait_until(condition, timeout):
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+def test_the_owner_keeps_its_session_when_its_nat_rebinds(ruphin_bin):
+    with natlab.Lab("restricted", "public") as lab, tempfile.TemporaryDirectory() as logs:
+        hp_log, server_log, client_log = (os.path.join(logs, f"{n}.log")
+                                          for n in ("hp", "server", "client"))
+        assert matrix.start(lab, "holepuncher", [ruphin_bin, "holepuncher", "--listen", matrix.HP],
+                            hp_log, "listening", 5)
+        assert matrix.start(lab, "server", [ruphin_bin, "server", "-H", matrix.HP, "-s", "roam",
+                                            "--echo", "--keepalive-ms", "300"],
+                            server_log, "REGISTERED", 15)
+        wait_until(lambda: registrations(hp_log, "roam"), 5)
+        assert registrations(hp_log, "roam")[0] not in NEW_PORTS
+        rebind(lab, "server")
+        # The next refresh comes from a new port: the session moves there.
+        wait_until(lambda: len(registrations(hp_log, "roam")) == 2, 5)
+        assert registrations(hp_log, "roam")[1] in NEW_PORTS
+        with open(client_log, "w") as err:
+            client = lab.popen("client", [ruphin_bin, "client", "-H", matrix.HP, "-s", "roam",
+                                          "--count", "3", "--timeout", "10"],
+                               stdout=subprocess.DEVNULL, stderr=err)
+        client.wait(40)
+        result = matrix.read_result(client_log, client.returncode)
+        assert result.ok, (result.why, open(server_log).read(), open(hp_log).read())
+        assert result.path == "direct"
