@@ -22,7 +22,9 @@ static void check_reencode(const uint8_t *data, size_t size, const rp_frame *f)
                                        f->locals, f->local_count, f->cookie);
         if (n < size)
             return; /* padding after a cookie: decoded, never sent */
-    } else if (f->type == RP_FRAME_REGISTER_ACK_EXT)
+    } else if (f->type == RP_FRAME_UNREGISTER)
+        n = rp_wire_encode_unregister(buf, sizeof buf, f->session_id, f->session_id_len, f->token);
+    else if (f->type == RP_FRAME_REGISTER_ACK_EXT)
         n = rp_wire_encode_register_ack_ext(buf, sizeof buf, f->session_id, f->session_id_len,
                                             f->token, f->cookie);
     else if (f->type == RP_FRAME_REGISTER_EXT || f->type == RP_FRAME_JOIN_EXT)

@@ -93,7 +93,8 @@ typedef enum ruphin_event_type {
     RUPHIN_EVENT_FAILED = 7,             /* server, client: terminal failure, see error */
     RUPHIN_EVENT_WAKE = 8,               /* any: ruphin_wake() was called */
     RUPHIN_EVENT_SESSION_REGISTERED = 9, /* holepuncher: a new session (data = its id) */
-    RUPHIN_EVENT_SESSION_EXPIRED = 10,   /* holepuncher: a session expired (data = its id) */
+    RUPHIN_EVENT_SESSION_EXPIRED = 10,   /* holepuncher: a session expired, or its owner ended
+                                            it (data = its id) */
     RUPHIN_EVENT_SESSION_JOINED = 11,    /* holepuncher: a client joined (data = id, peer = client) */
     RUPHIN_EVENT_PEER_ANNOUNCED = 12,    /* server: the holepuncher announced a client; punching.
                                             client: it announced the server; punching, and
@@ -255,7 +256,9 @@ RUPHIN_API int32_t ruphin_server_new(ruphin_node **out, const char *holepuncher,
 RUPHIN_API int32_t ruphin_client_new(ruphin_node **out, const char *holepuncher,
                                      const uint8_t *session_id, size_t session_id_len,
                                      const char *bind, const ruphin_options *options);
-RUPHIN_API void ruphin_close(ruphin_node *node); /* NULL is fine */
+/* NULL is fine. A server that holds its owner token ends its session at the
+ * holepuncher first (an Unregister, docs/PROTOCOL.md). */
+RUPHIN_API void ruphin_close(ruphin_node *node);
 
 /* Runs the protocol for up to timeout_ms (0: do not wait, RUPHIN_WAIT_FOREVER).
  * Returns 1 with *event filled, 0 when the time passed with nothing to

@@ -286,6 +286,21 @@ static void on_claim(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, c
     send_claim_ack(hp, from, f);
 }
 
+/* The owner ends its session (or a holder of its token does, from anywhere):
+ * no answer, so nothing to amplify; reported as SESSION_EXPIRED. */
+static void on_unregister(rp_holepuncher *hp, const rp_frame *f)
+{
+    rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
+    ruphin_addr owner;
+    if (s == NULL || !holds_token(hp, s, f)) {
+        conflict(hp);
+        return;
+    }
+    rp_session_owner(s, &owner);
+    rp_emit(&hp->out, RUPHIN_EVENT_SESSION_EXPIRED, 0, &owner, f->session_id, f->session_id_len);
+    rp_sessions_remove(&hp->sessions, s);
+}
+
 static void send_peer_info(rp_holepuncher *hp, const ruphin_addr *to, const ruphin_addr *about)
 {
     uint8_t frame[RP_PEER_INFO_V6_LEN];
@@ -403,6 +418,8 @@ void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *fr
         rp_send_empty(&hp->out, from, RP_FRAME_HELLO_RESP);
     else if (ext && rp_wire_is_probe(frame))
         on_probe(hp, from);
+    else if (ext && frame->type == RP_FRAME_UNREGISTER)
+        on_unregister(hp, frame);
     else if (ext && frame->type == RP_FRAME_RELAY)
         on_relay(hp, now, from, frame, frame->payload_len + RP_HEADER_LEN + 8);
     else

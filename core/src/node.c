@@ -260,8 +260,10 @@ void ruphin_close(ruphin_node *node)
         return;
     if (node->role == RUPHIN_ROLE_HOLEPUNCHER)
         rp_holepuncher_free(&node->m.holepuncher);
-    else if (node->role == RUPHIN_ROLE_SERVER)
+    else if (node->role == RUPHIN_ROLE_SERVER) {
+        rp_server_stop(&node->m.server); /* the session ends now, not a lifetime later */
         rp_server_free(&node->m.server);
+    }
     node_free(node);
 }
 

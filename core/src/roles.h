@@ -117,6 +117,8 @@ typedef struct rp_server {
 int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
                    const ruphin_addr *holepuncher, const uint8_t *id, size_t id_len);
 void rp_server_free(rp_server *s);
+/* Ends the registration: an Unregister with our token, when we have one. */
+void rp_server_stop(rp_server *s);
 void rp_server_start(rp_server *s, int64_t now);
 void rp_server_input(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *frame);
 void rp_server_tick(rp_server *s, int64_t now);

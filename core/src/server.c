@@ -37,6 +37,17 @@ void rp_server_free(rp_server *s)
     rp_peers_free(&s->peers);
 }
 
+void rp_server_stop(rp_server *s)
+{
+    uint8_t frame[RP_HEADER_LEN + 1 + RUPHIN_MAX_SESSION_ID + 8];
+    if (s->token == 0 || s->state == RUPHIN_STATE_FAILED)
+        return;
+    rp_send_frame(&s->out, &s->holepuncher, frame,
+                  rp_wire_encode_unregister(frame, sizeof frame, s->session_id,
+                                            s->session_id_len, s->token));
+    s->token = 0;
+}
+
 static void send_register(rp_server *s)
 {
     uint8_t frame[64];

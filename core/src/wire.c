@@ -172,6 +172,10 @@ static rp_wire_status decode_ext(rp_frame *f)
         f->token = read_u64(&r);
         f->cookie = read_u64(&r);
         break;
+    case RP_FRAME_UNREGISTER:
+        read_session_id(&r, f);
+        f->token = read_u64(&r);
+        break;
     case RP_FRAME_PEER_INFO_EXT:
         f->nonce = read_u64(&r);
         f->flags = read_u8(&r);
@@ -225,7 +229,7 @@ rp_wire_status rp_wire_decode(const uint8_t *buf, size_t len, rp_frame *out)
         out->session_id_len = out->payload_len;
         return out->payload_len <= RUPHIN_MAX_SESSION_ID ? RP_WIRE_OK : RP_WIRE_BAD_PAYLOAD;
     }
-    if (out->type >= RP_FRAME_CAPABILITIES && out->type <= RP_FRAME_REGISTER_ACK_EXT)
+    if (out->type >= RP_FRAME_CAPABILITIES && out->type <= RP_FRAME_UNREGISTER)
         return decode_ext(out);
     if (out->type == RP_FRAME_PEER_INFO)
         return decode_peer_info(out->payload, out->payload_len, &out->peer);
@@ -405,6 +409,15 @@ size_t rp_wire_encode_register_ack_ext(uint8_t *buf, size_t cap, const uint8_t *
     write_u64(&w, token);
     write_u64(&w, cookie);
     return finish_frame(buf, &w, RP_FRAME_REGISTER_ACK_EXT);
+}
+
+size_t rp_wire_encode_unregister(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                 uint64_t token)
+{
+    writer w = start_frame(buf, cap);
+    write_session_id(&w, id, id_len);
+    write_u64(&w, token);
+    return finish_frame(buf, &w, RP_FRAME_UNREGISTER);
 }
 
 size_t rp_wire_encode_session_ext(uint8_t *buf, size_t cap, uint16_t type, const uint8_t *id,

@@ -30,7 +30,8 @@ enum rp_frame_type {
     RP_FRAME_HELLO_EXT = 14,
     RP_FRAME_RELAY = 15,
     RP_FRAME_SEALED = 16, /* between peers that share a key (seal.h) */
-    RP_FRAME_REGISTER_ACK_EXT = 17
+    RP_FRAME_REGISTER_ACK_EXT = 17,
+    RP_FRAME_UNREGISTER = 18
 };
 
 /* The probe that asks "do you speak generation 1?": a v0 RegisterAck with
@@ -127,6 +128,9 @@ size_t rp_wire_encode_join_cookie(uint8_t *buf, size_t cap, const uint8_t *id, s
 /* RegisterAckExt: u8 id length, id, u64 token, u64 cookie. */
 size_t rp_wire_encode_register_ack_ext(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
                                        uint64_t token, uint64_t cookie);
+/* Unregister: u8 id length, id, u64 owner token. */
+size_t rp_wire_encode_unregister(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                 uint64_t token);
 size_t rp_wire_encode_peer_info_ext(uint8_t *buf, size_t cap, uint64_t nonce, uint8_t flags,
                                     const ruphin_addr *peer, const ruphin_addr *locals,
                                     size_t local_count);

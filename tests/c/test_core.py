@@ -150,6 +150,8 @@ def ext_status(ftype, body):
         if rest is not None and len(rest) >= proof:
             rest = rest[proof:]
         return 0 if rest is not None and not any(rest) else -4
+    if ftype == 18:  # Unregister: id, token
+        return 0 if body and body[0] <= 20 and len(body) == 1 + body[0] + 8 else -4
     if ftype == 17:  # RegisterAckExt: id, token, cookie
         return 0 if body and body[0] <= 20 and len(body) == 1 + body[0] + 16 else -4
     if ftype == 13:  # PeerInfoExt: nonce, flags, address, locals
@@ -171,7 +173,7 @@ def spec_status(data):
     if int.from_bytes(data[:2], "big") != len(data):
         return -2  # length field differs from the datagram
     ftype, body = int.from_bytes(data[2:4], "big"), data[4:]
-    if ftype not in range(1, 18):
+    if ftype not in range(1, 19):
         return -3  # unknown type
     if ftype >= 10:
         return ext_status(ftype, body)
@@ -193,7 +195,7 @@ def test_arbitrary_bytes_never_crash_and_verdict_matches_spec(shim, data):
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.integers(0, 18), st.binary(max_size=60))
+@given(st.integers(0, 19), st.binary(max_size=60))
 def test_well_framed_bytes_decode_like_the_spec(shim, ftype, body):
     """The same, with the length field right, so that every type is reached."""
     frame = reference_frame(ftype, body)

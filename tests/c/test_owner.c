@@ -29,6 +29,12 @@ static rp_frame *join_padded(void)
                                                    NULL, 0, RP_PEER_INFO_EXT_MAX_REPLY));
 }
 
+static rp_frame *ack_ext(uint64_t token, uint64_t cookie)
+{
+    static uint8_t buf[64];
+    return decoded(buf, rp_wire_encode_register_ack_ext(buf, sizeof buf, ID, ID_LEN, token, cookie));
+}
+
 /* The cookie a probe from addr gets, at time now. */
 static uint64_t probe(rp_holepuncher *hp, int64_t now, const ruphin_addr *addr)
 {
@@ -105,6 +111,9 @@ static void test_wire_proofs(void)
     CHECK_BYTES(buf, rp_wire_encode_join_cookie(buf, sizeof buf, (const uint8_t *)"id", 2, NULL, 0, 3),
                 "\x00\x10\x00\x0c\x02id\x00" "\0\0\0\0\0\0\0\x03");
     CHECK_EQ(decoded(buf, 0x10)->cookie, 3);
+    CHECK_BYTES(buf, rp_wire_encode_unregister(buf, sizeof buf, (const uint8_t *)"id", 2, 5),
+                "\x00\x0f\x00\x12\x02id" "\0\0\0\0\0\0\0\x05");
+    CHECK_EQ(decoded(buf, 0x0f)->token, 5);
     CHECK_BYTES(buf, rp_wire_encode_capabilities(buf, sizeof buf, 4),
                 "\x00\x0d\x00\x0a\x01" "\0\0\0\0\0\0\0\x04");
     CHECK_EQ(decoded(buf, 13)->cookie, 4);
@@ -245,7 +254,6 @@ static void test_server_claims_with_its_token(void)
     rp_config cfg;
     rp_output out = setup(&cfg);
     rp_server s;
-    uint8_t buf[64];
     int mark;
     cfg.extensions = true;
     rp_server_init(&s, &cfg, &out, &HP, ID, ID_LEN);
@@ -253,19 +261,62 @@ static void test_server_claims_with_its_token(void)
     rp_server_input(&s, 1, &HP, FRAME("\x00\x0d\x00\x0a\x01\0\0\0\0\0\0\0\x09"));
     CHECK_EQ(sent[nsent - 1].type, RP_FRAME_REGISTER_EXT);
     CHECK(sent[nsent - 1].token == 0 && sent[nsent - 1].cookie == 9);
-    rp_server_input(&s, 2, &HP, decoded(buf, rp_wire_encode_register_ack_ext(buf, sizeof buf, ID,
-                                                                             ID_LEN, 77, 10)));
+    rp_server_input(&s, 2, &HP, ack_ext(77, 10));
     CHECK_EQ(pop().type, RUPHIN_EVENT_REGISTERED);
     mark = nsent;
     rp_server_tick(&s, cfg.keepalive_ms + 2); /* the refresh carries both */
     CHECK_EQ(count_sent(mark, RP_FRAME_REGISTER_EXT, &HP), 1);
     CHECK(sent[nsent - 1].token == 77 && sent[nsent - 1].cookie == 10);
     mark = nsent;
-    rp_server_input(&s, cfg.keepalive_ms + 3, &HP,
-                    decoded(buf, rp_wire_encode_register_ack_ext(buf, sizeof buf, ID, ID_LEN, 78, 11)));
+    rp_server_input(&s, cfg.keepalive_ms + 3, &HP, ack_ext(78, 11));
     CHECK_EQ(count_sent(mark, RP_FRAME_REGISTER_EXT, &HP), 1);
     CHECK(sent[nsent - 1].token == 78 && sent[nsent - 1].cookie == 11);
     CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    rp_server_free(&s);
+}
+
+static rp_frame *unregister(uint64_t token)
+{
+    static uint8_t buf[64];
+    return decoded(buf, rp_wire_encode_unregister(buf, sizeof buf, ID, ID_LEN, token));
+}
+
+/* Unregister ends a session at once, given its token, from any address;
+ * it is never answered. The server sends it when it stops. */
+static void test_unregister_needs_the_token(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    rp_server s;
+    uint64_t token;
+    int mark;
+    ext_holepuncher(&hp, &cfg, &out);
+    token = register_owned(&hp);
+    mark = nsent;
+    rp_holepuncher_input(&hp, 10, &STRANGER, unregister(token ^ 1));
+    rp_holepuncher_input(&hp, 10, &SERVER, unregister(0));
+    CHECK_EQ(stats[RUPHIN_STAT_REGISTER_CONFLICTS], 2);
+    CHECK_EQ(hp.sessions.count, 1);
+    rp_holepuncher_input(&hp, 10, &STRANGER, unregister(token));
+    CHECK_EQ(hp.sessions.count, 0);
+    CHECK_EQ(nsent, mark);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_SESSION_EXPIRED);
+    rp_holepuncher_free(&hp);
+
+    out = setup(&cfg);
+    cfg.extensions = true;
+    rp_server_init(&s, &cfg, &out, &HP, ID, ID_LEN);
+    rp_server_start(&s, 0);
+    mark = nsent;
+    rp_server_stop(&s); /* no token yet: nothing to send */
+    CHECK_EQ(nsent, mark);
+    rp_server_input(&s, 1, &HP, FRAME("\x00\x0d\x00\x0a\x01\0\0\0\0\0\0\0\x09"));
+    rp_server_input(&s, 2, &HP, ack_ext(77, 10));
+    mark = nsent;
+    rp_server_stop(&s);
+    CHECK_EQ(count_sent(mark, RP_FRAME_UNREGISTER, &HP), 1);
+    CHECK_EQ(sent[nsent - 1].token, 77);
     rp_server_free(&s);
 }
 
@@ -295,5 +346,6 @@ int main(void)
     RUN(test_strict_mode_refuses_unproven_owners);
     RUN(test_server_claims_with_its_token);
     RUN(test_client_joins_with_its_cookie);
+    RUN(test_unregister_needs_the_token);
     return check_report();
 }

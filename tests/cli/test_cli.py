@@ -236,9 +236,10 @@ def test_signals_stop_cleanly(ruphin_bin, spawn, holepuncher, sig):
     server.wait_for("REGISTERED")
     start = time.monotonic()
     assert server.stop(sig) == 0
+    hp_proc.wait_for("SESSION_EXPIRED game")  # a server that stops ends its session
     assert hp_proc.stop(sig) == 0
     assert time.monotonic() - start < 3  # polls are bounded at 200 ms
-    assert "stopping: 1 sessions" in hp_proc.text()
+    assert "stopping: 0 sessions" in hp_proc.text()
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -3,8 +3,10 @@ owner's traffic really comes from a new port, through a small NAT in the
 test that takes a new outside port when told to."""
 import socket
 
+import pytest
+
 import ruphin
-from pyhelpers import FAST, pump, saw
+from pyhelpers import FAST, pump, saw, serving
 
 E = ruphin.EventType
 
@@ -101,3 +103,16 @@ def test_without_the_token_a_rebound_owner_is_a_conflict(hp):
             assert old != nat.outside_address
     finally:
         nat.close()
+
+
+def test_a_closed_server_ends_its_session_at_once(hp):
+    """Closing the server sends an Unregister with its token: the session
+    ends now rather than a silence limit (30 s here) later."""
+    with ruphin.Server(hp.local_address, b"short-lived", **FAST) as server:
+        pump(hp, server, until=saw(server, E.REGISTERED))
+        assert hp.stats()["sessions"] == 1
+    pump(hp, until=saw(hp, E.SESSION_EXPIRED), timeout=2)
+    assert hp.stats()["sessions"] == 0
+    with ruphin.Client(hp.local_address, b"short-lived", **FAST) as client, serving(hp), \
+            pytest.raises(ruphin.SessionNotFound):
+        client.connect(timeout=5)
