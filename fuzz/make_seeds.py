@@ -58,8 +58,26 @@ def sealed(kind, sender, receiver, counter, body=b""):
     return frame(16, struct.pack(">BQQQ", kind, sender, receiver, counter) + body + bytes(16))
 
 
+def claim(sid, token, cookie):
+    """RegisterExt with a proof: no local addresses, token, cookie."""
+    return frame(11, bytes([len(sid)]) + sid + b"\x00" + struct.pack(">QQ", token, cookie))
+
+
+def ack_ext(sid, token, cookie):
+    return frame(17, bytes([len(sid)]) + sid + struct.pack(">QQ", token, cookie))
+
+
+def join_cookie(sid, cookie):
+    return frame(12, bytes([len(sid)]) + sid + b"\x00" + struct.pack(">Q", cookie))
+
+
+def unregister(sid, token):
+    return frame(18, bytes([len(sid)]) + sid + struct.pack(">Q", token))
+
+
 PROBE = frame(6, b"\xffruphin/1")
 CAPS = frame(10, b"\x01")
+CAPS_COOKIE = frame(10, b"\x01" + struct.pack(">Q", 4))
 PEER1_INFO = peer_info_v4([198, 51, 100, 2], 4000)
 PEER2_INFO = peer_info_v4([192, 0, 2, 3], 5000)
 PEER6_INFO = peer_info_v6([0x20, 0x01, 0x0d, 0xb8] + [0] * 11 + [9], 6000)
@@ -76,6 +94,9 @@ SEEDS = {
         "hello_ext": hello_ext(0, 3),
         "relay": relay(3, b"data"),
         "sealed_hello": sealed(0, 5, 6, 1), "sealed_data": sealed(1, 5, 6, 2, b"ciphertext"),
+        "capabilities_cookie": CAPS_COOKIE, "claim": claim(b"id", 1, 2),
+        "register_ack_ext": ack_ext(b"id", 1, 2), "join_cookie": join_cookie(b"id", 3),
+        "unregister": unregister(b"id", 5),
     },
     "holepuncher": {
         "register_join": dgram(PEER1, frame(2, b"id")) + dgram(PEER2, frame(3, b"id"))
@@ -86,6 +107,9 @@ SEEDS = {
         + dgram(PEER2, join_ext(b"id", addr_v4([10, 0, 0, 3], 5000), 1)) + tick(100),
         "relay": dgram(PEER1, frame(11, b"\x02id\x00")) + dgram(PEER2, join_ext(b"id"))
         + dgram(PEER2, relay(1)) + dgram(PEER1, relay(1, b"back")) + tick(100),
+        "claim_move": dgram(PEER1, PROBE) + dgram(PEER1, claim(b"id", 0, 4))
+        + dgram(PEER2, claim(b"id", 1, 4)) + dgram(PEER2, PROBE) + dgram(PEER2, join_cookie(b"id", 4))
+        + dgram(PEER1, frame(2, b"id")) + dgram(PEER2, unregister(b"id", 1)) + tick(100),
         "full_table": b"".join(dgram(PEER1, frame(2, bytes([i]))) for i in range(10))
         + dgram(PEER6, frame(3, bytes([3]))) + tick(255),
     },
@@ -102,6 +126,8 @@ SEEDS = {
         + dgram(HP, peer_info_ext(2, 1, addr_v4([192, 0, 2, 3], 5000), addr_v4([10, 0, 0, 3], 5000), 1))
         + tick(5) + dgram(PEER1, hello_ext(0, 2)) + dgram(PEER1, frame(5, b"x")),
         "registration_lost": dgram(HP, frame(6, b"id")) + tick(60) + tick(60) + tick(60),
+        "claim": dgram(HP, CAPS_COOKIE) + dgram(HP, ack_ext(b"id", 7, 8)) + tick(60)
+        + dgram(HP, ack_ext(b"id", 9, 8)) + tick(60),
     },
     "client": {
         "connect": dgram(HP, PEER1_INFO) + tick(5) + dgram(PEER1, frame(9))
@@ -113,6 +139,8 @@ SEEDS = {
         + tick(120) + tick(120) + dgram(HP, relay(2)) + dgram(HP, relay(2, b"x")) + tick(60),
         "ext_adopt": dgram(HP, CAPS) + dgram(HP, peer_info_ext(2, 1, addr_v4([198, 51, 100, 2], 4000)))
         + dgram(PEER2, hello_ext(0, 2)) + dgram(PEER2, frame(5, b"x")) + tick(60),
+        "cookie": dgram(HP, CAPS_COOKIE) + tick(5)
+        + dgram(HP, peer_info_ext(2, 1, addr_v4([198, 51, 100, 2], 4000))) + tick(60),
     },
 }
 
