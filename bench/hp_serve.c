@@ -42,6 +42,8 @@ int main(int argc, char **argv)
         ruphin_options_set(o, RUPHIN_OPT_KEEPALIVE_MS, atoll(argv[3]));
     ruphin_options_set(o, RUPHIN_OPT_SOCKET_BUFFER, 4 << 20);
     ruphin_options_set(o, RUPHIN_OPT_RATE_LIMIT, 0); /* the load comes from a few sockets */
+    /* loadgen registers the original way: its sessions may be joined */
+    ruphin_options_set(o, RUPHIN_OPT_NO_AMPLIFICATION, 1);
     if (ruphin_holepuncher_new(&hp, argv[1], o) != RUPHIN_OK) {
         fprintf(stderr, "cannot listen on %s\n", argv[1]);
         return 1;

@@ -17,6 +17,9 @@ static const char help[] =
     "                               (default 200, 0 = no limit)\n"
     "  --relay-rate BYTES           relay up to BYTES/s for each pair of peers that\n"
     "                               cannot punch through their NATs (default 0: none)\n"
+    "  --no-amplification MODE      2: never send an unproven address more than it\n"
+    "                               sent (default); 1: also serve original servers,\n"
+    "                               which cannot prove theirs; 0: off (SECURITY.md)\n"
     CLI_TUNABLE_HELP
     "  -h, --help                   this help\n";
 
@@ -73,6 +76,7 @@ int cmd_holepuncher(int argc, char **argv)
         {"max-sessions", required_argument, 0, OPT_MAX_SESSIONS},
         {"rate-limit", required_argument, 0, OPT_RATE_LIMIT},
         {"relay-rate", required_argument, 0, OPT_RELAY_RATE},
+        {"no-amplification", required_argument, 0, OPT_NO_AMPLIFICATION},
         {"help", no_argument, 0, 'h'},
         CLI_TUNABLE_OPTIONS,
         {0, 0, 0, 0}};

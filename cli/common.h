@@ -63,7 +63,8 @@ enum {
     OPT_MAX_PAYLOAD,
     OPT_GEN0,
     OPT_RATE_LIMIT,
-    OPT_RELAY_RATE
+    OPT_RELAY_RATE,
+    OPT_NO_AMPLIFICATION
 };
 
 #define CLI_TUNABLE_OPTIONS                                                     \

@@ -24,7 +24,8 @@ type Options struct {
 	Generation0Only    bool // speak only the original protocol
 	RateLimit          int  // holepuncher: per address and second (default 200)
 	NoRateLimit        bool // holepuncher: no rate limit at all
-	AllowAmplification bool // holepuncher: answer short original Joins too (docs/SECURITY.md)
+	ServeOriginals     bool // holepuncher: let sessions of original servers be joined (no-amplification mode 1)
+	AllowAmplification bool // holepuncher: no amplification checks at all (mode 0; docs/SECURITY.md)
 	RelayRate          int  // holepuncher: relayed bytes/s per pair (0: no relay); peers: ms before relaying
 	// Key seals the session (KeyLen bytes, from GenerateKey): a server and
 	// its clients with the same key connect only with each other, and their
@@ -79,7 +80,8 @@ func (o *Options) values() []optionValue {
 		{o.NoInterrupt, optionValue{C.RUPHIN_OPT_ALLOW_INTERRUPT, 0}},
 		{o.Generation0Only, optionValue{C.RUPHIN_OPT_EXTENSIONS, 0}},
 		{o.NoRateLimit, optionValue{C.RUPHIN_OPT_RATE_LIMIT, 0}},
-		{o.AllowAmplification, optionValue{C.RUPHIN_OPT_NO_AMPLIFICATION, 0}},
+		{o.ServeOriginals, optionValue{C.RUPHIN_OPT_NO_AMPLIFICATION, 1}},
+		{o.AllowAmplification, optionValue{C.RUPHIN_OPT_NO_AMPLIFICATION, 0}}, // after: it wins
 	}
 	var out []optionValue
 	for _, n := range numbers {

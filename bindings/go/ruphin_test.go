@@ -201,6 +201,17 @@ func TestOptionsReachTheCore(t *testing.T) {
 	if len(got) != 2 || got[14] != 0 || got[13] != 0 {
 		t.Fatalf("options: %v", got)
 	}
+	modes := []struct {
+		o    Options
+		want int64
+	}{{Options{ServeOriginals: true}, 1}, {Options{AllowAmplification: true}, 0},
+		{Options{ServeOriginals: true, AllowAmplification: true}, 0}}
+	for _, m := range modes {
+		v := m.o.values()
+		if len(v) == 0 || v[len(v)-1].id != 15 || v[len(v)-1].value != m.want {
+			t.Fatalf("%+v: %v", m.o, v)
+		}
+	}
 }
 
 func TestIPv6RoundTrip(t *testing.T) {

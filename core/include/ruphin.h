@@ -142,11 +142,12 @@ typedef enum ruphin_option {
     RUPHIN_OPT_RATE_LIMIT = 14,           /* holepuncher: requests per second taken from one source
                                              address, and datagrams per second sent to one address
                                              on others' behalf (default 200; 0 = no limit) */
-    RUPHIN_OPT_NO_AMPLIFICATION = 15,     /* holepuncher: 1 drops a request whose answer would be
-                                             larger than the request, unless its sender proved its
-                                             address (default 1); 2 also refuses joins to owners
-                                             that registered the original way and so cannot prove
-                                             theirs; 0 = off (docs/SECURITY.md) */
+    RUPHIN_OPT_NO_AMPLIFICATION = 15,     /* holepuncher: 2 (default) drops a request whose answer
+                                             would be larger than the request unless its sender
+                                             proved its address, and joins of a session whose owner
+                                             has not proven its own (original servers cannot);
+                                             1: the same, but original servers' sessions may be
+                                             joined; 0 = off (docs/SECURITY.md) */
     RUPHIN_OPT_RELAY_RATE = 16            /* holepuncher: bytes per second it relays for one pair
                                              of peers that cannot punch (default 0: no relay);
                                              peers: ms of punching before they try the relay

@@ -254,6 +254,14 @@ static bool holds_token(const rp_holepuncher *hp, const rp_session *s, const rp_
     return f->token == owner_token(hp, &owner, f);
 }
 
+/* A session registered without a proof belongs to its address alone (as in
+ * on_register), so that address may claim it: a server whose probe answer
+ * came late registered the original way first. */
+static bool unclaimed_owner(const rp_session *s, const ruphin_addr *from)
+{
+    return !rp_session_flag(s, RP_SESSION_CLAIMED) && rp_session_owned_by(s, from);
+}
+
 /* RegisterExt with a proof. The token moves the session to wherever its
  * holder now is (a NAT rebinding of the owner); the new address counts as
  * proven only once it echoes a cookie made for it. */
@@ -265,7 +273,7 @@ static void on_claim(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, c
     if (s == NULL) {
         if ((s = create_session(hp, now, from, f)) == NULL)
             return;
-    } else if (holds_token(hp, s, f)) {
+    } else if (holds_token(hp, s, f) || unclaimed_owner(s, from)) {
         proven = rp_session_owned_by(s, from) && rp_session_flag(s, RP_SESSION_PROVEN);
         if (!rp_session_owned_by(s, from)) {
             rp_session_move(s, from);

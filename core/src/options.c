@@ -33,7 +33,7 @@ static const option_spec specs[RP_OPTION_COUNT] = {
     [RUPHIN_OPT_SOCKET_BUFFER] = {0, 0, 1 << 30},
     [RUPHIN_OPT_EXTENSIONS] = {1, 0, 1},
     [RUPHIN_OPT_RATE_LIMIT] = {200, 0, 100000000},
-    [RUPHIN_OPT_NO_AMPLIFICATION] = {1, 0, 2},
+    [RUPHIN_OPT_NO_AMPLIFICATION] = {2, 0, 2},
     [RUPHIN_OPT_RELAY_RATE] = {0, 0, 1000000000},
 };
 

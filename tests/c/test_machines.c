@@ -307,7 +307,21 @@ static void test_holepuncher_refuses_amplifying_joins(void)
     /* Unknown sessions are still answered: SessionNotFound is as long as the Join. */
     rp_holepuncher_input(&hp, 1, &CLIENT, FRAME("\x00\x06\x00\x03no"));
     CHECK_EQ(count_sent(0, RP_FRAME_SESSION_NOT_FOUND, &CLIENT), 1);
-    /* An id of 7 bytes or more makes a Join as long as the IPv4 answer. */
+    /* An id of 7 bytes or more makes a Join as long as the IPv4 answer, but
+     * by default the session of an original server (which cannot prove its
+     * address) is not joined at all: its owner would get an unasked PeerInfo. */
+    rp_holepuncher_input(&hp, 2, &SERVER, FRAME("\x00\x0b\x00\x02session"));
+    rp_holepuncher_input(&hp, 3, &CLIENT, FRAME("\x00\x0b\x00\x03session"));
+    CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &CLIENT), 0);
+    CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &SERVER), 0);
+    rp_holepuncher_free(&hp);
+    /* Mode 1 serves original servers: then the long enough Join is answered. */
+    out = setup(&cfg);
+    cfg.no_amplification = 1;
+    rp_holepuncher_init(&hp, &cfg, &out, 42);
+    rp_holepuncher_input(&hp, 0, &SERVER, FRAME("\x00\x06\x00\x02id"));
+    rp_holepuncher_input(&hp, 1, &CLIENT, FRAME("\x00\x06\x00\x03id"));
+    CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &CLIENT), 0); /* still too short */
     rp_holepuncher_input(&hp, 2, &SERVER, FRAME("\x00\x0b\x00\x02session"));
     rp_holepuncher_input(&hp, 3, &CLIENT, FRAME("\x00\x0b\x00\x03session"));
     CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &CLIENT), 1);
@@ -321,6 +335,7 @@ static void test_holepuncher_rate_limits(void)
     rp_holepuncher hp;
     int i;
     cfg.rate_limit = 10;
+    cfg.no_amplification = 1; /* the owner below registers the original way */
     rp_holepuncher_init(&hp, &cfg, &out, 42);
     for (i = 0; i < 25; i++)
         rp_holepuncher_input(&hp, 5000, &STRANGER, FRAME("\x00\x04\x00\x08"));

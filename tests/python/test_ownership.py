@@ -2,6 +2,7 @@
 owner's traffic really comes from a new port, through a small NAT in the
 test that takes a new outside port when told to."""
 import socket
+import time
 
 import pytest
 
@@ -116,3 +117,18 @@ def test_a_closed_server_ends_its_session_at_once(hp):
     with ruphin.Client(hp.local_address, b"short-lived", **FAST) as client, serving(hp), \
             pytest.raises(ruphin.SessionNotFound):
         client.connect(timeout=5)
+
+
+def test_a_server_whose_probe_answer_came_late_is_joinable_at_once():
+    """With a 1 ms retransmission the server registers the original way before
+    the holepuncher's answer to its probe arrives, then claims the session
+    from the same address: the claim must take (not wait for the next
+    refresh), or the strict default refuses every Join until then."""
+    with ruphin.Holepuncher(("127.0.0.1", 0), **FAST) as hp:
+        with ruphin.Server(hp.local_address, b"late-probe", **{**FAST, "retransmit_ms": 1}) as server:
+            server.poll(0)  # the probe
+            time.sleep(0.005)
+            server.poll(0)  # past the first retransmission: an original Register
+            pump(hp, server, until=saw(server, ruphin.EventType.REGISTERED))
+            with ruphin.Client(hp.local_address, b"late-probe", **FAST) as client:
+                pump(hp, server, client, until=saw(client, ruphin.EventType.CONNECTED), timeout=3)

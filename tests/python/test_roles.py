@@ -181,10 +181,25 @@ def test_ipv6_end_to_end():
             assert echo_round_trip(server, client, b"v6") == b"v6"
 
 
-def test_generation_0_peers_still_connect(hp):
-    """Peers limited to the original protocol, as an original ruphin would be."""
-    with ruphin.Server(hp.local_address, b"old-peers", extensions=0, **FAST) as server:
+def test_generation_0_peers_still_connect():
+    """Peers limited to the original protocol, as an original ruphin would be,
+    through a holepuncher that serves original servers (mode 1)."""
+    with ruphin.Holepuncher(("127.0.0.1", 0), no_amplification=1, **FAST) as hp, \
+            ruphin.Server(hp.local_address, b"old-peers", extensions=0, **FAST) as server:
         pump(hp, server, until=saw(server, E.REGISTERED))
         with ruphin.Client(hp.local_address, b"old-peers", extensions=0, **FAST) as client:
             pump(hp, server, client, until=saw(client, E.CONNECTED))
             assert echo_round_trip(server, client, b"v0") == b"v0"
+
+
+def test_original_servers_need_mode_1(hp):
+    """By default a session registered the original way is not joined: its
+    owner cannot prove its address, and the Join would make the holepuncher
+    send it a PeerInfo it never asked for (docs/SECURITY.md)."""
+    with ruphin.Server(hp.local_address, b"old-server", extensions=0, **FAST) as server:
+        pump(hp, server, until=saw(server, E.REGISTERED))
+        with ruphin.Client(hp.local_address, b"old-server",
+                           **{**FAST, "handshake_timeout_ms": 500}) as client:
+            events = pump(hp, server, client, until=saw(client, E.FAILED))
+            assert not any(e.type == E.PEER_ANNOUNCED for _, e in events)
+        assert hp.stats()["rx_refused"] > 0

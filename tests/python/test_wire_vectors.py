@@ -35,9 +35,10 @@ def test_join_of_unknown_session_gets_exact_not_found(hp, raw):
     assert exchange(hp, raw, frame(3, b"nope")) == b"\x00\x08\x00\x07nope"
 
 
-def test_join_gets_exact_peer_info_on_both_sides(hp, raw):
-    exchange(hp, raw, frame(2, b"session1"))
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as joiner:
+def test_join_gets_exact_peer_info_on_both_sides(raw):
+    with ruphin.Holepuncher(("127.0.0.1", 0), no_amplification=1) as hp, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as joiner:  # serves original servers
+        exchange(hp, raw, frame(2, b"session1"))
         joiner.bind(("127.0.0.1", 0))
         joiner.settimeout(2)
         to_joiner = exchange(hp, joiner, frame(3, b"session1"))
@@ -48,7 +49,7 @@ def test_join_gets_exact_peer_info_on_both_sides(hp, raw):
 
 
 def test_ipv6_peer_info_is_23_bytes():
-    with ruphin.Holepuncher(("::1", 0)) as hp, \
+    with ruphin.Holepuncher(("::1", 0), no_amplification=1) as hp, \
             socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as owner, \
             socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as joiner:
         for s in (owner, joiner):
