@@ -434,6 +434,12 @@ void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *fr
         rp_count(&hp->out, RUPHIN_STAT_RX_UNEXPECTED);
 }
 
+void rp_holepuncher_prefetch(const rp_holepuncher *hp, const rp_frame *frame, int round)
+{
+    if (frame->session_id != NULL)
+        rp_sessions_prefetch(&hp->sessions, frame->session_id, frame->session_id_len, round);
+}
+
 void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now)
 {
     rp_session *s;

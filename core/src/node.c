@@ -38,6 +38,8 @@ struct ruphin_node {
     bool started;
     bool batching;            /* inside process_batches: small frames wait in tx_batch */
     rp_rx_batch rx;
+    rp_frame *frames;         /* the receive batch, decoded as it arrives */
+    bool decoded[RP_RX_BATCH_MAX]; /* frames[i] is valid (else malformed) */
     rp_tx_batch tx_batch;
     uint8_t *tx;              /* a Data frame being sent, max_payload + header */
     union {
@@ -97,7 +99,8 @@ static int alloc_buffers(ruphin_node *node)
                       ? MIN_SLOT_SIZE : frame_max;
     unsigned batch = node->role == RUPHIN_ROLE_HOLEPUNCHER ? HOLEPUNCHER_BATCH : PEER_BATCH;
     node->tx = malloc(frame_max);
-    if (node->tx == NULL)
+    node->frames = malloc(batch * sizeof *node->frames);
+    if (node->tx == NULL || node->frames == NULL)
         return RUPHIN_ERR_NOMEM;
     return rp_rx_batch_init(&node->rx, batch, slot);
 }
@@ -106,6 +109,7 @@ static void node_free(ruphin_node *node)
 {
     rp_sock_close(&node->sock);
     rp_rx_batch_free(&node->rx);
+    free(node->frames);
     free(node->tx);
     free(node);
 }
@@ -333,20 +337,38 @@ static bool from_this_host(const ruphin_node *node, const ruphin_addr *from)
 static void handle_datagram(ruphin_node *node, int64_t now, unsigned i)
 {
     const ruphin_addr *from = &node->rx.from[i];
-    rp_frame frame;
+    const rp_frame *frame = &node->frames[i];
     node->stats[RUPHIN_STAT_RX_DATAGRAMS]++;
-    if (node->rx.truncated[i] ||
-        rp_wire_decode(node->rx.slots + i * node->rx.slot_size, node->rx.lens[i], &frame) !=
-            RP_WIRE_OK) {
+    if (!node->decoded[i]) {
         node->stats[RUPHIN_STAT_RX_MALFORMED]++;
         return;
     }
-    if (frame.type != RP_FRAME_LOCAL_INTERRUPT)
-        machine_input(node, now, from, &frame);
+    if (frame->type != RP_FRAME_LOCAL_INTERRUPT)
+        machine_input(node, now, from, frame);
     else if (node->cfg.allow_interrupt && from_this_host(node, from))
         rp_emit(&node->out, RUPHIN_EVENT_WAKE, 0, from, NULL, 0);
     else
         node->stats[RUPHIN_STAT_RX_UNEXPECTED]++;
+}
+
+/* Decodes a fresh batch at once, so that a holepuncher can announce every
+ * session lookup in it before handling the first: with a million sessions
+ * each lookup misses the caches, and announced together the misses overlap
+ * instead of following one another. */
+static void decode_batch(ruphin_node *node)
+{
+    unsigned i;
+    int round;
+    for (i = 0; i < node->rx.count; i++)
+        node->decoded[i] = !node->rx.truncated[i] &&
+                           rp_wire_decode(node->rx.slots + i * node->rx.slot_size,
+                                          node->rx.lens[i], &node->frames[i]) == RP_WIRE_OK;
+    if (node->role != RUPHIN_ROLE_HOLEPUNCHER)
+        return;
+    for (round = 0; round < RP_SESSIONS_PREFETCH_ROUNDS; round++)
+        for (i = 0; i < node->rx.count; i++)
+            if (node->decoded[i])
+                rp_holepuncher_prefetch(&node->m.holepuncher, &node->frames[i], round);
 }
 
 /* Processes received datagrams, reading a new batch only once the current
@@ -367,6 +389,7 @@ static int process_batches(ruphin_node *node)
             rc = rp_sock_recv_batch(&node->sock, &node->rx);
             if (rc <= 0)
                 break;
+            decode_batch(node);
             now = rp_clock_ms();
             /* A short batch emptied the socket: do not ask again (a system
              * call that would only say so) before waiting. */

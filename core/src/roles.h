@@ -52,6 +52,8 @@ int rp_holepuncher_init(rp_holepuncher *hp, const rp_config *cfg, const rp_outpu
 void rp_holepuncher_free(rp_holepuncher *hp);
 void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
                           const rp_frame *frame);
+/* Announces the session lookup frame will need (rp_sessions_prefetch). */
+void rp_holepuncher_prefetch(const rp_holepuncher *hp, const rp_frame *frame, int round);
 void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now);
 int64_t rp_holepuncher_deadline(const rp_holepuncher *hp);
 

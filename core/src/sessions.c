@@ -1,5 +1,6 @@
 /* The holepuncher's session table; see sessions.h for the design. */
 #include "sessions.h"
+#include "sock.h" /* rp_os_array_resize */
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,14 +9,46 @@
 
 enum { MIN_CAPACITY = 64 };
 
+/* Memory latency, not arithmetic, is what a large table costs: prefetching
+ * the lines the next steps will touch lets their misses overlap. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(addr) __builtin_prefetch(addr)
+#else
+#define PREFETCH(addr) ((void)(addr))
+#endif
+
+enum { REHASH_AHEAD = 16 }; /* records hashed ahead of the one being linked */
+
+/* Up to eight bytes of an id as one word, in as few loads as possible (for
+ * 4..7 bytes two overlapping ones). In host byte order: the hash never
+ * leaves the process. */
+static uint64_t load_word(const uint8_t *p, size_t n)
+{
+    uint64_t w = 0;
+    uint32_t lo, hi;
+    if (n >= 8) {
+        memcpy(&w, p, 8);
+        return w;
+    }
+    if (n >= 4) {
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4);
+        return lo | (uint64_t)hi << 32;
+    }
+    while (n > 0)
+        w = w << 8 | p[--n];
+    return w;
+}
+
 static uint32_t hash_id(const rp_sessions *t, const uint8_t *id, size_t len)
 {
-    /* FNV-1a over a seeded state, then a murmur3 finaliser to spread the bits. */
-    uint64_t h = 1469598103934665603ull ^ t->seed;
+    /* Keyed by the seed, a word per step (ids are short, and this runs for
+     * every request), then a murmur3 finaliser to spread the bits. */
+    uint64_t h = t->seed ^ (len * 0x9e3779b97f4a7c15ull);
     size_t i;
-    for (i = 0; i < len; i++) {
-        h ^= id[i];
-        h *= 1099511628211ull;
+    for (i = 0; i < len; i += 8) {
+        h = (h ^ load_word(id + i, len - i < 8 ? len - i : 8)) * 0xc2b2ae3d27d4eb4full;
+        h ^= h >> 29;
     }
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
@@ -35,29 +68,63 @@ static uint32_t *bucket_of(const rp_sessions *t, const uint8_t *id, size_t len)
     return &t->buckets[hash_id(t, id, len) & t->bucket_mask];
 }
 
+static size_t items_size(uint32_t capacity)
+{
+    return (size_t)capacity * sizeof(rp_session);
+}
+
+static size_t buckets_size(uint32_t nbuckets)
+{
+    return (size_t)nbuckets * sizeof(uint32_t);
+}
+
+static void free_buckets(rp_sessions *t)
+{
+    if (t->buckets != NULL)
+        rp_os_array_free(t->buckets, buckets_size(t->bucket_mask + 1));
+    t->buckets = NULL;
+}
+
+/* Links every record into the (empty) index, in record order: the records
+ * are read in sequence and the bucket each one goes to is hashed
+ * REHASH_AHEAD records early and prefetched, so that the random bucket
+ * accesses overlap instead of stalling one by one (a million records). */
+static void index_all(rp_sessions *t)
+{
+    uint32_t ahead[REHASH_AHEAD], i;
+    for (i = 0; i < t->count + REHASH_AHEAD; i++) {
+        if (i >= REHASH_AHEAD) { /* first link record j, whose slot i reuses */
+            uint32_t j = i - REHASH_AHEAD, *head = &t->buckets[ahead[j % REHASH_AHEAD]];
+            t->items[j].chain = *head;
+            *head = j;
+        }
+        if (i < t->count) {
+            uint32_t *head = bucket_of(t, t->items[i].id, t->items[i].id_len);
+            ahead[i % REHASH_AHEAD] = (uint32_t)(head - t->buckets);
+            PREFETCH(head);
+        }
+    }
+}
+
 /* Rebuilds the hash index with nbuckets (a power of two) buckets. */
 static int rehash(rp_sessions *t, uint32_t nbuckets)
 {
-    uint32_t *buckets = malloc((size_t)nbuckets * sizeof *buckets);
-    uint32_t i;
+    uint32_t *buckets = rp_os_array_resize(NULL, 0, buckets_size(nbuckets));
     if (buckets == NULL)
         return RUPHIN_ERR_NOMEM;
-    free(t->buckets);
+    free_buckets(t);
     t->buckets = buckets;
     t->bucket_mask = nbuckets - 1;
     memset(buckets, 0xff, (size_t)nbuckets * sizeof *buckets);
-    for (i = 0; i < t->count; i++) {
-        uint32_t *head = bucket_of(t, t->items[i].id, t->items[i].id_len);
-        t->items[i].chain = *head;
-        *head = i;
-    }
+    index_all(t);
     return RUPHIN_OK;
 }
 
 /* Resizes the record array to capacity and the index to match it. */
 static int resize(rp_sessions *t, uint32_t capacity)
 {
-    rp_session *items = realloc(t->items, (size_t)capacity * sizeof *items);
+    rp_session *items = rp_os_array_resize(t->items, items_size(t->capacity),
+                                           items_size(capacity));
     if (items == NULL)
         return RUPHIN_ERR_NOMEM;
     t->items = items;
@@ -76,8 +143,8 @@ int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed)
 
 void rp_sessions_free(rp_sessions *t)
 {
-    free(t->items);
-    free(t->buckets);
+    rp_os_array_free(t->items, items_size(t->capacity));
+    free_buckets(t);
     memset(t, 0, sizeof *t);
 }
 
@@ -91,6 +158,18 @@ rp_session *rp_sessions_find(const rp_sessions *t, const uint8_t *id, size_t id_
         i = s->chain;
     }
     return NULL;
+}
+
+void rp_sessions_prefetch(const rp_sessions *t, const uint8_t *id, size_t id_len, int round)
+{
+    const uint32_t *head = bucket_of(t, id, id_len);
+    if (round == 0) {
+        PREFETCH(head);
+    } else if (*head != NIL) {
+        const rp_session *s = &t->items[*head];
+        PREFETCH(s);
+        PREFETCH((const uint8_t *)(s + 1) - 1); /* a record may straddle two lines */
+    }
 }
 
 static void list_append(rp_sessions *t, uint32_t i)

@@ -51,6 +51,11 @@ int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed);
 void rp_sessions_free(rp_sessions *t);
 
 rp_session *rp_sessions_find(const rp_sessions *t, const uint8_t *id, size_t id_len);
+/* A lookup of id about to happen, announced so that its cache misses can
+ * overlap with those of other lookups: call it for every id of a batch with
+ * round 0 (fetches the bucket), then again with round 1 (its first record). */
+enum { RP_SESSIONS_PREFETCH_ROUNDS = 2 };
+void rp_sessions_prefetch(const rp_sessions *t, const uint8_t *id, size_t id_len, int round);
 /* Adds a new id (not present). NULL when the table is full or memory ran out;
  * *full tells which. */
 rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
