@@ -42,6 +42,7 @@ build = {
             "core/src/sessions.c",
             "core/src/siphash.c",
             "core/src/sock.c",
+            "core/src/steer.c",
             "core/src/thread.c",
             "core/src/wire.c",
             },

@@ -35,8 +35,10 @@ def build(out):
     """Compiles the benchmark programs with cc -O2 (the core from source)."""
     core = glob.glob(os.path.join(ROOT, "core", "src", "*.c"))
     inc = ["-I", os.path.join(ROOT, "core", "include")]
-    progs = {"loadgen": [], "raw_echo": [], "reuseport": [], "hp_serve": core,
+    steer = [os.path.join(ROOT, "core", "src", "steer.c")]
+    progs = {"loadgen": [], "raw_echo": [], "reuseport": steer, "hp_serve": core,
              "datapath": core, "connect_time": core}
+    inc += ["-I", os.path.join(ROOT, "core", "src")]
     for name, extra in progs.items():
         subprocess.run(["cc", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", *inc, "-I", HERE,
                         os.path.join(HERE, f"{name}.c"), *extra, "-lpthread",

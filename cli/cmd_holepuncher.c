@@ -1,8 +1,11 @@
-/* ruphin holepuncher: the public rendezvous service. */
+/* ruphin holepuncher: the public rendezvous service. With --workers N, a
+ * group of N holepunchers on one port, one thread each, that share nothing:
+ * the kernel steers each session's datagrams to one of them (RUPHIN_OPT_WORKERS). */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 
 static const char help[] =
@@ -20,13 +23,20 @@ static const char help[] =
     "  --no-amplification MODE      2: never send an unproven address more than it\n"
     "                               sent (default); 1: also serve original servers,\n"
     "                               which cannot prove theirs; 0: off (SECURITY.md)\n"
+    "  --workers N                  N holepunchers on the port, one thread each,\n"
+    "                               sessions spread over them by id (Linux; default 1)\n"
     CLI_TUNABLE_HELP
     "  -h, --help                   this help\n";
 
+/* Workers log from their own threads; cli_addr and cli_text share buffers. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void log_event(const ruphin_event *ev)
 {
+    pthread_mutex_lock(&log_lock);
     cli_log("%s %s %s", ruphin_event_name(ev->type), cli_text(ev->data, ev->len),
             cli_addr(&ev->peer));
+    pthread_mutex_unlock(&log_lock);
 }
 
 typedef struct hp_args {
@@ -43,30 +53,87 @@ static int take_option(void *ctx, int opt, const char *arg)
     return 1;
 }
 
-/* Serves until a signal; returns the exit code. */
-static int serve(ruphin_node *hp)
+enum { MAX_WORKERS = 64 };
+
+/* One holepuncher's loop, until a signal. */
+static void *serve_one(void *arg)
 {
-    ruphin_addr local;
+    ruphin_node *hp = arg;
     ruphin_event ev;
-    ruphin_local_addr(hp, &local);
-    cli_log("holepuncher listening on %s", cli_addr(&local));
-    cli_handle_signals();
     while (!cli_stop) {
         int32_t rc = ruphin_poll(hp, 200, &ev); /* bounded, so that a signal is seen soon */
         if (rc == 1) {
             log_event(&ev);
         } else if (rc < 0) {
+            pthread_mutex_lock(&log_lock);
             cli_log("poll: %s", ruphin_strerror(rc));
+            pthread_mutex_unlock(&log_lock);
             cli_wait(NULL, 0, -1, 100); /* a lasting error must not spin the loop */
         }
     }
+    return NULL;
+}
+
+static long long stat_sum(ruphin_node *const *hps, int n, int32_t stat)
+{
+    long long sum = 0;
+    int i;
+    for (i = 0; i < n; i++)
+        sum += ruphin_stat(hps[i], stat);
+    return sum;
+}
+
+/* Serves with every worker until a signal; closes them; returns the exit code. */
+static int serve(ruphin_node **hps, int n)
+{
+    pthread_t threads[MAX_WORKERS];
+    ruphin_addr local;
+    int i, started = 1;
+    ruphin_local_addr(hps[0], &local);
+    cli_log("holepuncher listening on %s (%d worker%s)", cli_addr(&local), n, n > 1 ? "s" : "");
+    cli_handle_signals();
+    for (i = 1; i < n; i++, started++)
+        if (pthread_create(&threads[i], NULL, serve_one, hps[i]) != 0)
+            break;
+    if (started < n) {
+        cli_log("cannot start worker %d", started);
+        cli_stop = 1;
+    }
+    serve_one(hps[0]);
+    for (i = 1; i < started; i++)
+        pthread_join(threads[i], NULL);
+    for (i = 0; i < n; i++)
+        cli_log("worker %d: %lld sessions", i, (long long)ruphin_stat(hps[i], RUPHIN_STAT_SESSIONS));
     cli_log("stopping: %lld sessions, %lld datagrams in, %lld malformed, %lld unexpected",
-            (long long)ruphin_stat(hp, RUPHIN_STAT_SESSIONS),
-            (long long)ruphin_stat(hp, RUPHIN_STAT_RX_DATAGRAMS),
-            (long long)ruphin_stat(hp, RUPHIN_STAT_RX_MALFORMED),
-            (long long)ruphin_stat(hp, RUPHIN_STAT_RX_UNEXPECTED));
-    ruphin_close(hp);
-    return EXIT_OK;
+            stat_sum(hps, n, RUPHIN_STAT_SESSIONS), stat_sum(hps, n, RUPHIN_STAT_RX_DATAGRAMS),
+            stat_sum(hps, n, RUPHIN_STAT_RX_MALFORMED), stat_sum(hps, n, RUPHIN_STAT_RX_UNEXPECTED));
+    for (i = 0; i < n; i++)
+        ruphin_close(hps[i]);
+    return started < n ? EXIT_RUNTIME : EXIT_OK;
+}
+
+/* Creates the workers in index order: worker 0 on the address asked for,
+ * the others on the address it got (the port the OS chose, if it did).
+ * Returns how many exist (n when all do, after saying why not). */
+static int open_workers(ruphin_node **hps, int n, const char *listen, ruphin_options *o)
+{
+    char bound[RUPHIN_ADDRSTRLEN];
+    int i;
+    for (i = 0; i < n; i++) {
+        int32_t err = ruphin_options_set(o, RUPHIN_OPT_WORKER, i);
+        if (err == RUPHIN_OK)
+            err = ruphin_holepuncher_new(&hps[i], i == 0 ? listen : bound, o);
+        if (err != RUPHIN_OK) {
+            cli_fail(i == 0 ? (listen ? listen : "default address") : bound, err);
+            return i;
+        }
+        if (i == 0) {
+            ruphin_addr local;
+            ruphin_local_addr(hps[0], &local);
+            ruphin_addr_format(&local, bound, sizeof bound);
+        }
+    }
+    return n;
 }
 
 int cmd_holepuncher(int argc, char **argv)
@@ -77,19 +144,25 @@ int cmd_holepuncher(int argc, char **argv)
         {"rate-limit", required_argument, 0, OPT_RATE_LIMIT},
         {"relay-rate", required_argument, 0, OPT_RELAY_RATE},
         {"no-amplification", required_argument, 0, OPT_NO_AMPLIFICATION},
+        {"workers", required_argument, 0, OPT_WORKERS},
         {"help", no_argument, 0, 'h'},
         CLI_TUNABLE_OPTIONS,
         {0, 0, 0, 0}};
     hp_args a = {NULL, {NULL}};
-    ruphin_node *hp = NULL;
-    int rc = cli_tunables_init(&a.tunables);
+    ruphin_node *hps[MAX_WORKERS];
+    int64_t workers = 1;
+    int rc = cli_tunables_init(&a.tunables), opened;
     if (rc == CLI_GO_ON)
         rc = cli_parse(argc, argv, "l:hv", longopts, help, take_option, &a);
     if (rc == CLI_GO_ON) {
-        int32_t err = ruphin_holepuncher_new(&hp, a.listen, a.tunables.options);
-        if (err != RUPHIN_OK)
-            rc = cli_fail(a.listen ? a.listen : "default address", err);
+        ruphin_options_get(a.tunables.options, RUPHIN_OPT_WORKERS, &workers);
+        opened = open_workers(hps, (int)workers, a.listen, a.tunables.options);
+        if (opened < workers) {
+            while (opened > 0)
+                ruphin_close(hps[--opened]);
+            rc = EXIT_RUNTIME;
+        }
     }
     cli_tunables_free(&a.tunables);
-    return rc == CLI_GO_ON ? serve(hp) : rc;
+    return rc == CLI_GO_ON ? serve(hps, (int)workers) : rc;
 }

@@ -108,6 +108,7 @@ int cli_tunable(cli_tunables *t, int opt, const char *arg)
     case OPT_RELAY_RATE: return set_option(t, RUPHIN_OPT_RELAY_RATE, "relay-rate", arg);
     case OPT_NO_AMPLIFICATION:
         return set_option(t, RUPHIN_OPT_NO_AMPLIFICATION, "no-amplification", arg);
+    case OPT_WORKERS: return set_option(t, RUPHIN_OPT_WORKERS, "workers", arg);
     case OPT_MAX_PAYLOAD: return set_option(t, RUPHIN_OPT_MAX_PAYLOAD, "max-payload", arg);
     case OPT_GEN0: return set_option(t, RUPHIN_OPT_EXTENSIONS, "protocol-0", "0");
     case 'v': cli_verbose = true; return 1;

@@ -64,7 +64,8 @@ enum {
     OPT_GEN0,
     OPT_RATE_LIMIT,
     OPT_RELAY_RATE,
-    OPT_NO_AMPLIFICATION
+    OPT_NO_AMPLIFICATION,
+    OPT_WORKERS
 };
 
 #define CLI_TUNABLE_OPTIONS                                                     \

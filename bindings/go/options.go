@@ -27,6 +27,8 @@ type Options struct {
 	ServeOriginals     bool // holepuncher: let sessions of original servers be joined (no-amplification mode 1)
 	AllowAmplification bool // holepuncher: no amplification checks at all (mode 0; docs/SECURITY.md)
 	RelayRate          int  // holepuncher: relayed bytes/s per pair (0: no relay); peers: ms before relaying
+	Workers            int  // holepuncher (Linux): size of its group on one port (0: alone)
+	Worker             int  // holepuncher in a group: its index, created in order
 	// Key seals the session (KeyLen bytes, from GenerateKey): a server and
 	// its clients with the same key connect only with each other, and their
 	// datagrams are encrypted and authenticated end to end.
@@ -70,6 +72,8 @@ func (o *Options) values() []optionValue {
 		{C.RUPHIN_OPT_SOCKET_BUFFER, int64(o.SocketBuffer)},
 		{C.RUPHIN_OPT_RATE_LIMIT, int64(o.RateLimit)},
 		{C.RUPHIN_OPT_RELAY_RATE, int64(o.RelayRate)},
+		{C.RUPHIN_OPT_WORKERS, int64(o.Workers)},
+		{C.RUPHIN_OPT_WORKER, int64(o.Worker)},
 	}
 	// Each flag turns a C default around: the value it sets when true.
 	flags := []struct {

@@ -70,6 +70,8 @@ static const struct {
     {"rate_limit", RUPHIN_OPT_RATE_LIMIT},
     {"no_amplification", RUPHIN_OPT_NO_AMPLIFICATION},
     {"relay_rate", RUPHIN_OPT_RELAY_RATE},
+    {"workers", RUPHIN_OPT_WORKERS},
+    {"worker", RUPHIN_OPT_WORKER},
 };
 
 #define OPTION_COUNT (sizeof option_names / sizeof option_names[0])

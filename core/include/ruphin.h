@@ -148,10 +148,18 @@ typedef enum ruphin_option {
                                              has not proven its own (original servers cannot);
                                              1: the same, but original servers' sessions may be
                                              joined; 0 = off (docs/SECURITY.md) */
-    RUPHIN_OPT_RELAY_RATE = 16            /* holepuncher: bytes per second it relays for one pair
+    RUPHIN_OPT_RELAY_RATE = 16,           /* holepuncher: bytes per second it relays for one pair
                                              of peers that cannot punch (default 0: no relay);
                                              peers: ms of punching before they try the relay
                                              (default 0: a third of the handshake timeout) */
+    RUPHIN_OPT_WORKERS = 17,              /* holepuncher (Linux): size of a group of holepunchers
+                                             sharing one port (SO_REUSEPORT), one per thread or
+                                             process; the kernel hands each the sessions whose id
+                                             it steers to it, so they share nothing (default 1:
+                                             alone; docs/PERFORMANCE.md) */
+    RUPHIN_OPT_WORKER = 18                /* holepuncher in a group: its index, 0 .. WORKERS - 1;
+                                             create them in index order on one address, worker 0
+                                             first (default 0) */
 } ruphin_option;
 
 /* Counters, from ruphin_stat(). */

@@ -34,6 +34,7 @@ typedef struct rp_config {
     int no_amplification; /* 0 off, 1 default, 2 strict (docs/SECURITY.md) */
     bool sealed;           /* peers: Data sealed with seal_key (seal.h) */
     uint8_t seal_key[32];  /* the shared key; the roles turn it into their session's */
+    int64_t workers, worker; /* holepuncher: SO_REUSEPORT group size, this one's index */
 } rp_config;
 
 /* How long a peer or a session may stay silent before it counts as gone. */

@@ -15,6 +15,7 @@
 #include "options.h"
 #include "roles.h"
 #include "sock.h"
+#include "steer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,13 +57,16 @@ static void flush_tx(ruphin_node *node)
     node->stats[RUPHIN_STAT_TX_DATAGRAMS] -= failed; /* counted as sent when queued */
 }
 
-/* Nonces are never 0: 0 means "none" in the state machines. */
+/* Nonces are never 0: 0 means "none" in the state machines. A member of a
+ * holepuncher group picks those the group steers back to it (Relay). */
 static uint64_t random_nonce(void *ctx)
 {
+    const ruphin_node *node = ctx;
     uint64_t v;
-    (void)ctx;
     while ((v = rp_os_random64()) == 0)
         ;
+    if (node->role == RUPHIN_ROLE_HOLEPUNCHER && node->cfg.workers > 1)
+        v = rp_steer_nonce(v, (unsigned)node->cfg.worker, (unsigned)node->cfg.workers);
     return v;
 }
 
@@ -134,7 +138,9 @@ static int node_open(ruphin_node **out, int32_t role, const char *bind_text,
     if (rc == RUPHIN_OK)
         rc = alloc_buffers(node);
     if (rc == RUPHIN_OK)
-        rc = rp_sock_open(&node->sock, &bind_addr, node->cfg.socket_buffer);
+        rc = rp_sock_open(&node->sock, &bind_addr, node->cfg.socket_buffer,
+                          role == RUPHIN_ROLE_HOLEPUNCHER ? (unsigned)node->cfg.workers : 1,
+                          (unsigned)node->cfg.worker);
     if (rc != RUPHIN_OK) {
         node_free(node);
         return rc;

@@ -35,6 +35,8 @@ static const option_spec specs[RP_OPTION_COUNT] = {
     [RUPHIN_OPT_RATE_LIMIT] = {200, 0, 100000000},
     [RUPHIN_OPT_NO_AMPLIFICATION] = {2, 0, 2},
     [RUPHIN_OPT_RELAY_RATE] = {0, 0, 1000000000},
+    [RUPHIN_OPT_WORKERS] = {1, 1, RP_MAX_WORKERS},
+    [RUPHIN_OPT_WORKER] = {0, 0, RP_MAX_WORKERS - 1},
 };
 
 static bool valid_option(int32_t option)
@@ -140,8 +142,11 @@ int rp_config_from_options(rp_config *cfg, const ruphin_options *o)
     /* A sealed Data frame must still fit in a datagram. */
     if (cfg->sealed && cfg->max_payload > RUPHIN_MAX_PAYLOAD_LIMIT - RUPHIN_SEAL_OVERHEAD)
         return RUPHIN_ERR_INVALID;
-    /* Backoff may not start above its own ceiling. */
-    if (cfg->retransmit_ms > cfg->retransmit_max_ms)
+    cfg->workers = get(o, RUPHIN_OPT_WORKERS);
+    cfg->worker = get(o, RUPHIN_OPT_WORKER);
+    /* Backoff may not start above its own ceiling; a group member's index
+     * is below the group's size. */
+    if (cfg->retransmit_ms > cfg->retransmit_max_ms || cfg->worker >= cfg->workers)
         return RUPHIN_ERR_INVALID;
     return RUPHIN_OK;
 }

@@ -10,6 +10,7 @@
 
 #include "sock.h"
 #include "addr.h"
+#include "steer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ typedef SOCKET native_socket;
 #include <sys/socket.h>
 #include <unistd.h>
 #if defined(__linux__)
+#include <linux/filter.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #endif
@@ -170,7 +172,41 @@ static int open_socket(rp_sock *s, uint8_t family, bool dual_stack)
     return RUPHIN_OK;
 }
 
-int rp_sock_open(rp_sock *s, const ruphin_addr *addr, int64_t buffer_size)
+#if defined(__linux__) && defined(SO_ATTACH_REUSEPORT_CBPF)
+static int join_group(intptr_t fd)
+{
+    int one = 1;
+    return setsockopt(NATIVE(fd), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0
+               ? RUPHIN_OK : RUPHIN_ERR_SOCKET;
+}
+
+/* Attached once, through any member: it decides for the whole group. */
+static int steer_group(intptr_t fd, unsigned members)
+{
+    struct sock_filter insns[RP_STEER_MAX_INSNS];
+    struct sock_fprog prog;
+    prog.len = (unsigned short)rp_steer_program(insns, members);
+    prog.filter = insns;
+    return setsockopt(NATIVE(fd), SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == 0
+               ? RUPHIN_OK : RUPHIN_ERR_SOCKET;
+}
+#else
+static int join_group(intptr_t fd)
+{
+    (void)fd;
+    return RUPHIN_ERR_NOT_SUPPORTED;
+}
+
+static int steer_group(intptr_t fd, unsigned members)
+{
+    (void)fd;
+    (void)members;
+    return RUPHIN_ERR_NOT_SUPPORTED;
+}
+#endif
+
+int rp_sock_open(rp_sock *s, const ruphin_addr *addr, int64_t buffer_size, unsigned members,
+                 unsigned member)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -190,9 +226,13 @@ int rp_sock_open(rp_sock *s, const ruphin_addr *addr, int64_t buffer_size)
     }
     if (buffer_size > 0)
         set_buffers(s->fd, buffer_size);
+    rc = members > 1 ? join_group(s->fd) : RUPHIN_OK;
     sslen = to_sockaddr(addr, s->family, &ss);
-    if (bind(NATIVE(s->fd), (struct sockaddr *)&ss, sslen) != 0) {
+    if (rc == RUPHIN_OK && bind(NATIVE(s->fd), (struct sockaddr *)&ss, sslen) != 0)
         rc = bind_error();
+    if (rc == RUPHIN_OK && members > 1 && member == 0)
+        rc = steer_group(s->fd, members);
+    if (rc != RUPHIN_OK) {
         rp_sock_close(s);
         return rc;
     }

@@ -20,8 +20,12 @@ typedef struct rp_sock {
 } rp_sock;
 
 /* Opens a nonblocking UDP socket bound to addr. buffer_size > 0 sets both
- * socket buffers. An IPv6 wildcard address also accepts IPv4. */
-int rp_sock_open(rp_sock *s, const ruphin_addr *addr, int64_t buffer_size);
+ * socket buffers. An IPv6 wildcard address also accepts IPv4. members > 1:
+ * it joins a group of that many sockets on addr (SO_REUSEPORT, steer.h),
+ * and member 0 installs the group's steering program; Linux only, else
+ * RUPHIN_ERR_NOT_SUPPORTED. */
+int rp_sock_open(rp_sock *s, const ruphin_addr *addr, int64_t buffer_size, unsigned members,
+                 unsigned member);
 void rp_sock_close(rp_sock *s);
 
 /* 0, RUPHIN_ERR_WOULD_BLOCK, RUPHIN_ERR_ADDRESS_FAMILY, RUPHIN_ERR_TOO_LARGE

@@ -25,8 +25,10 @@ def fnv1a(data):
 def group(tmp_path_factory):
     binary = str(tmp_path_factory.mktemp("reuseport") / "reuseport")
     subprocess.run(["cc", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
-                    "-I", os.path.join(ROOT, "bench"), os.path.join(ROOT, "bench", "reuseport.c"),
-                    "-lpthread", "-o", binary], check=True)
+                    "-I", os.path.join(ROOT, "bench"), "-I", os.path.join(ROOT, "core", "src"),
+                    os.path.join(ROOT, "bench", "reuseport.c"),
+                    os.path.join(ROOT, "core", "src", "steer.c"), "-lpthread", "-o", binary],
+                   check=True)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

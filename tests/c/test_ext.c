@@ -2,6 +2,7 @@
  * and the nonce that lets a peer adopt the address hellos really come from
  * (symmetric NAT, LAN addresses). */
 #include "machine_harness.h"
+#include "steer.h"
 
 static const ruphin_addr CLIENT_LAN = {4, 0, 5000, 0, {10, 0, 0, 3}};
 static const ruphin_addr CLIENT_NATTED = {4, 0, 61234, 0, {192, 0, 2, 3}}; /* other port */
@@ -390,8 +391,29 @@ static void test_peers_fall_back_to_the_relay(void)
     rp_server_free(&s);
 }
 
+/* A member of a holepuncher group picks Relay nonces the group's program
+ * steers back to it: low word = member mod members; the high word is kept
+ * and a nonce is never 0 (which means "none"). */
+static void test_group_nonces_come_back_to_their_member(void)
+{
+    static const uint64_t nonces[] = {0, 1, 0xffffffffu, 0x100000000ull, 0xfffffffffffffffeull,
+                                      0xffffffffffffffffull, 0x0123456789abcdefull};
+    unsigned members, member, i;
+    for (members = 1; members <= 64; members++) {
+        for (member = 0; member < members; member++) {
+            for (i = 0; i < sizeof nonces / sizeof nonces[0]; i++) {
+                uint64_t v = rp_steer_nonce(nonces[i], member, members);
+                CHECK(v != 0);
+                CHECK_EQ((uint32_t)v % members, member);
+                CHECK(v >> 32 == nonces[i] >> 32);
+            }
+        }
+    }
+}
+
 int main(void)
 {
+    RUN(test_group_nonces_come_back_to_their_member);
     RUN(test_wire_ext_vectors);
     RUN(test_holepuncher_ext);
     RUN(test_holepuncher_without_extensions_ignores_them);

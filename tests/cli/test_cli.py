@@ -289,3 +289,36 @@ def test_version(ruphin_bin, run_process):
     header = open(os.path.join(ROOT, "core", "include", "ruphin.h")).read()
     version = re.search(r'#define RUPHIN_VERSION_STRING "(.*)"', header).group(1)
     assert result.returncode == 0 and result.stdout == f"ruphin {version}\n"
+
+
+def test_workers_hand_every_session_to_one_of_them(ruphin_bin, holepuncher):
+    """--workers 3: three holepunchers on one port that share nothing. The
+    kernel steers each datagram by its session id, so every Join finds the
+    session its Register made, whichever socket sends it (with the kernel's
+    plain 4-tuple hash, most Joins would reach a worker without it)."""
+    hp, hp_proc = holepuncher("127.0.0.1", "--workers", "3", "--rate-limit", "0")
+    assert "(3 workers)" in hp_proc.text()
+    host, port = hp.rsplit(":", 1)
+    target = (host, int(port))
+    ids = [f"steered-{i}".encode() for i in range(60)]
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(5)]
+    try:
+        owner, joiners = sockets[0], sockets[1:]
+        for s in sockets:
+            s.settimeout(5)
+        for ident in ids:
+            owner.sendto(struct.pack(">HH", 4 + len(ident), 2) + ident, target)
+            assert struct.unpack(">HH", owner.recv(64)[:4])[1] == 6  # RegisterAck
+        for ident in ids:
+            for s in joiners:
+                s.sendto(struct.pack(">HH", 4 + len(ident), 3) + ident, target)
+                assert struct.unpack(">HH", s.recv(64)[:4])[1] == 4, ident  # PeerInfo
+    finally:
+        for s in sockets:
+            s.close()
+    assert hp_proc.stop() == 0
+    log = hp_proc.text()
+    assert "stopping: 60 sessions" in log
+    per_worker = [int(n) for n in re.findall(r"worker \d: (\d+) sessions", log)]
+    assert len(per_worker) == 3 and sum(per_worker) == 60
+    assert all(n > 0 for n in per_worker)  # spread over all of them

@@ -81,6 +81,8 @@ OPTIONS = {
     "rate_limit": lib.RUPHIN_OPT_RATE_LIMIT,
     "no_amplification": lib.RUPHIN_OPT_NO_AMPLIFICATION,
     "relay_rate": lib.RUPHIN_OPT_RELAY_RATE,
+    "workers": lib.RUPHIN_OPT_WORKERS,
+    "worker": lib.RUPHIN_OPT_WORKER,
 }
 
 STATS = {
