@@ -121,6 +121,14 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
             for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0),
                             ("refresh", sessions), ("register", 0)):  # join fills the table
                 runs.setdefault(mode, []).append(load(bin_dir, hp, port + 3, mode, seconds, k))
+        # The same holepuncher as a group of WORKERS on one port, a thread
+        # (and core) each: how it scales, next to the raw responder's scaling.
+        group_port = BASE_PORT + 12 + r
+        with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{group_port}",
+                     str(sessions * 4), "600000", str(WORKERS)]) as group:
+            for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0)):
+                runs.setdefault("group-" + mode, []).append(
+                    load(bin_dir, group, group_port, mode, seconds, k))
     return {name: median_run(results) for name, results in runs.items()}
 
 
@@ -217,6 +225,10 @@ def table(res, sessions):
                        ("join-miss", "Join (not found)")):
         base = raw2 if mode == "join" else raw
         rows.append((f"holepuncher, {name}/s, {sessions:,} sessions", hp[mode], base))
+    for mode, name in (("hello", "HelloReq"), ("join", "Join (found)"),
+                       ("join-miss", "Join (not found)")):
+        rows.append((f"holepuncher, {WORKERS} workers, {name}/s, {sessions:,} sessions",
+                     hp["group-" + mode], hp[mode]))
     lines = ["| measure | value | ratio | server CPU per request |", "|---|---|---|---|"]
     for name, r, base in rows:
         if base is None:
@@ -224,6 +236,7 @@ def table(res, sessions):
             continue
         which = "raw two-datagram" if base is raw2 else "raw"
         which = "one worker" if r is hp["workers"] else which
+        which = "one holepuncher" if base is not raw and base is not raw2 else which
         lines.append(f"| {name} | {r['rate']:,.0f} | {r['rate'] / base['rate']:.2f} x {which} | "
                      f"{r['cpu_us']:.2f} us ({r['cpu_us'] / base['cpu_us']:.2f} x) |")
     mem = res["memory"]

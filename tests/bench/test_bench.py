@@ -7,7 +7,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOLEPUNCHER_RUNS = ("raw", "raw2", "workers", "hello", "register", "refresh", "join",
-                    "join-miss")
+                    "join-miss", "group-hello", "group-join", "group-join-miss")
 
 
 def run_smoke(tmp_path):
@@ -22,7 +22,7 @@ def run_smoke(tmp_path):
 def check_table(stdout):
     rows = [line for line in stdout.splitlines()
             if line.startswith("| ") and not line.startswith("| measure")]
-    assert len(rows) == 15, stdout  # 8 request rates, 2 memory, 3 data path, 2 connect
+    assert len(rows) == 18, stdout  # 11 request rates, 2 memory, 3 data path, 2 connect
     for row in rows:  # every measure produced a number (or says why it was skipped)
         value = row.split("|")[2]
         assert any(ch.isdigit() for ch in value) or "skipped" in value, row
@@ -40,6 +40,10 @@ def check_holepuncher(hp):
     assert hp["hello"]["owner_rx"] == hp["join-miss"]["owner_rx"] == hp["raw"]["owner_rx"] == 0
     assert hp["workers"]["owner_rx"] == 0
     assert hp["join"]["prefilled"] == hp["join"]["sessions"] > 0
+    # The group of holepunchers filled its table and its Joins found sessions
+    # (steering correctness itself: tests/cli, test_workers_...).
+    assert hp["group-join"]["prefilled"] == hp["group-join"]["sessions"] > 0
+    assert hp["group-join"]["owner_rx"] > 0
     assert hp["refresh"]["prefilled"] > 0  # its sockets registered their ids first
 
 

@@ -1,8 +1,8 @@
-"""bench/reuseport.c: the classic BPF program that spreads a holepuncher's
-datagrams over SO_REUSEPORT workers by session id (the proposal for many
-cores in docs/PERFORMANCE.md). Every frame about one id must reach the same
-worker, whichever source sends it: the worker the FNV-1a hash of the id
-names. Each worker answers with its index in byte 2."""
+"""The classic BPF program of a holepuncher group (core/src/steer.c), which
+spreads datagrams over SO_REUSEPORT workers by session id, run by
+bench/reuseport.c. Every frame about one id must reach the same worker,
+whichever source sends it: the worker the FNV-1a hash of the id names. Each
+worker answers with its index in byte 2."""
 import os
 import socket
 import struct
