@@ -27,6 +27,7 @@ build = {
             sources = {
             "bindings/lua/ruphin_lua.c",
             "core/src/addr.c",
+            "core/src/bigarray.c",
             "core/src/client.c",
             "core/src/clock.c",
             "core/src/errors.c",

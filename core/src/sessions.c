@@ -1,6 +1,6 @@
 /* The holepuncher's session table; see sessions.h for the design. */
 #include "sessions.h"
-#include "sock.h" /* rp_os_array_resize */
+#include "bigarray.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +81,7 @@ static size_t buckets_size(uint32_t nbuckets)
 static void free_buckets(rp_sessions *t)
 {
     if (t->buckets != NULL)
-        rp_os_array_free(t->buckets, buckets_size(t->bucket_mask + 1));
+        rp_big_free(t->buckets, buckets_size(t->bucket_mask + 1));
     t->buckets = NULL;
 }
 
@@ -109,7 +109,7 @@ static void index_all(rp_sessions *t)
 /* Rebuilds the hash index with nbuckets (a power of two) buckets. */
 static int rehash(rp_sessions *t, uint32_t nbuckets)
 {
-    uint32_t *buckets = rp_os_array_resize(NULL, 0, buckets_size(nbuckets));
+    uint32_t *buckets = rp_big_resize(NULL, 0, buckets_size(nbuckets));
     if (buckets == NULL)
         return RUPHIN_ERR_NOMEM;
     free_buckets(t);
@@ -123,7 +123,7 @@ static int rehash(rp_sessions *t, uint32_t nbuckets)
 /* Resizes the record array to capacity and the index to match it. */
 static int resize(rp_sessions *t, uint32_t capacity)
 {
-    rp_session *items = rp_os_array_resize(t->items, items_size(t->capacity),
+    rp_session *items = rp_big_resize(t->items, items_size(t->capacity),
                                            items_size(capacity));
     if (items == NULL)
         return RUPHIN_ERR_NOMEM;
@@ -143,7 +143,7 @@ int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed)
 
 void rp_sessions_free(rp_sessions *t)
 {
-    rp_os_array_free(t->items, items_size(t->capacity));
+    rp_big_free(t->items, items_size(t->capacity));
     free_buckets(t);
     memset(t, 0, sizeof *t);
 }

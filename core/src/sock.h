@@ -86,16 +86,6 @@ size_t rp_sock_local_addresses(const rp_sock *s, ruphin_addr *out, size_t max);
 /* Unpredictable bytes from the OS (getrandom, arc4random, rand_s). */
 uint64_t rp_os_random64(void);
 
-/* Memory for a large array touched at random (the session table), straight
- * from the OS where it helps: on Linux an anonymous mapping with
- * transparent huge pages, so that growing it takes one page fault per 2 MiB
- * instead of per 4 KiB (on a virtual machine a fault can cost tens of
- * microseconds), and growing moves page tables instead of copying (mremap).
- * Elsewhere realloc and free. resize(NULL, 0, n) allocates; on failure it
- * returns NULL and p stays valid. Sizes are the caller's to remember. */
-void *rp_os_array_resize(void *p, size_t old_size, size_t new_size);
-void rp_os_array_free(void *p, size_t size);
-
 /* Milliseconds on a monotonic clock (clock.c). */
 int64_t rp_clock_ms(void);
 
