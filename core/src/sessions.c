@@ -19,25 +19,37 @@ enum { MIN_CAPACITY = 64 };
 
 enum { REHASH_AHEAD = 16 }; /* records hashed ahead of the one being linked */
 
-/* Up to eight bytes of an id as one word, in as few loads as possible (for
- * 4..7 bytes two overlapping ones). In host byte order: the hash never
- * leaves the process. */
-static uint64_t load_word(const uint8_t *p, size_t n)
+static uint64_t load64(const uint8_t *p)
 {
-    uint64_t w = 0;
-    uint32_t lo, hi;
-    if (n >= 8) {
-        memcpy(&w, p, 8);
-        return w;
-    }
-    if (n >= 4) {
-        memcpy(&lo, p, 4);
-        memcpy(&hi, p + n - 4, 4);
-        return lo | (uint64_t)hi << 32;
-    }
-    while (n > 0)
-        w = w << 8 | p[--n];
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
     return w;
+}
+
+static uint32_t load32(const uint8_t *p)
+{
+    uint32_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* The last 0..7 bytes of an id as one word, in as few loads as possible
+ * (two overlapping ones for 4..7 bytes, three single bytes below; with the
+ * length mixed in by the caller, no two tails of one length collide). In
+ * host byte order: the hash never leaves the process. */
+static uint64_t load_tail(const uint8_t *p, size_t n)
+{
+    if (n >= 4)
+        return load32(p) | (uint64_t)load32(p + n - 4) << 32;
+    if (n > 0)
+        return (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+    return 0;
+}
+
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0xc2b2ae3d27d4eb4full;
+    return h ^ h >> 29;
 }
 
 static uint32_t hash_id(const rp_sessions *t, const uint8_t *id, size_t len)
@@ -45,11 +57,9 @@ static uint32_t hash_id(const rp_sessions *t, const uint8_t *id, size_t len)
     /* Keyed by the seed, a word per step (ids are short, and this runs for
      * every request), then a murmur3 finaliser to spread the bits. */
     uint64_t h = t->seed ^ (len * 0x9e3779b97f4a7c15ull);
-    size_t i;
-    for (i = 0; i < len; i += 8) {
-        h = (h ^ load_word(id + i, len - i < 8 ? len - i : 8)) * 0xc2b2ae3d27d4eb4full;
-        h ^= h >> 29;
-    }
+    for (; len >= 8; id += 8, len -= 8)
+        h = mix(h, load64(id));
+    h = mix(h, load_tail(id, len));
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
