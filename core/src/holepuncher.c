@@ -398,10 +398,14 @@ static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, co
     rp_emit(&hp->out, RUPHIN_EVENT_SESSION_JOINED, 0, from, f->session_id, f->session_id_len);
 }
 
+/* A member of a group (RUPHIN_OPT_WORKERS) gives no cookie: a probe carries
+ * no session id, so it may reach another member than the client's Join,
+ * whose keys differ. Its clients then pad their Joins, as before cookies. */
 static void on_probe(rp_holepuncher *hp, const ruphin_addr *from)
 {
     uint8_t frame[16]; /* as long as the probe: no amplification */
-    size_t len = rp_wire_encode_capabilities(frame, sizeof frame, cookie_for(hp, from));
+    uint64_t cookie = hp->cfg.workers > 1 ? 0 : cookie_for(hp, from);
+    size_t len = rp_wire_encode_capabilities(frame, sizeof frame, cookie);
     rp_send_frame(&hp->out, from, frame, len);
 }
 

@@ -58,7 +58,8 @@ static void flush_tx(ruphin_node *node)
 }
 
 /* Nonces are never 0: 0 means "none" in the state machines. A member of a
- * holepuncher group picks those the group steers back to it (Relay). */
+ * holepuncher group picks those the group steers back to it (Relay); its
+ * keys, drawn here too, so keep all but log2(members) bits of each word. */
 static uint64_t random_nonce(void *ctx)
 {
     const ruphin_node *node = ctx;

@@ -86,6 +86,7 @@ size_t rp_steer_program(struct sock_filter *insns, unsigned members)
     on_type(&p, 3, L_V0);
     on_type(&p, 11, L_EXT);
     on_type(&p, 12, L_EXT);
+    on_type(&p, 18, L_EXT); /* Unregister */
     on_type(&p, 15, L_RELAY);
     label(&p, L_OTHER);
     emit(&p, BPF_RET | BPF_K, NO_LABEL, NO_LABEL, 0xffffffffu);

@@ -73,7 +73,7 @@ def test_register_and_join_of_an_id_reach_its_worker(group):
 
 def test_extension_frames_follow_the_same_id(group):
     for ident in session_ids():
-        for frame_type in (11, 12):  # RegisterExt, JoinExt: u8 length, id, addresses, padding
+        for frame_type in (11, 12, 18):  # RegisterExt, JoinExt, Unregister: u8 length, id, ...
             body = struct.pack(">B", len(ident)) + ident + bytes(12)
             frame = struct.pack(">HH", 4 + len(body), frame_type) + body
             assert worker_for(group, frame) == {fnv1a(ident) % WORKERS}, ident

@@ -335,6 +335,33 @@ static void test_client_joins_with_its_cookie(void)
     CHECK(sent[nsent - 1].len < RP_PEER_INFO_EXT_MAX_REPLY);
 }
 
+/* A member of a holepuncher group gives no cookie (its probe may reach
+ * another member than the Join, with other keys): its clients pad their
+ * Joins, which it answers as before cookies. */
+static void test_group_members_give_no_cookie(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    const sent_frame *ack;
+    int mark;
+    cfg.workers = 2;
+    ext_holepuncher(&hp, &cfg, &out);
+    /* The owner's cookie comes with its RegisterAckExt, from the member its
+     * id is steered to, like every refresh: it proves itself there. */
+    ack = claim_from(&hp, 0, &SERVER, claim(0, 0));
+    CHECK(ack != NULL && ack->cookie != 0);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_SESSION_REGISTERED);
+    CHECK(ack != NULL && claim_from(&hp, 1, &SERVER, claim(ack->token, ack->cookie)) != NULL);
+    mark = nsent;
+    rp_holepuncher_input(&hp, 0, &CLIENT, FRAME("\x00\x0d\x00\x06\xffruphin/1"));
+    CHECK_EQ(count_sent(mark, RP_FRAME_CAPABILITIES, &CLIENT), 1);
+    CHECK_EQ(sent[mark].len, RP_HEADER_LEN + 1); /* the version alone */
+    CHECK_EQ(sent[mark].cookie, 0);
+    CHECK(join_reaches(&hp, 10, &SERVER));
+    rp_holepuncher_free(&hp);
+}
+
 int main(void)
 {
     (void)peer_info; /* a harness helper that these tests do not need */
@@ -347,5 +374,6 @@ int main(void)
     RUN(test_server_claims_with_its_token);
     RUN(test_client_joins_with_its_cookie);
     RUN(test_unregister_needs_the_token);
+    RUN(test_group_members_give_no_cookie);
     return check_report();
 }

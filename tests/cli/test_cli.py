@@ -322,3 +322,20 @@ def test_workers_hand_every_session_to_one_of_them(ruphin_bin, holepuncher):
     per_worker = [int(n) for n in re.findall(r"worker \d: (\d+) sessions", log)]
     assert len(per_worker) == 3 and sum(per_worker) == 60
     assert all(n > 0 for n in per_worker)  # spread over all of them
+
+
+def test_clients_connect_through_a_group_of_workers(ruphin_bin, spawn, run_process, holepuncher):
+    """Servers and clients as they are (generation 1, owner tokens, padded
+    Joins since members give no cookies) connect through --workers 2, with
+    sessions on both workers."""
+    hp, hp_proc = holepuncher("127.0.0.1", "--workers", "2")
+    names = [f"game{i}" for i in range(6)]
+    servers = [spawn(*peer(ruphin_bin, "server", hp, name, "--echo")) for name in names]
+    for server in servers:
+        server.wait_for("REGISTERED")
+    for name in names:
+        result = run_process(peer(ruphin_bin, "client", hp, name, "--count", "1"))
+        assert result.returncode == 0, result.stderr
+    assert hp_proc.stop() == 0
+    per_worker = [int(n) for n in re.findall(r"worker \d: (\d+) sessions", hp_proc.text())]
+    assert per_worker == [3, 3]  # these ids' FNV-1a hashes alternate between the two
