@@ -296,7 +296,8 @@ def test_workers_hand_every_session_to_one_of_them(ruphin_bin, holepuncher):
     kernel steers each datagram by its session id, so every Join finds the
     session its Register made, whichever socket sends it (with the kernel's
     plain 4-tuple hash, most Joins would reach a worker without it)."""
-    hp, hp_proc = holepuncher("127.0.0.1", "--workers", "3", "--rate-limit", "0")
+    hp, hp_proc = holepuncher("127.0.0.1", "--workers", "3", "--rate-limit", "0",
+                              "--no-amplification", "1")  # its Registers are original ones
     assert "(3 workers)" in hp_proc.text()
     host, port = hp.rsplit(":", 1)
     target = (host, int(port))
@@ -327,8 +328,10 @@ def test_workers_hand_every_session_to_one_of_them(ruphin_bin, holepuncher):
 def test_clients_connect_through_a_group_of_workers(ruphin_bin, spawn, run_process, holepuncher):
     """Servers and clients as they are (generation 1, owner tokens, padded
     Joins since members give no cookies) connect through --workers 2, with
-    sessions on both workers."""
-    hp, hp_proc = holepuncher("127.0.0.1", "--workers", "2")
+    sessions on both workers. Mode 1: an owner in a group gets its cookie
+    only with its RegisterAckExt, so in the strict mode its session becomes
+    joinable only once it proved its address at a refresh."""
+    hp, hp_proc = holepuncher("127.0.0.1", "--workers", "2", "--no-amplification", "1")
     names = [f"game{i}" for i in range(6)]
     servers = [spawn(*peer(ruphin_bin, "server", hp, name, "--echo")) for name in names]
     for server in servers:
