@@ -16,7 +16,7 @@ SECONDS = int(os.environ.get("RUPHIN_FUZZ_SECONDS", "8"))
 # tables (1 MiB, zeroed) that made 360 inputs/s; with these, 33,000.
 SMALL_TABLES = ["-DRP_RATE_SLOTS=64", "-DRP_RELAYS=16"]
 MACHINE_SOURCES = ["wire", "machine", "options", "holepuncher", "server", "client",
-                   "sessions", "peers", "addr", "ratelimit", "seal", "siphash"]
+                   "sessions", "bigarray", "peers", "addr", "ratelimit", "seal", "siphash"]
 
 
 @pytest.fixture(scope="module")
