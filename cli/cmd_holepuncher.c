@@ -155,7 +155,16 @@ int cmd_holepuncher(int argc, char **argv)
     if (rc == CLI_GO_ON)
         rc = cli_parse(argc, argv, "l:hv", longopts, help, take_option, &a);
     if (rc == CLI_GO_ON) {
+        int64_t mode = 2;
         ruphin_options_get(a.tunables.options, RUPHIN_OPT_WORKERS, &workers);
+        ruphin_options_get(a.tunables.options, RUPHIN_OPT_NO_AMPLIFICATION, &mode);
+        if (workers > 1 && mode == 2) {
+            fprintf(stderr, "ruphin holepuncher: --workers needs --no-amplification 1 (workers "
+                            "hand out no cookies yet, so in the default mode no session could be "
+                            "joined; docs/SECURITY.md)\n");
+            cli_tunables_free(&a.tunables);
+            return EXIT_USAGE;
+        }
         opened = open_workers(hps, (int)workers, a.listen, a.tunables.options);
         if (opened < workers) {
             while (opened > 0)

@@ -156,7 +156,9 @@ typedef enum ruphin_option {
                                              sharing one port (SO_REUSEPORT), one per thread or
                                              process; the kernel hands each the sessions whose id
                                              it steers to it, so they share nothing (default 1:
-                                             alone; docs/PERFORMANCE.md) */
+                                             alone; docs/PERFORMANCE.md). Members give no cookies,
+                                             so a group needs NO_AMPLIFICATION 1 or 0 (with 2,
+                                             creating one fails: RUPHIN_ERR_INVALID) */
     RUPHIN_OPT_WORKER = 18                /* holepuncher in a group: its index, 0 .. WORKERS - 1;
                                              create them in index order on one address, worker 0
                                              first (default 0) */

@@ -146,6 +146,11 @@ int rp_config_from_options(rp_config *cfg, const ruphin_options *o)
     cfg->worker = get(o, RUPHIN_OPT_WORKER);
     /* Backoff may not start above its own ceiling; a group member's index
      * is below the group's size. */
+    /* Members of a group hand out no cookies (their keys differ), so in
+     * strict mode no owner could prove its address and no session could be
+     * joined: refuse the combination rather than serve nobody. */
+    if (cfg->workers > 1 && cfg->no_amplification == 2)
+        return RUPHIN_ERR_INVALID;
     if (cfg->retransmit_ms > cfg->retransmit_max_ms || cfg->worker >= cfg->workers)
         return RUPHIN_ERR_INVALID;
     return RUPHIN_OK;

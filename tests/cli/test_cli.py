@@ -263,7 +263,7 @@ def test_top_level_help_lists_every_command(ruphin_bin, run_process):
     ["server", "--holepuncher", "127.0.0.1:1", "--session", "x" * 21],
     ["server", "-H", "127.0.0.1:1", "-s", "x", "--keepalive-ms", "5"],  # below the minimum
     ["holepuncher", "--keepalive-ms", "-5"], ["holepuncher", "extra"],
-    ["holepuncher", "--no-amplification", "3"],
+    ["holepuncher", "--no-amplification", "3"], ["holepuncher", "--workers", "2"],
     ["demo", "extra"],
 ])
 def test_bad_usage_exits_2(ruphin_bin, run_process, args):

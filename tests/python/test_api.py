@@ -33,6 +33,8 @@ def test_bad_options_are_refused():
         ruphin.Holepuncher(("127.0.0.1", 0), no_such_option=1)
     with pytest.raises(ruphin.InvalidArgument):
         ruphin.Holepuncher(("127.0.0.1", 0), max_payload=70000)
+    with pytest.raises(ruphin.InvalidArgument):  # a group gives no cookies: strict mode joins none
+        ruphin.Holepuncher(("127.0.0.1", 0), workers=2)
 
 
 def test_session_id_too_long():
