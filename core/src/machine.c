@@ -1,5 +1,6 @@
 /* Pieces shared by the role state machines; see machine.h. */
 #include "machine.h"
+#include "addr.h"
 
 #include <string.h>
 
@@ -154,7 +155,9 @@ int64_t rp_scan_pass_ms(void)
 
 bool rp_scan_possible(const ruphin_addr *target)
 {
-    return target->family == 4 && target->port >= RP_SCAN_FIRST_PORT;
+    /* No NAT on loopback: a scan there would only hit the host's services. */
+    return target->family == 4 && target->port >= RP_SCAN_FIRST_PORT &&
+           !rp_addr_is_loopback(target);
 }
 
 void rp_scan_start(rp_scan *s, const ruphin_addr *target, int64_t when)

@@ -141,7 +141,8 @@ typedef struct rp_scan {
 int64_t rp_scan_delay(const rp_config *cfg);
 /* How long one pass of a scan takes. */
 int64_t rp_scan_pass_ms(void);
-/* Whether a scan of this address makes sense (IPv4: IPv6 needs no NAT). */
+/* Whether a scan of this address makes sense (IPv4, not loopback: IPv6
+ * needs no NAT, loopback has none). */
 bool rp_scan_possible(const ruphin_addr *target);
 void rp_scan_start(rp_scan *s, const ruphin_addr *target, int64_t when);
 void rp_scan_stop(rp_scan *s);

@@ -454,6 +454,8 @@ static void test_scan_order_covers_the_range(void)
     CHECK_EQ(rp_scan_port(5000, 0), 5001); /* the neighbours first */
     CHECK_EQ(rp_scan_port(5000, 1), 4999);
     CHECK_EQ(rp_scan_port(65535, 0), 1024); /* wrapping around */
+    { ruphin_addr lo = {4, 0, 5000, 0, {127, 0, 0, 1}};
+      CHECK(rp_scan_possible(&SERVER) && !rp_scan_possible(&lo)); }
 }
 
 /* Against a NAT that maps a new port per destination, the server probes the
