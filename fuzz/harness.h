@@ -49,7 +49,7 @@ static uint64_t fuzz_random(void *ctx)
 
 static rp_output fuzz_output(rp_config *cfg)
 {
-    rp_output out = {fuzz_send, fuzz_random, NULL, &fuzz_queue, fuzz_stats};
+    rp_output out = {fuzz_send, fuzz_random, NULL, &fuzz_queue, fuzz_stats, NULL};
     memset(&fuzz_queue, 0, sizeof fuzz_queue);
     memset(fuzz_stats, 0, sizeof fuzz_stats);
     /* Short timers so that a few clock steps reach every timeout. */

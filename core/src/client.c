@@ -31,6 +31,7 @@ void rp_client_init(rp_client *c, const rp_config *cfg, const rp_output *out,
     rp_retry_stop(&c->join_retry);
     if (cfg->sealed)
         rp_seal_session_key(cfg->seal_key, id, id_len, c->cfg.seal_key);
+    rp_scan_stop(&c->scan);
 }
 
 void rp_client_set_locals(rp_client *c, const ruphin_addr *locals, size_t count)
@@ -43,12 +44,17 @@ void rp_client_set_locals(rp_client *c, const ruphin_addr *locals, size_t count)
 
 /* Join, or JoinExt (with our local addresses, and the cookie that proves our
  * address or else padding so that the answer is no larger) once the
- * holepuncher showed it speaks generation 1. */
+ * holepuncher showed it speaks generation 1. Until it did, the probe goes
+ * along with every Join: a lost probe or answer would otherwise leave us on
+ * generation 0 for good, and a holepuncher refuses a Join with a short
+ * session id (its answer would be larger). */
 static void send_join(rp_client *c)
 {
     uint8_t frame[160];
     size_t len;
     if (!c->hp_ext) {
+        if (c->cfg.extensions)
+            rp_send_probe(&c->out, &c->holepuncher);
         rp_send_session(&c->out, &c->holepuncher, RP_FRAME_JOIN, c->session_id,
                         c->session_id_len);
         return;
@@ -69,14 +75,13 @@ void rp_client_start(rp_client *c, int64_t now)
     c->give_up = now + c->cfg.handshake_timeout_ms;
     /* Probe and join at once: the generation-0 answer costs no extra round
      * trip, and generation 1 follows when the holepuncher speaks it. */
-    if (c->cfg.extensions)
-        rp_send_probe(&c->out, &c->holepuncher);
     send_join(c);
     rp_retry_start(&c->join_retry, now, &c->cfg);
 }
 
 static void fail(rp_client *c, int32_t error, const ruphin_addr *peer)
 {
+    rp_scan_stop(&c->scan);
     c->state = RUPHIN_STATE_FAILED;
     c->give_up = c->next_hello = RUPHIN_NO_DEADLINE;
     rp_retry_stop(&c->join_retry);
@@ -129,6 +134,21 @@ static void send_relay_hello(rp_client *c)
     send_relay(c, NULL, 0, frame, sizeof frame);
 }
 
+/* Probes the server's ports should plain punching fail (rp_scan). The
+ * relay, unless the peers' RELAY_RATE option says when, waits for the whole
+ * scan (and a few punch intervals for its answer): a direct path is worth
+ * the wait, and the server's scan of our ports, if it scans, runs about as
+ * long as ours (slower when its probes cross more routers). */
+static void start_scan(rp_client *c, int64_t now)
+{
+    int64_t start = now + rp_scan_delay(&c->cfg);
+    int64_t after_scan = start + RP_SCAN_PASSES * rp_scan_pass_ms() +
+                         3 * c->cfg.punch_interval_ms;
+    rp_scan_start(&c->scan, &c->server, start);
+    if (c->cfg.relay_rate == 0 && c->relay_from < after_scan)
+        c->relay_from = after_scan;
+}
+
 static void on_capabilities(rp_client *c, const rp_frame *f)
 {
     if (c->hp_ext)
@@ -152,11 +172,18 @@ static void on_peer_info(rp_client *c, int64_t now, const rp_frame *f)
      * may have changed between two of our Joins. */
     c->server = f->peer;
     if (ext) {
-        c->nonce = f->nonce;
+        if (c->nonce != f->nonce) {
+            c->old_nonce = c->nonce;
+            c->nonce = f->nonce;
+        }
         c->server_ext = (f->flags & RP_PEER_SPEAKS_EXT) != 0;
         c->relay_offered = (f->flags & RP_RELAY_OFFERED) != 0;
         if (c->relay_from == 0) /* from the first announcement, not from re-joins */
             c->relay_from = now + relay_delay(&c->cfg);
+        /* Once per handshake, from the first announcement. */
+        if (speaks_ext(c) && c->scan.sent == 0 && !rp_scan_running(&c->scan) &&
+            rp_scan_possible(&c->server))
+            start_scan(c, now);
     }
     if (c->state == RUPHIN_STATE_JOINING)
         rp_emit(&c->out, RUPHIN_EVENT_PEER_ANNOUNCED, 0, &c->server, NULL, 0);
@@ -250,6 +277,7 @@ static void on_server_data(rp_client *c, int64_t now, const uint8_t *data, size_
 
 static void become_connected(rp_client *c, int64_t now)
 {
+    rp_scan_stop(&c->scan);
     c->state = RUPHIN_STATE_CONNECTED;
     c->give_up = RUPHIN_NO_DEADLINE;
     rp_retry_stop(&c->join_retry);
@@ -288,6 +316,7 @@ static bool is_server_frame(const rp_frame *f)
 
 static void become_relayed(rp_client *c, int64_t now)
 {
+    rp_scan_stop(&c->scan);
     c->state = RUPHIN_STATE_RELAYED;
     c->give_up = RUPHIN_NO_DEADLINE;
     rp_retry_stop(&c->join_retry);
@@ -319,7 +348,8 @@ static void on_relay(rp_client *c, int64_t now, const rp_frame *f)
  * comes (its NAT may map it to another port for us, or it is on our LAN). */
 static void on_hello_ext(rp_client *c, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
-    if (f->nonce != c->nonce || c->nonce == 0) {
+    bool ours = f->nonce == c->nonce || (f->nonce == c->old_nonce && c->old_nonce != 0);
+    if (!ours || c->nonce == 0) {
         rp_count(&c->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
     }
@@ -373,6 +403,17 @@ void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const r
         rp_count(&c->out, RUPHIN_STAT_RX_UNEXPECTED);
 }
 
+/* Whether to ask through the relay now: once relay_from passed and the
+ * scan is over, however long a busy host (which ticks us late) made it take,
+ * but in the last quarter of the handshake in any case. */
+static bool relay_due(const rp_client *c, int64_t now)
+{
+    if (!c->relay_offered || now < c->relay_from)
+        return false;
+    return c->cfg.relay_rate > 0 || !rp_scan_running(&c->scan) ||
+           now >= c->give_up - c->cfg.handshake_timeout_ms / 4;
+}
+
 static void tick_handshake(rp_client *c, int64_t now)
 {
     if (rp_due(c->give_up, now)) {
@@ -386,8 +427,13 @@ static void tick_handshake(rp_client *c, int64_t now)
     }
     if (c->state == RUPHIN_STATE_PUNCHING && rp_due(c->next_hello, now)) {
         send_hello(c, now, c->cfg.punch_interval_ms);
-        if (c->relay_offered && now >= c->relay_from)
+        if (relay_due(c, now))
             send_relay_hello(c); /* punching has not worked so far: ask through the relay */
+    }
+    if (c->state == RUPHIN_STATE_PUNCHING && rp_due(c->scan.next, now)) {
+        uint8_t frame[32];
+        rp_scan_tick(&c->scan, &c->out, now, frame,
+                     rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_REQ, c->nonce));
     }
 }
 
@@ -455,7 +501,9 @@ int64_t rp_client_deadline(const rp_client *c)
     if (c->state != RUPHIN_STATE_JOINING && c->state != RUPHIN_STATE_PUNCHING)
         return RUPHIN_NO_DEADLINE;
     d = rp_earliest(c->give_up, c->join_retry.next);
-    return c->state == RUPHIN_STATE_PUNCHING ? rp_earliest(d, c->next_hello) : d;
+    if (c->state == RUPHIN_STATE_PUNCHING)
+        d = rp_earliest(rp_earliest(d, c->next_hello), c->scan.next);
+    return d;
 }
 
 int32_t rp_client_public_state(const rp_client *c)

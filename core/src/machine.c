@@ -1,5 +1,6 @@
 /* Pieces shared by the role state machines; see machine.h. */
 #include "machine.h"
+#include "addr.h"
 
 #include <string.h>
 
@@ -75,6 +76,17 @@ int rp_send_frame(const rp_output *out, const ruphin_addr *to, const uint8_t *fr
     return rc;
 }
 
+int rp_send_frame_ttl(const rp_output *out, const ruphin_addr *to, const uint8_t *frame,
+                      size_t len, int ttl)
+{
+    int rc;
+    if (out->send_ttl == NULL)
+        return rp_send_frame(out, to, frame, len);
+    rc = out->send_ttl(out->ctx, to, frame, len, ttl);
+    rp_count(out, rc == 0 ? RUPHIN_STAT_TX_DATAGRAMS : RUPHIN_STAT_TX_FAILED);
+    return rc;
+}
+
 int rp_send_empty(const rp_output *out, const ruphin_addr *to, uint16_t type)
 {
     uint8_t frame[RP_HEADER_LEN];
@@ -127,4 +139,70 @@ int rp_send_probe(const rp_output *out, const ruphin_addr *holepuncher)
 {
     return rp_send_session(out, holepuncher, RP_FRAME_REGISTER_ACK,
                            (const uint8_t *)RP_PROBE_ID, RP_PROBE_ID_LEN);
+}
+
+int64_t rp_scan_delay(const rp_config *cfg)
+{
+    /* Five punches: enough for loss and delay on the way, early enough to
+     * finish a pass of the scan before peers fall back to the relay. */
+    return 5 * cfg->punch_interval_ms;
+}
+
+int64_t rp_scan_pass_ms(void)
+{
+    return (int64_t)(RP_SCAN_PORTS - 1 + RP_SCAN_BATCH - 1) / RP_SCAN_BATCH * RP_SCAN_GAP_MS;
+}
+
+bool rp_scan_possible(const ruphin_addr *target)
+{
+    /* No NAT on loopback: a scan there would only hit the host's services. */
+    return target->family == 4 && target->port >= RP_SCAN_FIRST_PORT &&
+           !rp_addr_is_loopback(target);
+}
+
+void rp_scan_start(rp_scan *s, const ruphin_addr *target, int64_t when)
+{
+    s->target = *target;
+    s->next = when;
+    s->sent = 0;
+}
+
+void rp_scan_stop(rp_scan *s)
+{
+    s->next = RUPHIN_NO_DEADLINE;
+}
+
+bool rp_scan_running(const rp_scan *s)
+{
+    return s->next != RUPHIN_NO_DEADLINE;
+}
+
+/* Offsets +1, -1, +2, -2, ... from the centre, wrapping around the range:
+ * a pass (RP_SCAN_PORTS - 1 probes) visits every port of the range once,
+ * but the centre, which is punched anyway. */
+uint16_t rp_scan_port(uint16_t center, uint32_t i)
+{
+    uint32_t k = i % (RP_SCAN_PORTS - 1), step = k / 2 + 1;
+    uint32_t base = (uint32_t)(center - RP_SCAN_FIRST_PORT);
+    uint32_t off = k % 2 == 0 ? step : RP_SCAN_PORTS - step;
+    return (uint16_t)(RP_SCAN_FIRST_PORT + (base + off) % RP_SCAN_PORTS);
+}
+
+void rp_scan_tick(rp_scan *s, const rp_output *out, int64_t now, const uint8_t *frame,
+                  size_t len)
+{
+    const uint32_t total = (uint32_t)RP_SCAN_PASSES * (RP_SCAN_PORTS - 1);
+    int batches = 0;
+    ruphin_addr to = s->target;
+
+    while (rp_due(s->next, now) && batches++ < RP_SCAN_MAX_LATE) {
+        uint32_t end = s->sent + RP_SCAN_BATCH < total ? s->sent + RP_SCAN_BATCH : total;
+        for (; s->sent < end; s->sent++) {
+            to.port = rp_scan_port(s->target.port, s->sent);
+            rp_send_frame(out, &to, frame, len);
+        }
+        s->next = s->sent == total ? RUPHIN_NO_DEADLINE : s->next + RP_SCAN_GAP_MS;
+    }
+    if (rp_due(s->next, now)) /* too late to make up for: go on from now */
+        s->next = now + RP_SCAN_GAP_MS;
 }

@@ -64,6 +64,8 @@ typedef struct rp_output {
     void *ctx;
     rp_event_queue *events;
     int64_t *stats; /* RUPHIN_STAT_COUNT counters */
+    /* send with an IP TTL (hop limit) of its own; NULL: send as usual. */
+    int (*send_ttl)(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len, int ttl);
 } rp_output;
 
 bool rp_events_full(const rp_event_queue *q);
@@ -77,6 +79,9 @@ bool rp_events_pop(rp_event_queue *q, rp_queued_event *storage, ruphin_event *ev
 
 /* Sends one frame and counts it. */
 int rp_send_frame(const rp_output *out, const ruphin_addr *to, const uint8_t *frame, size_t len);
+/* Sends one frame that dies after ttl routers (see RP_LOW_TTL). */
+int rp_send_frame_ttl(const rp_output *out, const ruphin_addr *to, const uint8_t *frame,
+                      size_t len, int ttl);
 /* Encodes and sends a frame with no payload (HelloReq, HelloResp). */
 int rp_send_empty(const rp_output *out, const ruphin_addr *to, uint16_t type);
 /* Encodes and sends a frame that carries a session id. */
@@ -101,5 +106,51 @@ typedef struct rp_retry {
 void rp_retry_start(rp_retry *r, int64_t now, const rp_config *cfg);
 void rp_retry_backoff(rp_retry *r, int64_t now, const rp_config *cfg);
 void rp_retry_stop(rp_retry *r);
+
+/*
+ * Port scan of a peer's public address: the "birthday" fallback against a
+ * NAT that maps a new random port per destination (Linux --random-fully).
+ * Such a NAT opens, for our address, a port we cannot learn; the peer's
+ * own hellos keep that mapping alive, and one probe of ours to that port
+ * gets through. Probes go out in paced batches, to ports ever further from
+ * the announced one (first the neighbours, which a NAT allocating ports in
+ * sequence hands out next), over the whole range of ports NATs map to,
+ * for at most RP_SCAN_PASSES passes.
+ */
+enum {
+    RP_SCAN_FIRST_PORT = 1024, /* Linux NAT maps ports >= 1024 within 1024..65535 */
+    RP_SCAN_PORTS = 65536 - RP_SCAN_FIRST_PORT,
+    RP_SCAN_BATCH = 96,        /* probes per batch ... */
+    RP_SCAN_GAP_MS = 4,        /* ... every 4 ms: 24000 per second, a pass in 2.7 s */
+    RP_SCAN_MAX_LATE = 4,      /* batches made up for when the caller ticks late */
+    RP_SCAN_PASSES = 2,
+    RP_SCAN_QUIET_MS = 60000,  /* server: after a scan that found nobody (server.c) */
+    /* A first punch that opens our own NAT but dies before the peer's
+     * router: host, our NAT (or two of them), then the internet. */
+    RP_LOW_TTL = 3,
+    RP_LOW_TTL_PUNCHES = 5     /* of a server's to a generation-0 client (server.c) */
+};
+
+typedef struct rp_scan {
+    ruphin_addr target; /* the peer as announced: its address, and the port to start from */
+    int64_t next;       /* next batch; RUPHIN_NO_DEADLINE when not scanning */
+    uint32_t sent;      /* probes sent so far */
+} rp_scan;
+
+/* How long peers punch before they also scan the other's ports. */
+int64_t rp_scan_delay(const rp_config *cfg);
+/* How long one pass of a scan takes. */
+int64_t rp_scan_pass_ms(void);
+/* Whether a scan of this address makes sense (IPv4, not loopback: IPv6
+ * needs no NAT, loopback has none). */
+bool rp_scan_possible(const ruphin_addr *target);
+void rp_scan_start(rp_scan *s, const ruphin_addr *target, int64_t when);
+void rp_scan_stop(rp_scan *s);
+bool rp_scan_running(const rp_scan *s);
+/* Sends the probes (frame) due at now; stops once every pass is done. */
+void rp_scan_tick(rp_scan *s, const rp_output *out, int64_t now, const uint8_t *frame,
+                  size_t len);
+/* The port of probe number i (exposed for tests). */
+uint16_t rp_scan_port(uint16_t center, uint32_t i);
 
 #endif

@@ -94,6 +94,17 @@ static size_t tx_capacity(const ruphin_node *node)
     return (size_t)node->cfg.max_payload + RP_HEADER_LEN + sealing + RP_HEADER_LEN + 8;
 }
 
+/* Sent at once, after what is queued: the TTL is a socket option for the
+ * duration of one send. */
+static int send_datagram_ttl(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len,
+                             int ttl)
+{
+    ruphin_node *node = ctx;
+    if (node->batching && node->tx_batch.count > 0)
+        flush_tx(node);
+    return rp_sock_send_ttl(&node->sock, to, frame, len, ttl);
+}
+
 /* Receive slots: a holepuncher only ever needs control frames; a peer takes
  * Data up to its max payload (larger datagrams arrive cut short and count
  * as malformed). */
@@ -147,6 +158,7 @@ static int node_open(ruphin_node **out, int32_t role, const char *bind_text,
         return rc;
     }
     node->out.send = send_datagram;
+    node->out.send_ttl = send_datagram_ttl;
     node->out.random = random_nonce;
     node->out.ctx = node;
     node->out.events = &node->events;

@@ -76,7 +76,11 @@ typedef struct rp_peer {
     bool ext;
     bool relay_offered;
     bool relayed;        /* connected through the holepuncher's relay */
+    uint8_t punches;     /* ANNOUNCED: punches so far, up to RP_LOW_TTL_PUNCHES */
+    rp_scan scan;        /* ANNOUNCED: probing the ports of its public address */
     uint64_t nonce;
+    uint64_t old_nonce;  /* the one before a re-join (see rp_client's) */
+    uint64_t relay_nonce;/* relayed: the nonce of the client's Relay frames */
     uint8_t local_count;
     ruphin_addr locals[RP_MAX_LOCALS];
     /* Sealed sessions: connected means the seal is ready too. */
@@ -118,6 +122,8 @@ typedef struct rp_server {
      * its Capabilities takes proofs; its acks bring our owner token. */
     uint64_t cookie;        /* the latest cookie for our address; 0: none */
     uint64_t token;         /* our session's owner token; 0: none yet */
+    uint64_t scanning;      /* the nonce of the one peer whose ports we probe; 0: none */
+    int64_t scan_quiet_until; /* no new scan before then (a scan found nobody) */
 } rp_server;
 
 int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
@@ -151,6 +157,11 @@ typedef struct rp_client {
     int64_t relay_from;   /* PUNCHING: when to start trying the relay */
     uint64_t nonce;       /* from PeerInfoExt; 0 = none yet */
     uint64_t cookie;      /* from Capabilities: proves our address; 0 = none */
+    /* The nonce before the latest re-join: each join gets a new one, which
+     * the two peers learn at slightly different times (or, when the
+     * announcement to one of them is lost, one re-join later); hellos
+     * with it still prove the peer. */
+    uint64_t old_nonce;
     uint8_t local_count;  /* our own local addresses, sent in JoinExt */
     ruphin_addr locals[RP_MAX_LOCALS];
     uint8_t session_id[RUPHIN_MAX_SESSION_ID];
@@ -162,6 +173,7 @@ typedef struct rp_client {
     int64_t last_heard;   /* CONNECTED */
     rp_seal seal;           /* sealed sessions */
     int64_t next_seal_hello;/* CONNECTED, RELAYED while the seal is not ready */
+    rp_scan scan;         /* PUNCHING: probing the ports of the server's public address */
 } rp_client;
 
 void rp_client_init(rp_client *c, const rp_config *cfg, const rp_output *out,

@@ -48,11 +48,15 @@ void rp_server_stop(rp_server *s)
     s->token = 0;
 }
 
+/* Register, or RegisterExt once the holepuncher showed it speaks generation
+ * 1; until it did, the probe goes along (it or its answer may be lost). */
 static void send_register(rp_server *s)
 {
     uint8_t frame[64];
     size_t len;
     if (!s->hp_ext) {
+        if (s->cfg.extensions)
+            rp_send_probe(&s->out, &s->holepuncher);
         rp_send_session(&s->out, &s->holepuncher, RP_FRAME_REGISTER, s->session_id,
                         s->session_id_len);
         return;
@@ -170,7 +174,7 @@ static int send_to_peer(rp_server *s, const rp_peer *p, uint8_t *buf, size_t off
     if (!p->relayed)
         return rp_send_frame(&s->out, &p->addr, buf + off, len);
     return rp_send_frame(&s->out, &s->holepuncher, buf,
-                         rp_wire_encode_relay(buf, cap, p->nonce, buf + off, len));
+                         rp_wire_encode_relay(buf, cap, p->relay_nonce, buf + off, len));
 }
 
 static void send_seal_hello(rp_server *s, int64_t now, rp_peer *p, uint64_t echo)
@@ -251,9 +255,18 @@ static void on_direct_sealed(rp_server *s, int64_t now, const ruphin_addr *from,
     on_sealed(s, now, p, f);
 }
 
+/* Ends a peer's scan, and frees the scanning slot if it held it. */
+static void stop_scan(rp_server *s, rp_peer *p)
+{
+    rp_scan_stop(&p->scan);
+    if (s->scanning == p->nonce)
+        s->scanning = 0;
+}
+
 static void connect_peer(rp_server *s, int64_t now, rp_peer *p)
 {
     bool sealing = p->state == RP_PEER_CONNECTED && awaiting_seal(s, p);
+    stop_scan(s, p);
     p->state = RP_PEER_CONNECTED;
     p->relayed = false;
     p->last_heard = now;
@@ -279,10 +292,17 @@ static rp_peer *track_peer(rp_server *s, int64_t now, const ruphin_addr *addr,
         return NULL;
     }
     p->state = state;
+    rp_scan_stop(&p->scan);
     p->give_up = now + s->cfg.handshake_timeout_ms;
     p->next_hello = now;
     schedule_peer(s, now);
     return p;
+}
+
+/* Whether a nonce is the peer's, from its latest join or the one before. */
+static bool nonce_of(const rp_peer *p, uint64_t nonce)
+{
+    return nonce != 0 && (p->nonce == nonce || p->old_nonce == nonce);
 }
 
 /* A generation-1 peer by the nonce of its join. */
@@ -290,26 +310,104 @@ static rp_peer *find_by_nonce(const rp_server *s, uint64_t nonce)
 {
     uint32_t i;
     for (i = 0; nonce != 0 && i < s->peers.count; i++)
-        if (s->peers.items[i].nonce == nonce)
+        if (nonce_of(&s->peers.items[i], nonce))
             return &s->peers.items[i];
     return NULL;
 }
 
-/* One round of punching: HelloReq to the peer, or with generation 1 a
- * HelloExt to its public and each of its local addresses. */
+/* The frame that punches toward a peer: HelloReq, or with generation 1 a
+ * HelloExt with its join's nonce. */
+static size_t punch_frame(const rp_peer *p, uint8_t *frame, size_t cap)
+{
+    if (!p->ext)
+        return rp_wire_encode_empty(frame, cap, RP_FRAME_HELLO_REQ);
+    return rp_wire_encode_hello_ext(frame, cap, RP_HELLO_EXT_REQ, p->nonce);
+}
+
+/* Whether the peer's announced public address is one of its own (no NAT). */
+static bool without_nat(const rp_peer *p)
+{
+    uint8_t i;
+    for (i = 0; i < p->local_count; i++)
+        if (rp_addr_same(&p->locals[i], &p->addr))
+            return true;
+    return false;
+}
+
+/* Whether the peer's NAT kept its port: then its port is the one the
+ * holepuncher saw, for us too, and a scan of its ports is no use. Not
+ * known without local addresses. */
+static bool port_kept(const rp_peer *p)
+{
+    uint8_t i;
+    for (i = 0; i < p->local_count; i++)
+        if (p->locals[i].port == p->addr.port)
+            return true;
+    return false;
+}
+
+/* Punches to a client's public address have a low TTL: they open our NAT
+ * for the client's hello (which the client sends as soon as it hears of
+ * us) but die before its router. A punch that reached that router before
+ * the client's own first packet left could make a Linux router that takes
+ * such packets in map the client's packets to another port (the conntrack
+ * clash, docs/NAT.md), for as long as we keep punching. Only a client
+ * without NAT gets full punches (a symmetric NAT of ours needs them to
+ * reach it), and a generation-0 client after the first five (an original
+ * client stops punching early and needs ours to get through; our own
+ * clients join the generation-0 way first, and when their generation-1
+ * announcement is lost, the next comes with a re-join 250 ms later). */
+static int punch_ttl(const rp_peer *p)
+{
+    if (p->ext)
+        return without_nat(p) ? 0 : RP_LOW_TTL;
+    return p->punches >= RP_LOW_TTL_PUNCHES ? 0 : RP_LOW_TTL;
+}
+
+/* One round of punching: to the peer's public address and, with generation
+ * 1, each of its local addresses. */
 static void punch(rp_server *s, int64_t now, rp_peer *p)
 {
     uint8_t frame[32];
-    size_t len, i;
+    size_t len = punch_frame(p, frame, sizeof frame), i;
+    int ttl = punch_ttl(p);
     p->next_hello = now + s->cfg.punch_interval_ms;
-    if (!p->ext) {
-        rp_send_empty(&s->out, &p->addr, RP_FRAME_HELLO_REQ);
-        return;
-    }
-    len = rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_REQ, p->nonce);
-    rp_send_frame(&s->out, &p->addr, frame, len);
+    if (ttl == 0)
+        rp_send_frame(&s->out, &p->addr, frame, len);
+    else
+        rp_send_frame_ttl(&s->out, &p->addr, frame, len, ttl);
+    if (p->punches < RP_LOW_TTL_PUNCHES)
+        p->punches++;
     for (i = 0; i < p->local_count; i++)
         rp_send_frame(&s->out, &p->locals[i], frame, len);
+}
+
+/* Probes the ports of a peer's public address once plain punching had its
+ * chance (rp_scan, docs/NAT.md), when its NAT did not keep its port (a
+ * full-cone NAT, which keeps ports, would forward every probe to the client,
+ * and it would take the probe's path for ours), and only when the
+ * holepuncher offered the relay for it: it relays only between addresses
+ * proven by cookies, and a join from a forged address must never have us
+ * probe that address's owner. One peer at a time, so that a server's
+ * probing stays bounded however many clients fail to punch; a scan that
+ * found nobody keeps the next one waiting RP_SCAN_QUIET_MS. */
+static void scan_peer(rp_server *s, int64_t now, rp_peer *p)
+{
+    uint8_t frame[32];
+    if (s->scanning != 0 && s->scanning != p->nonce) {
+        p->scan.next = now + s->cfg.punch_interval_ms; /* wait for the slot */
+        return;
+    }
+    if (s->scanning == 0 && now < s->scan_quiet_until) {
+        p->scan.next = s->scan_quiet_until;
+        return;
+    }
+    s->scanning = p->nonce;
+    rp_scan_tick(&p->scan, &s->out, now, frame, punch_frame(p, frame, sizeof frame));
+    if (!rp_scan_running(&p->scan)) { /* every pass done, no answer */
+        s->scanning = 0;
+        s->scan_quiet_until = now + RP_SCAN_QUIET_MS;
+    }
 }
 
 static bool usable_peer_addr(const ruphin_addr *a)
@@ -333,7 +431,12 @@ static void on_peer_info(rp_server *s, int64_t now, const rp_frame *f)
     if (ext) {
         p->ext = (f->flags & RP_PEER_SPEAKS_EXT) != 0;
         p->relay_offered = (f->flags & RP_RELAY_OFFERED) != 0;
-        p->nonce = f->nonce;
+        if (p->nonce != f->nonce) { /* a re-join: same peer, new nonce */
+            if (s->scanning == p->nonce && p->nonce != 0)
+                s->scanning = f->nonce;
+            p->old_nonce = p->nonce;
+            p->nonce = f->nonce;
+        }
         p->local_count = 0;
         for (i = 0; i < f->local_count; i++)
             if (usable_peer_addr(&f->locals[i]) && f->locals[i].family == f->peer.family)
@@ -341,10 +444,14 @@ static void on_peer_info(rp_server *s, int64_t now, const rp_frame *f)
     }
     if (p->state == RP_PEER_HEARD) {
         connect_peer(s, now, p);
-        punch(s, now, p); /* the answer its early hello did not get */
+        p->punches = RP_LOW_TTL_PUNCHES; /* its hello came through: no low TTL */
+        punch(s, now, p);  /* the answer its early hello did not get */
     } else if (p->state == RP_PEER_ANNOUNCED) {
         if (created)
             rp_emit(&s->out, RUPHIN_EVENT_PEER_ANNOUNCED, 0, &p->addr, NULL, 0);
+        if (created && p->ext && p->relay_offered && rp_scan_possible(&p->addr) &&
+            !port_kept(p))
+            rp_scan_start(&p->scan, &p->addr, now + rp_scan_delay(&s->cfg));
         /* Punch now even when it was announced before: the client may have
          * re-joined because our earlier hellos got lost. */
         punch(s, now, p);
@@ -368,7 +475,7 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
     rp_peer *at = rp_peers_find(&s->peers, from), *p;
     bool created;
 
-    p = at != NULL && at->nonce == f->nonce ? at : find_by_nonce(s, f->nonce);
+    p = at != NULL && nonce_of(at, f->nonce) ? at : find_by_nonce(s, f->nonce);
     if (p == NULL) {
         /* Before the announcement: remember it for the handshake window, but
          * do not answer yet (see on_hello). */
@@ -420,7 +527,9 @@ static void on_relay(rp_server *s, int64_t now, const rp_frame *f)
         rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
     }
+    p->relay_nonce = f->nonce; /* the pair the client relays through (it may have re-joined) */
     if (p->state != RP_PEER_CONNECTED) {
+        stop_scan(s, p);
         p->state = RP_PEER_CONNECTED;
         p->relayed = true;
         schedule_peer(s, now + rp_config_silence_limit(&s->cfg));
@@ -431,8 +540,8 @@ static void on_relay(rp_server *s, int64_t now, const rp_frame *f)
         on_relayed_data(s, now, p, f);
         return;
     }
-    rp_send_frame(&s->out, &s->holepuncher, frame,
-                  rp_wire_encode_relay(frame, sizeof frame, p->nonce, NULL, 0));
+    rp_send_frame(&s->out, &s->holepuncher, frame, /* in the pair the hello came through */
+                  rp_wire_encode_relay(frame, sizeof frame, f->nonce, NULL, 0));
 }
 
 /* A hello (request or response) from a peer. */
@@ -554,8 +663,13 @@ static bool tick_peer(rp_server *s, int64_t now, rp_peer *p)
     } else {
         if (p->state == RP_PEER_ANNOUNCED && rp_due(p->next_hello, now))
             punch(s, now, p);
+        if (p->state == RP_PEER_ANNOUNCED && rp_due(p->scan.next, now))
+            scan_peer(s, now, p);
         return true;
     }
+    if (s->scanning == p->nonce && p->nonce != 0) /* gave up in the middle of a scan */
+        s->scan_quiet_until = now + RP_SCAN_QUIET_MS;
+    stop_scan(s, p);
     rp_peers_remove(&s->peers, p);
     return false;
 }
@@ -567,7 +681,7 @@ static int64_t peer_deadline(const rp_server *s, const rp_peer *p)
     if (p->state == RP_PEER_CONNECTED)
         return p->last_heard + rp_config_silence_limit(&s->cfg);
     if (p->state == RP_PEER_ANNOUNCED)
-        return rp_earliest(p->give_up, p->next_hello);
+        return rp_earliest(rp_earliest(p->give_up, p->next_hello), p->scan.next);
     return p->give_up;
 }
 
@@ -630,7 +744,7 @@ int rp_server_send_data(rp_server *s, const ruphin_addr *to, const uint8_t *data
     }
     if (p->relayed)
         return rp_send_frame(&s->out, &s->holepuncher, buf,
-                             rp_wire_encode_relay(buf, cap, p->nonce, data, len));
+                             rp_wire_encode_relay(buf, cap, p->relay_nonce, data, len));
     return rp_send_frame(&s->out, to, buf, rp_wire_encode_data(buf, cap, data, len));
 }
 

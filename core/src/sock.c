@@ -271,6 +271,33 @@ int rp_sock_send(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf, si
     return RUPHIN_ERR_IO;
 }
 
+/* The TTL of IPv4 packets (also those a dual-stack socket sends to mapped
+ * addresses, on Linux) or the hop limit of IPv6 ones; for the hop limit, -1
+ * means the system's default. */
+static int set_ttl(const rp_sock *s, bool v4, int ttl)
+{
+    if (v4)
+        return setsockopt(NATIVE(s->fd), IPPROTO_IP, IP_TTL, (const char *)&ttl, sizeof ttl);
+    return setsockopt(NATIVE(s->fd), IPPROTO_IPV6, IPV6_UNICAST_HOPS, (const char *)&ttl,
+                      sizeof ttl);
+}
+
+int rp_sock_send_ttl(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf, size_t len,
+                     int ttl)
+{
+    int old = -1, rc;
+    socklen_t old_len = sizeof old;
+    bool v4 = to->family == 4;
+    /* IPv4 has no "default" value to go back to: remember the current one. */
+    if (v4 && getsockopt(NATIVE(s->fd), IPPROTO_IP, IP_TTL, (char *)&old, &old_len) != 0)
+        return rp_sock_send(s, to, buf, len);
+    if (set_ttl(s, v4, ttl) != 0)
+        return rp_sock_send(s, to, buf, len);
+    rc = rp_sock_send(s, to, buf, len);
+    set_ttl(s, v4, old);
+    return rc;
+}
+
 int rp_rx_batch_init(rp_rx_batch *b, unsigned capacity, size_t slot_size)
 {
     memset(b, 0, sizeof *b);

@@ -32,6 +32,11 @@ void rp_sock_close(rp_sock *s);
  * or RUPHIN_ERR_IO. */
 int rp_sock_send(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf, size_t len);
 
+/* rp_sock_send with an IP TTL (IPv6 hop limit) of its own: the packet
+ * dies after ttl routers. Where the TTL cannot be set it goes out as usual. */
+int rp_sock_send_ttl(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf, size_t len,
+                     int ttl);
+
 /* Datagrams are received a batch at a time (recvmmsg where the OS has it):
  * one system call for many datagrams is what lets a holepuncher run near
  * the machine's UDP limit. */

@@ -7,7 +7,7 @@
 #include "options.h"
 #include "roles.h"
 
-enum { LOG_LEN = 512 };
+enum { LOG_LEN = 1 << 18 }; /* room for a whole port scan (rp_scan) */
 
 typedef struct sent_frame {
     ruphin_addr to;
@@ -17,6 +17,7 @@ typedef struct sent_frame {
     uint8_t local_count;
     uint64_t token, cookie; /* RegisterExt, RegisterAckExt, Capabilities, JoinExt */
     size_t len;
+    int ttl;         /* 0: the socket's own */
 } sent_frame;
 
 static sent_frame sent[LOG_LEN];
@@ -29,11 +30,15 @@ static const ruphin_addr SERVER = {4, 0, 4000, 0, {198, 51, 100, 2}};
 static const ruphin_addr CLIENT = {4, 0, 5000, 0, {192, 0, 2, 3}};
 static const ruphin_addr STRANGER = {4, 0, 6000, 0, {192, 0, 2, 99}};
 
-static int capture(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len)
+static int nsent_total; /* also those past the log's end */
+
+static int capture_ttl(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len,
+                       int ttl)
 {
     rp_frame f;
     (void)ctx;
     CHECK_EQ(rp_wire_decode(frame, len, &f), RP_WIRE_OK); /* we only ever send valid frames */
+    nsent_total++;
     if (nsent < LOG_LEN) {
         sent[nsent].to = *to;
         sent[nsent].type = f.type;
@@ -43,9 +48,15 @@ static int capture(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_
         sent[nsent].token = f.token;
         sent[nsent].cookie = f.cookie;
         sent[nsent].len = len;
+        sent[nsent].ttl = ttl;
         nsent++;
     }
     return 0;
+}
+
+static int capture(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len)
+{
+    return capture_ttl(ctx, to, frame, len, 0);
 }
 
 static uint64_t last_nonce;
@@ -58,10 +69,10 @@ static uint64_t counter_nonce(void *ctx)
 
 static rp_output setup(rp_config *cfg)
 {
-    rp_output out = {capture, counter_nonce, NULL, &queue, stats};
+    rp_output out = {capture, counter_nonce, NULL, &queue, stats, capture_ttl};
     memset(&queue, 0, sizeof queue);
     memset(stats, 0, sizeof stats);
-    nsent = 0;
+    nsent = nsent_total = 0;
     rp_config_from_options(cfg, NULL); /* the documented defaults */
     cfg->max_sessions = 3;
     cfg->max_peers = 16;

@@ -220,6 +220,18 @@ static void test_server_hello_ext_before_announcement(void)
     rp_server_free(&s);
 }
 
+/* A generation-1 client told about SERVER (nonce, PeerInfoExt flags) at 2 ms. */
+static void punching_client(rp_client *c, rp_config *cfg, rp_output *out, uint64_t nonce,
+                            uint8_t flags)
+{
+    cfg->extensions = true;
+    rp_client_init(c, cfg, out, &HP, (const uint8_t *)"id", 2);
+    rp_client_start(c, 0);
+    rp_client_input(c, 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
+    rp_client_input(c, 2, &HP, peer_info_ext(nonce, flags, &SERVER, NULL, 0));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
+}
+
 static void test_client_ext_flow_and_adoption(void)
 {
     rp_config cfg;
@@ -337,34 +349,33 @@ static void test_peers_fall_back_to_the_relay(void)
     rp_server s;
     ruphin_event ev;
     int mark;
+    int64_t relay_from;
     uint8_t buf[64];
 
-    cfg.extensions = true;
-    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
-    rp_client_start(&c, 0);
-    rp_client_input(&c, 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
-    rp_client_input(&c, 2, &HP, peer_info_ext(7, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &SERVER,
-                                              NULL, 0));
-    pop();
-    /* Punching for a third of the handshake timeout, then relay hellos too. */
+    punching_client(&c, &cfg, &out, 7, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED);
+    /* Punching (and a pass of the port scan, with time for its answer),
+     * then relay hellos too. */
+    relay_from = 2 + rp_scan_delay(&cfg) + RP_SCAN_PASSES * rp_scan_pass_ms() +
+                 3 * cfg.punch_interval_ms;
+    CHECK(relay_from > cfg.handshake_timeout_ms / 3);
     mark = nsent;
-    RUN_CLOCK(rp_client_tick, &c, 3, 3335);
+    RUN_CLOCK(rp_client_tick, &c, 3, relay_from - 1);
     CHECK_EQ(count_sent(mark, RP_FRAME_RELAY, &HP), 0);
-    RUN_CLOCK(rp_client_tick, &c, 3336, 3500);
+    RUN_CLOCK(rp_client_tick, &c, relay_from, relay_from + cfg.punch_interval_ms);
     CHECK(count_sent(mark, RP_FRAME_RELAY, &HP) >= 1);
     /* The server's answer through the relay: relayed, reported as such. */
-    rp_client_input(&c, 3501, &HP, relay(7, ""));
+    rp_client_input(&c, relay_from + 101, &HP, relay(7, ""));
     ev = pop();
     CHECK(ev.type == RUPHIN_EVENT_RELAYED && ruphin_addr_equal(&ev.peer, &SERVER) == 1);
     CHECK_EQ(c.state, RUPHIN_STATE_RELAYED);
     mark = nsent;
     CHECK_EQ(rp_client_send_data(&c, (const uint8_t *)"x", 1, buf, sizeof buf), RUPHIN_OK);
     CHECK_EQ(count_sent(mark, RP_FRAME_RELAY, &HP), 1);
-    rp_client_input(&c, 3502, &HP, relay(7, "back"));
+    rp_client_input(&c, relay_from + 102, &HP, relay(7, "back"));
     ev = pop();
     CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 4);
     /* A direct hello later upgrades to a direct connection. */
-    rp_client_input(&c, 3503, &SERVER, FRAME("\x00\x04\x00\x08"));
+    rp_client_input(&c, relay_from + 103, &SERVER, FRAME("\x00\x04\x00\x08"));
     CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
     CHECK_EQ(c.state, RUPHIN_STATE_CONNECTED);
 
@@ -383,9 +394,14 @@ static void test_peers_fall_back_to_the_relay(void)
     rp_server_input(&s, 21, &HP, relay(7, "hi"));
     ev = pop();
     CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 2 && ruphin_addr_equal(&ev.peer, &CLIENT) == 1);
+    /* A late re-join's announcement (a new nonce): replies stay in the pair
+     * the client relays through. */
+    rp_server_input(&s, 21, &HP, peer_info_ext(9, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &CLIENT,
+                                               NULL, 0));
     mark = nsent;
     CHECK_EQ(rp_server_send_data(&s, &CLIENT, (const uint8_t *)"yo", 2, buf, sizeof buf), RUPHIN_OK);
     CHECK_EQ(count_sent(mark, RP_FRAME_RELAY, &HP), 1);
+    CHECK_EQ(sent[nsent - 1].nonce, 7);
     rp_server_input(&s, 22, &HP, relay(8, "x")); /* another pair's nonce */
     CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
     rp_server_free(&s);
@@ -411,6 +427,275 @@ static void test_group_nonces_come_back_to_their_member(void)
     }
 }
 
+/* Frames of a type sent since log index from to addr's IP, at any port but addr's. */
+static int count_probes(int from, const ruphin_addr *addr)
+{
+    int i, n = 0;
+    for (i = from; i < nsent; i++)
+        n += sent[i].type == RP_FRAME_HELLO_EXT && sent[i].to.port != addr->port &&
+             memcmp(sent[i].to.ip, addr->ip, 4) == 0;
+    return n;
+}
+
+/* One pass of the scan reaches every port of the range once but the centre. */
+static void test_scan_order_covers_the_range(void)
+{
+    static uint8_t seen[65536];
+    uint32_t i;
+    uint16_t centers[] = {1024, 5000, 65535}, c;
+    for (c = 0; c < 3; c++) {
+        memset(seen, 0, sizeof seen);
+        for (i = 0; i < RP_SCAN_PORTS - 1; i++)
+            seen[rp_scan_port(centers[c], i)]++;
+        for (i = 0; i < 65536; i++)
+            if (seen[i] != (i >= RP_SCAN_FIRST_PORT && i != centers[c]))
+                CHECK(0);
+    }
+    CHECK_EQ(rp_scan_port(5000, 0), 5001); /* the neighbours first */
+    CHECK_EQ(rp_scan_port(5000, 1), 4999);
+    CHECK_EQ(rp_scan_port(65535, 0), 1024); /* wrapping around */
+    { ruphin_addr lo = {4, 0, 5000, 0, {127, 0, 0, 1}};
+      CHECK(rp_scan_possible(&SERVER) && !rp_scan_possible(&lo)); }
+}
+
+/* Against a NAT that maps a new port per destination, the server probes the
+ * client's ports once punching had its chance, paced, bounded, one pass
+ * after another, and stops as soon as the client proves itself. */
+static void test_server_scans_a_client_that_does_not_answer(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = ext_server(&cfg, &out);
+    int64_t start = 10 + rp_scan_delay(&cfg), pass_ms;
+    int mark = nsent;
+
+    rp_server_input(&s, 10, &HP, peer_info_ext(77, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &CLIENT, NULL, 0));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
+    /* Punches die on the way to a client behind a NAT (low TTL). */
+    CHECK(nsent == mark + 1 && sent[mark].ttl == RP_LOW_TTL);
+    RUN_CLOCK(rp_server_tick, &s, 11, start - 1);
+    CHECK_EQ(count_probes(mark, &CLIENT), 0);
+    CHECK(sent[nsent - 1].ttl == RP_LOW_TTL && count_sent(mark, RP_FRAME_HELLO_EXT, &CLIENT) == 5);
+    /* Then batches every few ms, at full TTL. */
+    mark = nsent;
+    RUN_CLOCK(rp_server_tick, &s, start, start);
+    CHECK_EQ(sent[nsent - 1].ttl, 0);
+    CHECK_EQ(count_probes(mark, &CLIENT), RP_SCAN_BATCH);
+    CHECK_EQ(sent[mark].nonce, 77);
+    CHECK_EQ(rp_server_deadline(&s), start + RP_SCAN_GAP_MS);
+    /* The client joins again (a new nonce for the same client): the scan goes on. */
+    rp_server_input(&s, start + 1, &HP, peer_info_ext(78, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &CLIENT, NULL, 0));
+    pass_ms = (RP_SCAN_PORTS - 1 + RP_SCAN_BATCH - 1) / RP_SCAN_BATCH * RP_SCAN_GAP_MS;
+    RUN_CLOCK(rp_server_tick, &s, start + 1, start + pass_ms - 1);
+    CHECK(count_probes(mark, &CLIENT) >= RP_SCAN_PORTS - 1 &&
+          count_probes(mark, &CLIENT) < RP_SCAN_PORTS - 1 + RP_SCAN_BATCH);
+    /* The client's hello from the port its NAT chose: connected, no more probes. */
+    CHECK_EQ(sent[nsent - 1].nonce, 78);
+    rp_server_input(&s, start + pass_ms, &CLIENT_NATTED, hello_ext(RP_HELLO_EXT_REQ, 78));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+    mark = nsent;
+    RUN_CLOCK(rp_server_tick, &s, start + pass_ms, start + 2 * pass_ms);
+    CHECK_EQ(count_probes(mark, &CLIENT_NATTED), 0);
+    CHECK_EQ(s.scanning, 0);
+    rp_server_free(&s);
+}
+
+/* Whom the server scans and how it punches, from the client's addresses:
+ * a client without NAT gets full punches after the first; a client whose
+ * NAT kept its port (a cone NAT) is not scanned. */
+static void test_server_punch_ttl_and_scan_choice(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = ext_server(&cfg, &out);
+    ruphin_addr stranger_lan = STRANGER, unproven = CLIENT_NATTED;
+    int64_t last = 10 + rp_scan_delay(&cfg) + 100;
+    int mark = nsent, i;
+
+    /* CLIENT is its own local address: no NAT. STRANGER's NAT kept its port. */
+    stranger_lan.ip[0] = 10;
+    rp_server_input(&s, 10, &HP, peer_info_ext(77, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &CLIENT, &CLIENT, 1));
+    rp_server_input(&s, 10, &HP, peer_info_ext(78, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &STRANGER, &stranger_lan, 1));
+    /* Full TTL to the client without NAT, low TTL to the other's public
+     * address (full to its LAN address). */
+    CHECK(sent[mark].ttl == 0 && ruphin_addr_equal(&sent[mark].to, &CLIENT) == 1);
+    CHECK(sent[mark + 1].ttl == 0 && ruphin_addr_equal(&sent[mark + 1].to, &CLIENT) == 1);
+    CHECK(sent[mark + 2].ttl == RP_LOW_TTL && ruphin_addr_equal(&sent[mark + 2].to, &STRANGER) == 1);
+    CHECK(sent[mark + 3].ttl == 0 && ruphin_addr_equal(&sent[mark + 3].to, &stranger_lan) == 1);
+    RUN_CLOCK(rp_server_tick, &s, 11, last - 1);
+    mark = nsent;
+    rp_server_tick(&s, last);
+    CHECK_EQ(nsent - mark, 4); /* punches, not probes */
+    for (i = mark; i < nsent; i++)
+        CHECK_EQ(sent[i].ttl, ruphin_addr_equal(&sent[i].to, &STRANGER) ? RP_LOW_TTL : 0);
+    CHECK_EQ(count_probes(0, &CLIENT), 0);
+    CHECK_EQ(count_probes(0, &STRANGER), 0);
+    /* Without the relay, the holepuncher vouched for no address: no scan. */
+    unproven.ip[3] = 77;
+    rp_server_input(&s, last, &HP, peer_info_ext(80, RP_PEER_SPEAKS_EXT, &unproven, NULL, 0));
+    RUN_CLOCK(rp_server_tick, &s, last + 1, last + 2 * rp_scan_delay(&cfg));
+    CHECK_EQ(count_probes(0, &unproven), 0);
+    rp_server_free(&s);
+}
+
+/* The client probes the server's ports once punching had its chance, and
+ * connects on the answer from the port the server's NAT chose for it; a
+ * failed handshake ends the scan with it. */
+static void test_client_scans_the_server(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    ruphin_addr natted = SERVER;
+    int64_t start = 2 + rp_scan_delay(&cfg);
+    int mark;
+
+    natted.port = 51234;
+    punching_client(&c, &cfg, &out, 42, RP_PEER_SPEAKS_EXT);
+    mark = nsent;
+    RUN_CLOCK(rp_client_tick, &c, 3, start - 1);
+    CHECK_EQ(count_probes(mark, &SERVER), 0);
+    CHECK_EQ(rp_client_deadline(&c), start);
+    RUN_CLOCK(rp_client_tick, &c, start, start + 10 * RP_SCAN_GAP_MS - 1);
+    CHECK_EQ(count_probes(mark, &SERVER), 10 * RP_SCAN_BATCH);
+    CHECK(sent[nsent - 1].ttl == 0 && sent[nsent - 1].nonce == 42);
+    rp_client_input(&c, start + 100, &natted, hello_ext(RP_HELLO_EXT_RESP, 42));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+    CHECK(ruphin_addr_equal(&c.server, &natted) == 1);
+    mark = nsent;
+    RUN_CLOCK(rp_client_tick, &c, start + 100, start + 1000);
+    CHECK_EQ(count_probes(mark, &natted), 0);
+
+    /* No answer at all: two passes at most, nothing after the timeout. */
+    out = setup(&cfg);
+    punching_client(&c, &cfg, &out, 42, RP_PEER_SPEAKS_EXT);
+    RUN_CLOCK(rp_client_tick, &c, 3, cfg.handshake_timeout_ms + 1000);
+    CHECK_EQ(c.state, RUPHIN_STATE_FAILED);
+    CHECK_EQ(count_probes(0, &SERVER), RP_SCAN_PASSES * (RP_SCAN_PORTS - 1));
+    CHECK_EQ(rp_client_deadline(&c), RUPHIN_NO_DEADLINE);
+}
+
+/* Each join gets a new nonce, which the peers learn at different times:
+ * hellos with the one before the latest still prove the peer, older ones
+ * do not. */
+static void test_the_nonce_before_a_rejoin_still_counts(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = ext_server(&cfg, &out);
+    rp_client c;
+
+    rp_server_input(&s, 10, &HP, peer_info_ext(5, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
+    rp_server_input(&s, 11, &HP, peer_info_ext(6, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
+    rp_server_input(&s, 12, &HP, peer_info_ext(7, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
+    rp_server_input(&s, 20, &CLIENT_NATTED, hello_ext(RP_HELLO_EXT_REQ, 5)); /* too old */
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    rp_server_input(&s, 21, &CLIENT_NATTED, hello_ext(RP_HELLO_EXT_REQ, 6));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].nonce == 6);
+    rp_server_free(&s);
+
+    out = setup(&cfg);
+    punching_client(&c, &cfg, &out, 42, RP_PEER_SPEAKS_EXT);
+    rp_client_input(&c, 3, &HP, peer_info_ext(43, RP_PEER_SPEAKS_EXT, &SERVER, NULL, 0));
+    rp_client_input(&c, 4, &HP, peer_info_ext(44, RP_PEER_SPEAKS_EXT, &SERVER, NULL, 0));
+    rp_client_input(&c, 5, &SERVER, hello_ext(RP_HELLO_EXT_RESP, 42));
+    CHECK_EQ(c.state, RUPHIN_STATE_PUNCHING);
+    rp_client_input(&c, 6, &SERVER, hello_ext(RP_HELLO_EXT_RESP, 43));
+    CHECK_EQ(c.state, RUPHIN_STATE_CONNECTED);
+}
+
+/* A client ticked late scans slower (a few batches made up for per tick):
+ * the relay waits for the end of the scan, but not into the last quarter
+ * of the handshake. */
+static void test_the_relay_waits_for_a_late_scan(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    int64_t t, quarter = cfg.handshake_timeout_ms / 4;
+
+    punching_client(&c, &cfg, &out, 7, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED);
+    for (t = 50; t < cfg.handshake_timeout_ms - quarter; t += 50) {
+        rp_client_tick(&c, t);
+        CHECK_EQ(count_sent(0, RP_FRAME_RELAY, &HP), 0);
+    }
+    CHECK(rp_scan_running(&c.scan));
+    RUN_CLOCK(rp_client_tick, &c, t, t + cfg.punch_interval_ms);
+    CHECK(count_sent(0, RP_FRAME_RELAY, &HP) >= 1);
+    /* On time, the scan ends earlier: so does the wait. */
+    out = setup(&cfg);
+    punching_client(&c, &cfg, &out, 7, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED);
+    cfg.handshake_timeout_ms = 60000;
+    c.cfg.handshake_timeout_ms = 60000;
+    c.give_up = 60000;
+    for (t = 3; rp_scan_running(&c.scan); t += 50)
+        rp_client_tick(&c, t);
+    CHECK_EQ(count_sent(0, RP_FRAME_RELAY, &HP), 0);
+    RUN_CLOCK(rp_client_tick, &c, t, t + 2 * cfg.punch_interval_ms);
+    CHECK(count_sent(0, RP_FRAME_RELAY, &HP) >= 1);
+}
+
+/* A scan that found nobody (maybe a join from a forged address) keeps the
+ * server from scanning again for a while. */
+static void test_a_fruitless_scan_quiets_the_server(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = ext_server(&cfg, &out);
+    int64_t end = 10 + rp_scan_delay(&cfg) + RP_SCAN_PASSES * rp_scan_pass_ms();
+    int mark;
+
+    rp_server_input(&s, 10, &HP, peer_info_ext(77, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &CLIENT, NULL, 0));
+    RUN_CLOCK(rp_server_tick, &s, 11, end + 10);
+    CHECK_EQ(count_probes(0, &CLIENT), RP_SCAN_PASSES * (RP_SCAN_PORTS - 1));
+    rp_server_input(&s, end + 20, &HP, peer_info_ext(78, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &STRANGER, NULL, 0));
+    mark = nsent;
+    RUN_CLOCK(rp_server_tick, &s, end + 21, end + RP_SCAN_QUIET_MS - 1);
+    CHECK_EQ(count_probes(mark, &STRANGER), 0);
+    mark = nsent;
+    rp_server_input(&s, end + RP_SCAN_QUIET_MS, &HP,
+                    peer_info_ext(79, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &CLIENT_NATTED, NULL, 0));
+    RUN_CLOCK(rp_server_tick, &s, end + RP_SCAN_QUIET_MS,
+              end + RP_SCAN_QUIET_MS + rp_scan_delay(&cfg));
+    CHECK_EQ(count_probes(mark, &CLIENT_NATTED), RP_SCAN_BATCH); /* the first batch */
+    rp_server_free(&s);
+}
+
+/* A probe or its answer lost: the probe goes again with every Join and
+ * Register until the holepuncher answered. */
+static void test_the_probe_is_repeated_until_answered(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    rp_server s;
+
+    cfg.extensions = true;
+    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_client_start(&c, 0);
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 1);
+    RUN_CLOCK(rp_client_tick, &c, 1, cfg.retransmit_ms);
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 2);
+    CHECK_EQ(count_sent(0, RP_FRAME_JOIN, &HP), 2);
+    rp_client_input(&c, cfg.retransmit_ms + 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
+    CHECK_EQ(count_sent(0, RP_FRAME_JOIN_EXT, &HP), 1);
+    RUN_CLOCK(rp_client_tick, &c, cfg.retransmit_ms + 1, 3 * cfg.retransmit_ms);
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 2); /* answered: no more */
+
+    out = setup(&cfg);
+    cfg.extensions = true;
+    rp_server_init(&s, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_server_start(&s, 0);
+    RUN_CLOCK(rp_server_tick, &s, 1, cfg.retransmit_ms);
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 2);
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER, &HP), 1);
+    rp_server_input(&s, cfg.retransmit_ms + 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_EXT, &HP), 1);
+    rp_server_free(&s);
+}
+
 int main(void)
 {
     RUN(test_group_nonces_come_back_to_their_member);
@@ -424,5 +709,13 @@ int main(void)
     RUN(test_client_with_generation0_server);
     RUN(test_relay_through_the_holepuncher);
     RUN(test_peers_fall_back_to_the_relay);
+    RUN(test_scan_order_covers_the_range);
+    RUN(test_server_scans_a_client_that_does_not_answer);
+    RUN(test_server_punch_ttl_and_scan_choice);
+    RUN(test_client_scans_the_server);
+    RUN(test_the_nonce_before_a_rejoin_still_counts);
+    RUN(test_the_relay_waits_for_a_late_scan);
+    RUN(test_a_fruitless_scan_quiets_the_server);
+    RUN(test_the_probe_is_repeated_until_answered);
     return check_report();
 }

@@ -86,6 +86,12 @@ static void test_server_punch_connect_data(void)
     CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_REQ, &CLIENT), 1);
     RUN_CLOCK(rp_server_tick, &s, 101, 1100); /* paced at 100 ms */
     CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_REQ, &CLIENT), 11);
+    { /* the first five die before the client's router (low TTL), then full */
+        int i, n = 0;
+        for (i = mark; i < nsent; i++)
+            if (sent[i].type == RP_FRAME_HELLO_REQ)
+                CHECK_EQ(sent[i].ttl, n++ < RP_LOW_TTL_PUNCHES ? RP_LOW_TTL : 0);
+    }
     CHECK_EQ(rp_server_can_send(&s, &CLIENT), RUPHIN_ERR_UNKNOWN_PEER);
     rp_server_input(&s, 1150, &CLIENT, FRAME("\x00\x04\x00\x08"));
     CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_RESP, &CLIENT), 1);
