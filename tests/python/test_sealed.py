@@ -59,6 +59,19 @@ def test_sealed_peers_connect_and_exchange(hp):
         assert server.stats()["rx_rejected"] == client.stats()["rx_rejected"] == 0
 
 
+def test_no_early_data_on_a_sealed_session(hp):
+    """Before CONNECTED (the server has not proven the key) send refuses."""
+    key = ruphin.generate_key()
+    server, client = sealed_pair(hp, key, key)
+    with server, client:
+        pump(hp, server, client, until=saw(client, ruphin.EventType.PEER_ANNOUNCED))
+        assert client.state != ruphin.State.CONNECTED  # the seal needs more round trips
+        with pytest.raises(ruphin.NotConnected):
+            client.send(b"too early")
+        pump(hp, server, client, until=both_connected(server, client))
+        client.send(b"in time")
+
+
 @pytest.mark.parametrize("client_key", [None, "other"])
 def test_a_client_without_the_key_never_connects(hp, client_key):
     key = ruphin.generate_key()
