@@ -339,7 +339,8 @@ class Lab:
 
 class Probe:
     """A running udp_probe.py; finish() waits for it and parses its output
-    into datagrams [(text, src_ip, src_port)], rtts [ms] and received."""
+    into datagrams [(text, src_ip, src_port)], rtts [ms], marks {name:
+    seconds} and received."""
 
     def __init__(self, proc):
         self.proc = proc
@@ -352,9 +353,11 @@ class Probe:
         out, err = self.proc.communicate(timeout=timeout)
         if self.proc.returncode != 0:
             raise RuntimeError(f"udp_probe failed: {err}")
-        self.datagrams, self.rtts = [], []
+        self.datagrams, self.rtts, self.marks = [], [], {}
         for words in (line.split() for line in out.splitlines()):
-            if words[0] == "rtt":
+            if words[0] == "mark":
+                self.marks[words[1]] = float(words[2])
+            elif words[0] == "rtt":
                 self.rtts.append(float(words[1]))
             elif words[0] == "received":
                 self.received = int(words[1])

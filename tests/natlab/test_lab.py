@@ -117,24 +117,40 @@ def test_a_low_ttl_packet_opens_the_mapping_without_causing_a_clash(server_kind)
         assert outside.finish().texts() == []
 
 
-@pytest.mark.parametrize("kind", ["restricted", "restricted-open"])
-def test_punching_by_hand_when_packets_cross_on_the_wire(kind):
-    """Hole punching with plain sockets: both peers tell a rendezvous their
-    mapping, it says go to both at once, and both send. With 20 ms one-way
-    delay the packets cross on the wire, so even the clash-prone router has
-    seen its host's packet first, and both directions open (p1 may still be
-    lost if a busy machine holds one peer back for longer than the delay)."""
-    with Lab(kind, kind, delay_ms=20) as lab:
+def punch_by_hand(kind, delay_ms):
+    """Both peers tell a rendezvous their mapping, it says go to both at
+    once, and both send p1, then p2. Returns what each peer received and how
+    far apart in time (ms) the two sent p1."""
+    with Lab(kind, kind, delay_ms=delay_ms) as lab:
         rendezvous = lab.probe("holepuncher", 5000, "recv:1")
-        peers = [lab.probe(role, 4000, f"send:{HP_ADDR}:5000:here", "await:3",
+        peers = [lab.probe(role, 4000, f"send:{HP_ADDR}:5000:here", "await:3", "mark:p1",
                            f"send:{other}:4000:p1", "sleep:0.1", f"send:{other}:4000:p2", "recv:1")
                  for role, other in (("server", CLIENT_PUBLIC), ("client", SERVER_PUBLIC))]
         mappings = rendezvous.finish().datagrams
         lab.probe("holepuncher", 5000,
                   *(f"send:{ip}:{port}:go" for _, ip, port in mappings)).finish()
-        server, client = (p.finish().datagrams for p in peers)
-    assert ("p2", CLIENT_PUBLIC, 4000) in server
-    assert ("p2", SERVER_PUBLIC, 4000) in client
+        server, client = (p.finish() for p in peers)
+    skew_ms = abs(server.marks["p1"] - client.marks["p1"]) * 1000
+    return server.datagrams, client.datagrams, skew_ms
+
+
+@pytest.mark.parametrize("kind", ["restricted", "restricted-open"])
+def test_punching_by_hand_when_packets_cross_on_the_wire(kind):
+    """Hole punching with plain sockets. With 20 ms one-way delay the
+    packets cross on the wire, so even the clash-prone router has seen its
+    host's packet first, and both directions open (p1 may still be lost).
+    That needs both peers to send within the delay of each other: a trial
+    where a busy machine held one back longer proves nothing and is run
+    again."""
+    skews = []
+    for _ in range(5):
+        server, client, skew_ms = punch_by_hand(kind, delay_ms=20)
+        if skew_ms < 15:
+            assert ("p2", CLIENT_PUBLIC, 4000) in server
+            assert ("p2", SERVER_PUBLIC, 4000) in client
+            return
+        skews.append(round(skew_ms, 1))
+    pytest.skip(f"the machine is too busy: the peers' first sends were {skews} ms apart")
 
 
 def test_same_nat_peers_share_a_public_address_and_reach_each_other_on_the_lan():

@@ -12,6 +12,8 @@ binds 0.0.0.0:PORT (0: any), prints "bound PORT", then does each STEP in turn:
     await:SECONDS         the same, but only until the first one
     echo:SECONDS          the same, and send each one back to where it came from
     rtt:HOST:PORT:N       N times: send, wait for the echo, print "rtt MS"
+    mark:NAME             print "mark NAME SECONDS" (the monotonic clock, which
+                          every namespace shares)
 
 and at the end prints "received N" (all datagrams received by recv/echo).
 """
@@ -69,6 +71,8 @@ def main():
             time.sleep(float(arg))
         elif verb in ("recv", "echo", "await"):
             receive(sock, float(arg), verb == "echo", verb == "await")
+        elif verb == "mark":
+            print("mark", arg, time.monotonic(), flush=True)
         elif verb == "rtt":
             host, port, n = arg.split(":")
             rtt(sock, host, int(port), int(n))
