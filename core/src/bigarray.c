@@ -30,6 +30,11 @@ void *rp_big_resize(void *p, size_t old_size, size_t new_size)
     return q;
 }
 
+void *rp_big_zeroed(size_t size)
+{
+    return rp_big_resize(NULL, 0, size); /* anonymous mappings start zeroed */
+}
+
 void rp_big_free(void *p, size_t size)
 {
     if (p != NULL)
@@ -40,6 +45,11 @@ void *rp_big_resize(void *p, size_t old_size, size_t new_size)
 {
     (void)old_size;
     return realloc(p, new_size);
+}
+
+void *rp_big_zeroed(size_t size)
+{
+    return calloc(1, size);
 }
 
 void rp_big_free(void *p, size_t size)

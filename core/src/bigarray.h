@@ -12,6 +12,8 @@
 /* resize(NULL, 0, n) allocates; on failure it returns NULL and p stays
  * valid. Sizes are the caller's to remember. */
 void *rp_big_resize(void *p, size_t old_size, size_t new_size);
+/* A new array of size bytes, all zero (fresh pages: nothing is written). */
+void *rp_big_zeroed(size_t size);
 void rp_big_free(void *p, size_t size);
 
 #endif

@@ -5,9 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NIL UINT32_MAX
+#define NIL UINT32_MAX /* end of the expiry list */
 
 enum { MIN_CAPACITY = 64 };
+
+/* Old buckets moved into a resized index per add or remove. The move must
+ * end before the next resize: after a doubling, as many adds come first as
+ * there are old buckets (1 per add would do); after a halving, an eighth as
+ * many removes (8 per remove would do). A resize that still comes early
+ * finishes the move first. */
+enum { MIGRATE_STEP = 16 };
 
 /* Memory latency, not arithmetic, is what a large table costs: prefetching
  * the lines the next steps will touch lets their misses overlap. */
@@ -16,8 +23,6 @@ enum { MIN_CAPACITY = 64 };
 #else
 #define PREFETCH(addr) ((void)(addr))
 #endif
-
-enum { REHASH_AHEAD = 16 }; /* records hashed ahead of the one being linked */
 
 static uint64_t load64(const uint8_t *p)
 {
@@ -73,9 +78,29 @@ static uint32_t index_of(const rp_sessions *t, const rp_session *s)
     return (uint32_t)(s - t->items);
 }
 
+/* Hash links (bucket heads and chain fields) hold a record's index plus one,
+ * so that zero, what fresh memory holds, means "none". */
+static uint32_t link_of(uint32_t i)
+{
+    return i + 1;
+}
+
+static rp_session *record_at(const rp_sessions *t, uint32_t link)
+{
+    return &t->items[link - 1];
+}
+
+/* The bucket that holds, or will hold, the ids of hash h. */
+static uint32_t *bucket_for(const rp_sessions *t, uint32_t h)
+{
+    if (t->old_buckets != NULL && (h & t->old_mask) >= t->migrated)
+        return &t->old_buckets[h & t->old_mask];
+    return &t->buckets[h & t->bucket_mask];
+}
+
 static uint32_t *bucket_of(const rp_sessions *t, const uint8_t *id, size_t len)
 {
-    return &t->buckets[hash_id(t, id, len) & t->bucket_mask];
+    return bucket_for(t, hash_id(t, id, len));
 }
 
 static size_t items_size(uint32_t capacity)
@@ -88,49 +113,60 @@ static size_t buckets_size(uint32_t nbuckets)
     return (size_t)nbuckets * sizeof(uint32_t);
 }
 
-static void free_buckets(rp_sessions *t)
+/* Relinks every record of old bucket b into the new index. */
+static void migrate_bucket(rp_sessions *t, uint32_t b)
 {
-    if (t->buckets != NULL)
-        rp_big_free(t->buckets, buckets_size(t->bucket_mask + 1));
-    t->buckets = NULL;
-}
-
-/* Links every record into the (empty) index, in record order: the records
- * are read in sequence and the bucket each one goes to is hashed
- * REHASH_AHEAD records early and prefetched, so that the random bucket
- * accesses overlap instead of stalling one by one (a million records). */
-static void index_all(rp_sessions *t)
-{
-    uint32_t ahead[REHASH_AHEAD], i;
-    for (i = 0; i < t->count + REHASH_AHEAD; i++) {
-        if (i >= REHASH_AHEAD) { /* first link record j, whose slot i reuses */
-            uint32_t j = i - REHASH_AHEAD, *head = &t->buckets[ahead[j % REHASH_AHEAD]];
-            t->items[j].chain = *head;
-            *head = j;
-        }
-        if (i < t->count) {
-            uint32_t *head = bucket_of(t, t->items[i].id, t->items[i].id_len);
-            ahead[i % REHASH_AHEAD] = (uint32_t)(head - t->buckets);
-            PREFETCH(head);
-        }
+    uint32_t link = t->old_buckets[b];
+    while (link != 0) {
+        rp_session *s = record_at(t, link);
+        uint32_t next = s->chain;
+        uint32_t *head = &t->buckets[hash_id(t, s->id, s->id_len) & t->bucket_mask];
+        s->chain = *head;
+        *head = link;
+        link = next;
     }
 }
 
-/* Rebuilds the hash index with nbuckets (a power of two) buckets. */
-static int rehash(rp_sessions *t, uint32_t nbuckets)
+/* Moves up to n more old buckets; frees the old index once it is empty. */
+static void migrate(rp_sessions *t, uint32_t n)
 {
-    uint32_t *buckets = rp_big_resize(NULL, 0, buckets_size(nbuckets));
+    if (t->old_buckets == NULL)
+        return;
+    for (; n > 0 && t->migrated <= t->old_mask; n--) {
+        if (t->migrated + MIGRATE_STEP <= t->old_mask) { /* a record soon relinked */
+            uint32_t ahead = t->old_buckets[t->migrated + MIGRATE_STEP];
+            if (ahead != 0)
+                PREFETCH(record_at(t, ahead));
+        }
+        migrate_bucket(t, t->migrated);
+        t->migrated++;
+    }
+    if (t->migrated > t->old_mask) {
+        rp_big_free(t->old_buckets, buckets_size(t->old_mask + 1));
+        t->old_buckets = NULL;
+        t->migrated = 0;
+    }
+}
+
+/* Starts moving the index to nbuckets (a power of two) buckets; the adds and
+ * removes that follow finish the move. */
+static int reindex(rp_sessions *t, uint32_t nbuckets)
+{
+    uint32_t *buckets;
+    migrate(t, UINT32_MAX); /* at most one move at a time */
+    buckets = rp_big_zeroed(buckets_size(nbuckets));
     if (buckets == NULL)
         return RUPHIN_ERR_NOMEM;
-    free_buckets(t);
+    t->old_buckets = t->buckets; /* NULL for a new table: nothing to move */
+    t->old_mask = t->bucket_mask;
+    t->migrated = 0;
     t->buckets = buckets;
     t->bucket_mask = nbuckets - 1;
-    memset(buckets, 0xff, (size_t)nbuckets * sizeof *buckets);
-    index_all(t);
     return RUPHIN_OK;
 }
 
-/* Resizes the record array to capacity and the index to match it. */
+/* Resizes the record array to capacity and starts the index's move to match
+ * it. On failure the table stays valid (its index may stay smaller). */
 static int resize(rp_sessions *t, uint32_t capacity)
 {
     rp_session *items = rp_big_resize(t->items, items_size(t->capacity),
@@ -139,7 +175,7 @@ static int resize(rp_sessions *t, uint32_t capacity)
         return RUPHIN_ERR_NOMEM;
     t->items = items;
     t->capacity = capacity;
-    return rehash(t, capacity);
+    return reindex(t, capacity);
 }
 
 int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed)
@@ -154,18 +190,21 @@ int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed)
 void rp_sessions_free(rp_sessions *t)
 {
     rp_big_free(t->items, items_size(t->capacity));
-    free_buckets(t);
+    if (t->buckets != NULL)
+        rp_big_free(t->buckets, buckets_size(t->bucket_mask + 1));
+    if (t->old_buckets != NULL)
+        rp_big_free(t->old_buckets, buckets_size(t->old_mask + 1));
     memset(t, 0, sizeof *t);
 }
 
 rp_session *rp_sessions_find(const rp_sessions *t, const uint8_t *id, size_t id_len)
 {
-    uint32_t i = *bucket_of(t, id, id_len);
-    while (i != NIL) {
-        rp_session *s = &t->items[i];
+    uint32_t link = *bucket_of(t, id, id_len);
+    while (link != 0) {
+        rp_session *s = record_at(t, link);
         if (s->id_len == id_len && memcmp(s->id, id, id_len) == 0)
             return s;
-        i = s->chain;
+        link = s->chain;
     }
     return NULL;
 }
@@ -175,8 +214,8 @@ void rp_sessions_prefetch(const rp_sessions *t, const uint8_t *id, size_t id_len
     const uint32_t *head = bucket_of(t, id, id_len);
     if (round == 0) {
         PREFETCH(head);
-    } else if (*head != NIL) {
-        const rp_session *s = &t->items[*head];
+    } else if (*head != 0) {
+        const rp_session *s = record_at(t, *head);
         PREFETCH(s);
         PREFETCH((const uint8_t *)(s + 1) - 1); /* a record may straddle two lines */
     }
@@ -210,8 +249,8 @@ static void list_unlink(rp_sessions *t, uint32_t i)
 static uint32_t *link_to(rp_sessions *t, uint32_t i)
 {
     uint32_t *link = bucket_of(t, t->items[i].id, t->items[i].id_len);
-    while (*link != i)
-        link = &t->items[*link].chain;
+    while (*link != link_of(i))
+        link = &record_at(t, *link)->chain;
     return link;
 }
 
@@ -231,8 +270,11 @@ rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
     *full = t->count >= t->limit;
     if (*full || id_len > RUPHIN_MAX_SESSION_ID)
         return NULL;
-    if (t->count == t->capacity && resize(t, t->capacity * 2) != RUPHIN_OK)
-        return NULL;
+    if (t->count == t->capacity)
+        resize(t, t->capacity * 2); /* if only the index failed to grow, it still works */
+    if (t->count == t->capacity)
+        return NULL; /* out of memory */
+    migrate(t, MIGRATE_STEP);
     i = t->count++;
     s = &t->items[i];
     memset(s, 0, sizeof *s);
@@ -243,7 +285,7 @@ rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
     s->expires = expires;
     head = bucket_of(t, id, id_len);
     s->chain = *head;
-    *head = i;
+    *head = link_of(i);
     list_append(t, i);
     return s;
 }
@@ -267,7 +309,7 @@ rp_session *rp_sessions_oldest(const rp_sessions *t)
 static void move_record(rp_sessions *t, uint32_t from, uint32_t to)
 {
     rp_session *s = &t->items[from];
-    *link_to(t, from) = to;
+    *link_to(t, from) = link_of(to);
     if (s->older != NIL)
         t->items[s->older].newer = to;
     else
@@ -289,6 +331,7 @@ void rp_sessions_remove(rp_sessions *t, rp_session *s)
     if (i != last)
         move_record(t, last, i);
     t->count--;
+    migrate(t, MIGRATE_STEP);
     /* Give memory back once the table is mostly empty. */
     if (t->capacity > MIN_CAPACITY && t->count < t->capacity / 4)
         resize(t, t->capacity / 2); /* on failure the larger table stays valid */

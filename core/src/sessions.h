@@ -5,7 +5,9 @@
  * records live in one array and refer to each other by index; a hash index
  * (chained through the records) finds an id; a FIFO list ordered by expiry
  * time finds what expires next, so expiring costs work proportional to what
- * expires. All sessions share one lifetime, so "refresh" means "move to the
+ * expires. The index grows and shrinks incrementally: a resize allocates the
+ * new bucket array and every later add or remove moves a few old buckets
+ * into it, so no request waits while millions of records are relinked. All sessions share one lifetime, so "refresh" means "move to the
  * newest end" and the list stays sorted. Removal swaps the last record into
  * the hole, so the array stays dense and shrinks as sessions expire.
  */
@@ -25,7 +27,7 @@ typedef struct rp_session {
     uint8_t ip[16];
     uint32_t expires; /* low 32 bits of the ms clock; compared wrap-safe */
     uint32_t older, newer; /* expiry list */
-    uint32_t chain;        /* next record in the same hash bucket */
+    uint32_t chain;        /* next record in the same hash bucket, plus one (0: none) */
 } rp_session;
 
 /* Flags kept in the family byte (the record has no byte to spare, and the
@@ -40,8 +42,14 @@ enum {
 typedef struct rp_sessions {
     rp_session *items;
     uint32_t count, capacity, limit;
-    uint32_t *buckets; /* head record per bucket; bucket_mask + 1 of them */
+    /* Hash index: first record per bucket, plus one (0: none), so that a
+     * fresh zeroed mapping is an empty index. */
+    uint32_t *buckets; /* bucket_mask + 1 of them */
     uint32_t bucket_mask;
+    /* While a resize is in progress, the index it replaces: an id whose old
+     * bucket is below `migrated` is in `buckets`, any other still here. */
+    uint32_t *old_buckets; /* old_mask + 1 of them, or NULL */
+    uint32_t old_mask, migrated;
     uint32_t oldest, newest;
     uint64_t seed;
 } rp_sessions;

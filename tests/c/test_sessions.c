@@ -127,10 +127,77 @@ static void test_hash_collisions_still_found(void)
     rp_sessions_free(&t);
 }
 
+static int all_found(const rp_sessions *t, int from, int to)
+{
+    int i, missing = 0;
+    for (i = from; i < to; i++)
+        missing += rp_sessions_find(t, (const uint8_t *)&i, sizeof i) == NULL;
+    return missing == 0;
+}
+
+static void test_growth_relinks_a_few_buckets_per_add(void)
+{
+    /* The add that doubles the table must not relink every record at once
+     * (a pause proportional to the table: 86 ms at 2 million sessions); the
+     * later adds and removes finish the move, and every id stays findable
+     * all along. */
+    rp_sessions t;
+    int i, full, during = 0, lost = 0;
+    uint32_t grown_at;
+    ruphin_addr a = owner(3);
+    CHECK_EQ(rp_sessions_init(&t, 1 << 20, 42), RUPHIN_OK);
+    for (i = 0; (uint32_t)i < 4096; i++)
+        CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 1, &full) != NULL);
+    CHECK_EQ(t.capacity, 4096);
+    CHECK(t.old_buckets == NULL);
+    grown_at = t.capacity;
+    CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 1, &full) != NULL);
+    i++;
+    CHECK_EQ(t.capacity, 2 * grown_at);
+    CHECK(t.old_buckets != NULL && t.migrated < grown_at / 16); /* most still to move */
+    for (; t.old_buckets != NULL; i++) {
+        CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 1, &full) != NULL);
+        if (i % 7 == 0) { /* removes during the move relink the right chains */
+            int gone = i - 4000;
+            rp_sessions_remove(&t, rp_sessions_find(&t, (const uint8_t *)&gone, sizeof gone));
+            lost++;
+        }
+        during += t.old_buckets != NULL && !all_found(&t, i - 50, i + 1);
+    }
+    CHECK_EQ(during, 0);
+    CHECK((uint32_t)i < 4096 + grown_at / 8); /* the move ended well before the next */
+    CHECK_EQ(t.count, (uint32_t)(i - lost));
+    CHECK_EQ(rp_sessions_find(&t, (const uint8_t *)&(int){0}, sizeof(int)) != NULL, 1);
+    rp_sessions_free(&t);
+}
+
+static void test_shrinking_moves_incrementally_too(void)
+{
+    /* Removing most sessions halves the table more than once; ids that stay
+     * are found at every step of each move. */
+    rp_sessions t;
+    int i, full, misses = 0;
+    rp_session *s;
+    ruphin_addr a = owner(4);
+    CHECK_EQ(rp_sessions_init(&t, 1 << 20, 43), RUPHIN_OK);
+    for (i = 0; i < 20000; i++)
+        CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, (uint32_t)i, &full) != NULL);
+    while ((s = rp_sessions_oldest(&t)) != NULL && rp_session_expired(s, 19899)) {
+        rp_sessions_remove(&t, s);
+        misses += !all_found(&t, 19900, 20000);
+    }
+    CHECK_EQ(misses, 0);
+    CHECK_EQ(t.count, 100);
+    CHECK(t.capacity <= 512);
+    rp_sessions_free(&t);
+}
+
 int main(void)
 {
     RUN(test_against_model);
     RUN(test_expiry_order_and_shrink);
     RUN(test_hash_collisions_still_found);
+    RUN(test_growth_relinks_a_few_buckets_per_add);
+    RUN(test_shrinking_moves_incrementally_too);
     return check_report();
 }
