@@ -9,12 +9,13 @@
 
 enum { MIN_CAPACITY = 64 };
 
-/* Old buckets moved into a resized index per add or remove. The move must
+/* Old buckets moved into a resized index per add or remove, on average (a
+ * chunk at a time, so that its cache misses overlap). The move must
  * end before the next resize: after a doubling, as many adds come first as
  * there are old buckets (1 per add would do); after a halving, an eighth as
  * many removes (8 per remove would do). A resize that still comes early
  * finishes the move first. */
-enum { MIGRATE_STEP = 16 };
+enum { MIGRATE_STEP = 16, MIGRATE_CHUNK = 64 };
 
 /* Memory latency, not arithmetic, is what a large table costs: prefetching
  * the lines the next steps will touch lets their misses overlap. */
@@ -127,25 +128,39 @@ static void migrate_bucket(rp_sessions *t, uint32_t b)
     }
 }
 
-/* Moves up to n more old buckets; frees the old index once it is empty. */
+/* Moves up to n more old buckets; frees the old index once it is empty.
+ * Their records are scattered over the table, so each one read without
+ * warning would be a cache miss: the first and then the second record of
+ * every bucket of a chunk are fetched before any is relinked, so that the
+ * misses overlap (longer chains are rare: the index has a bucket per slot). */
 static void migrate(rp_sessions *t, uint32_t n)
 {
-    if (t->old_buckets == NULL)
-        return;
-    for (; n > 0 && t->migrated <= t->old_mask; n--) {
-        if (t->migrated + MIGRATE_STEP <= t->old_mask) { /* a record soon relinked */
-            uint32_t ahead = t->old_buckets[t->migrated + MIGRATE_STEP];
-            if (ahead != 0)
-                PREFETCH(record_at(t, ahead));
+    while (t->old_buckets != NULL && n > 0) {
+        uint32_t b, link, left = t->old_mask + 1 - t->migrated;
+        uint32_t end = t->migrated + (left < MIGRATE_CHUNK ? left : MIGRATE_CHUNK);
+        for (b = t->migrated; b < end; b++)
+            if ((link = t->old_buckets[b]) != 0)
+                PREFETCH(record_at(t, link));
+        for (b = t->migrated; b < end; b++)
+            if ((link = t->old_buckets[b]) != 0 && (link = record_at(t, link)->chain) != 0)
+                PREFETCH(record_at(t, link));
+        for (b = t->migrated; b < end; b++)
+            migrate_bucket(t, b);
+        n = n > end - t->migrated ? n - (end - t->migrated) : 0;
+        t->migrated = end;
+        if (t->migrated > t->old_mask) {
+            rp_big_free(t->old_buckets, buckets_size(t->old_mask + 1));
+            t->old_buckets = NULL;
+            t->migrated = 0;
         }
-        migrate_bucket(t, t->migrated);
-        t->migrated++;
     }
-    if (t->migrated > t->old_mask) {
-        rp_big_free(t->old_buckets, buckets_size(t->old_mask + 1));
-        t->old_buckets = NULL;
-        t->migrated = 0;
-    }
+}
+
+/* One add or remove's share of a move in progress: a chunk every few. */
+static void migrate_some(rp_sessions *t)
+{
+    if (t->old_buckets != NULL && ++t->ops % (MIGRATE_CHUNK / MIGRATE_STEP) == 0)
+        migrate(t, MIGRATE_CHUNK);
 }
 
 /* Starts moving the index to nbuckets (a power of two) buckets; the adds and
@@ -274,7 +289,7 @@ rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
         resize(t, t->capacity * 2); /* if only the index failed to grow, it still works */
     if (t->count == t->capacity)
         return NULL; /* out of memory */
-    migrate(t, MIGRATE_STEP);
+    migrate_some(t);
     i = t->count++;
     s = &t->items[i];
     memset(s, 0, sizeof *s);
@@ -331,7 +346,7 @@ void rp_sessions_remove(rp_sessions *t, rp_session *s)
     if (i != last)
         move_record(t, last, i);
     t->count--;
-    migrate(t, MIGRATE_STEP);
+    migrate_some(t);
     /* Give memory back once the table is mostly empty. */
     if (t->capacity > MIN_CAPACITY && t->count < t->capacity / 4)
         resize(t, t->capacity / 2); /* on failure the larger table stays valid */

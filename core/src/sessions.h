@@ -50,6 +50,7 @@ typedef struct rp_sessions {
      * bucket is below `migrated` is in `buckets`, any other still here. */
     uint32_t *old_buckets; /* old_mask + 1 of them, or NULL */
     uint32_t old_mask, migrated;
+    uint32_t ops; /* adds and removes, to pace the move */
     uint32_t oldest, newest;
     uint64_t seed;
 } rp_sessions;
