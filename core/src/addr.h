@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "ruphin.h"
+#include "../include/ruphin.h" /* relative: the core compiles without -I */
 
 /* Same family, ip, port and scope. */
 bool rp_addr_same(const ruphin_addr *a, const ruphin_addr *b);

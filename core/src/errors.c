@@ -1,5 +1,5 @@
 /* Version, error messages and event names. */
-#include "ruphin.h"
+#include "../include/ruphin.h" /* relative: the core compiles without -I */
 
 const char *ruphin_version(void)
 {

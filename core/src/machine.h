@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ruphin.h"
+#include "../include/ruphin.h" /* relative: the core compiles without -I */
 #include "wire.h"
 
 /* Tunables, already validated (see options.c). Times in ms. */

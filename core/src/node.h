@@ -2,7 +2,7 @@
 #ifndef RUPHIN_NODE_H
 #define RUPHIN_NODE_H
 
-#include "ruphin.h"
+#include "../include/ruphin.h" /* relative: the core compiles without -I */
 
 /* The largest Data payload the node sends (fixed at creation). */
 int64_t rp_node_max_payload(const ruphin_node *node);

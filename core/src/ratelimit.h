@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ruphin.h"
+#include "../include/ruphin.h" /* relative: the core compiles without -I */
 
 /* The fuzzers build a holepuncher for every input and define fewer. */
 #ifndef RP_RATE_SLOTS

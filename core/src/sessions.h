@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ruphin.h"
+#include "../include/ruphin.h" /* relative: the core compiles without -I */
 
 typedef struct rp_session {
     uint8_t id[RUPHIN_MAX_SESSION_ID];

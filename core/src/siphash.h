@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ruphin.h"
+#include "../include/ruphin.h" /* relative: the core compiles without -I */
 
 typedef struct rp_sipkey {
     uint64_t k0, k1;

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ruphin.h"
+#include "../include/ruphin.h" /* relative: the core compiles without -I */
 
 /* Frame types of protocol generation 0 (the original ruphin). */
 enum rp_frame_type {

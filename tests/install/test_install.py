@@ -86,10 +86,10 @@ def test_only_the_api_is_exported(build_dir):
 @pytest.mark.parametrize("compiler", ["gcc", "clang"])
 def test_core_compiles_with_a_plain_cc(compiler, tmp_path):
     """What the README promises and every binding's build relies on: the core
-    compiles as it is, no configuration step, no generated header, no warning."""
+    compiles as it is, with one `cc -c core/src/*.c`: no configuration step,
+    no generated header, no include path, no warning."""
     if shutil.which(compiler) is None:
         pytest.skip(f"{compiler} is not installed (scripts/test.sh installs it)")
     sources = glob.glob(os.path.join(ROOT, "core", "src", "*.c"))
-    run_ok([compiler, "-std=c11", "-Wall", "-Wextra", "-Werror", "-c", *sources,
-            "-I", os.path.join(ROOT, "core", "include")], cwd=tmp_path)
+    run_ok([compiler, "-std=c11", "-Wall", "-Wextra", "-Werror", "-c", *sources], cwd=tmp_path)
     assert len(list(tmp_path.glob("*.o"))) == len(sources) > 0
