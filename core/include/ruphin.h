@@ -131,7 +131,8 @@ typedef enum ruphin_option {
     RUPHIN_OPT_MAX_SESSIONS = 7,          /* holepuncher: session table bound (default 1000000) */
     RUPHIN_OPT_MAX_PEERS = 8,             /* server: clients tracked at once (default 4096) */
     RUPHIN_OPT_MAX_PAYLOAD = 9,           /* largest Data payload sent (default 1024, as the original;
-                                             up to 65503 between ruphin-C peers) */
+                                             up to 65503 between ruphin-C peers); holepuncher:
+                                             largest it relays */
     RUPHIN_OPT_ACCEPT_UNVERIFIED = 10,    /* 1: deliver Data from peers that did not complete
                                              the handshake (default 0) */
     RUPHIN_OPT_ALLOW_INTERRUPT = 11,      /* 1: a LocalInterrupt from loopback wakes poll (default 1) */

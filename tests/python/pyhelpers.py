@@ -1,6 +1,7 @@
 """Helpers for the Python package's tests: fast timers, a poll pump, a
 background poller."""
 import contextlib
+import subprocess
 import threading
 import time
 
@@ -52,3 +53,19 @@ def serving(node):
     finally:
         stop.set()
         thread.join()
+
+
+@contextlib.contextmanager
+def direct_path_blocked(a, b):
+    """Drops every datagram between nodes a and b on loopback (iptables, so
+    root) for the duration of the block: their only path is the relay."""
+    rules = [["-p", "udp", "--sport", str(x[1]), "--dport", str(y[1]), "-j", "DROP"]
+             for x, y in ((a.local_address, b.local_address),
+                          (b.local_address, a.local_address))]
+    for rule in rules:
+        subprocess.run(["iptables", "-I", "OUTPUT", *rule], check=True)
+    try:
+        yield
+    finally:
+        for rule in rules:
+            subprocess.run(["iptables", "-D", "OUTPUT", *rule], check=False)
