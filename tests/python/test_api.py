@@ -1,4 +1,6 @@
 """The Python API itself: versions, errors, options, lifetime, event-loop hooks."""
+import enum
+import inspect
 import os
 import re
 import selectors
@@ -26,6 +28,49 @@ def test_errors_share_one_root_and_carry_code_and_message():
     assert isinstance(info.value, ruphin.Error) and isinstance(info.value, ValueError)
     assert info.value.code == ruphin.lib.RUPHIN_ERR_ADDRESS
     assert "address" in str(info.value)
+
+
+def test_every_exception_is_a_ruphin_error():
+    classes = [getattr(ruphin, n) for n in ruphin.__all__]
+    exceptions = [c for c in classes if inspect.isclass(c) and issubclass(c, BaseException)]
+    assert len(exceptions) > 10 and all(issubclass(c, ruphin.Error) for c in exceptions)
+
+
+def public_callables(module):
+    """(name, function) of module's public functions and of the methods,
+    inherited ones included, of its public classes (dunders of the context
+    managers too: they give `with ... as x` its type)."""
+    wanted = ("__init__", "__enter__", "__exit__", "__aenter__", "__aexit__")
+    names = getattr(module, "__all__", [n for n in dir(module) if not n.startswith("_")])
+    for name in names:
+        obj = getattr(module, name)
+        if inspect.isfunction(obj):
+            yield name, obj
+        if not inspect.isclass(obj) or issubclass(obj, (BaseException, enum.Enum)):
+            continue
+        for klass in obj.__mro__:
+            if not klass.__module__.startswith("ruphin"):
+                continue
+            for attr, member in vars(klass).items():
+                member = member.fget if isinstance(member, property) else member
+                if inspect.isfunction(member) and (not attr.startswith("_") or attr in wanted):
+                    yield f"{name}.{attr}", member
+
+
+def test_the_package_is_typed():
+    """Type hints on the whole public API, and the py.typed marker that makes
+    type checkers read them."""
+    import ruphin.aio
+    assert os.path.exists(os.path.join(os.path.dirname(ruphin.__file__), "py.typed"))
+    missing = []
+    for module in (ruphin, ruphin.aio):
+        for name, function in public_callables(module):
+            signature = inspect.signature(function)
+            bare = [p for p in signature.parameters.values()
+                    if p.annotation is inspect.Parameter.empty and p.name != "self"]
+            if bare or signature.return_annotation is inspect.Signature.empty:
+                missing.append(f"{module.__name__}.{name}")
+    assert not missing, missing
 
 
 def test_bad_options_are_refused():

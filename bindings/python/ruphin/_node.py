@@ -3,13 +3,14 @@ does all the protocol work."""
 import enum
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, Union
 
 from ._ruphin import ffi, lib
 from ._addr import Address, AddressLike, from_c, to_c, to_text
 from .errors import Failed, InvalidArgument, error_for, check
 
 SessionId = Union[bytes, str]
+_N = TypeVar("_N", bound="Node")
 
 
 class EventType(enum.IntEnum):
@@ -146,7 +147,7 @@ class Node:
 
     _node: Any = ffi.NULL
 
-    def __init__(self, node) -> None:
+    def __init__(self, node: Any) -> None:
         self._node = node
         self._event = ffi.new("ruphin_event *")
 
@@ -161,10 +162,10 @@ class Node:
     def closed(self) -> bool:
         return self._node == ffi.NULL
 
-    def __enter__(self):
+    def __enter__(self: _N) -> _N:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __del__(self) -> None:
@@ -260,7 +261,7 @@ class Holepuncher(Node):
 
 
 class _Peer(Node):
-    def __init__(self, create, holepuncher: AddressLike, session: SessionId,
+    def __init__(self, create: Callable[..., int], holepuncher: AddressLike, session: SessionId,
                  bind: Optional[AddressLike], key: Optional[bytes],
                  options: Dict[str, int]) -> None:
         ptr = ffi.new("ruphin_node **")

@@ -7,7 +7,7 @@ socket descriptor and next deadline (no extra thread).
         print(await client.recv())
 """
 import asyncio
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, TypeVar
 
 from ._addr import Address, AddressLike
 from ._node import Client as _Client, Event, EventType, Holepuncher as _Holepuncher
@@ -78,10 +78,13 @@ class _Driven:
             self.node.close()
 
 
+_A = TypeVar("_A", bound="_AsyncNode")
+
+
 class _AsyncNode:
     _driven: _Driven
 
-    async def __aenter__(self):
+    async def __aenter__(self: _A) -> _A:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
