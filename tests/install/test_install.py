@@ -63,16 +63,19 @@ def test_build_with_pkg_config(prefix, tmp_path):
                                     env={"LD_LIBRARY_PATH": str(prefix / "lib")})
 
 
-def test_build_with_find_package(prefix, tmp_path):
+@pytest.mark.parametrize("target", ["ruphin::ruphin", "ruphin::ruphin_static"])
+def test_build_with_find_package(prefix, tmp_path, target):
     (tmp_path / "app.c").write_text(PROGRAM)
     (tmp_path / "CMakeLists.txt").write_text(
         "cmake_minimum_required(VERSION 3.16)\nproject(app C)\n"
         "find_package(ruphin 0.1 REQUIRED)\n"
-        "add_executable(app app.c)\ntarget_link_libraries(app PRIVATE ruphin::ruphin_static)\n")
+        f"add_executable(app app.c)\ntarget_link_libraries(app PRIVATE {target})\n")
     run_ok(["cmake", "-S", str(tmp_path), "-B", str(tmp_path / "b"),
             f"-DCMAKE_PREFIX_PATH={prefix}"])
     run_ok(["cmake", "--build", str(tmp_path / "b")])
     run_ok([str(tmp_path / "b" / "app")])
+    shared = "libruphin.so" in run_ok(["ldd", str(tmp_path / "b" / "app")])
+    assert shared == (target == "ruphin::ruphin")
 
 
 def test_only_the_api_is_exported(build_dir):
