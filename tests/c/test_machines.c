@@ -111,6 +111,23 @@ static void test_server_punch_connect_data(void)
     rp_server_free(&s);
 }
 
+/* ACCEPT_UNVERIFIED: Data from a peer that never said hello is delivered. */
+static void test_server_accept_unverified(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s;
+    ruphin_event ev;
+    cfg.accept_unverified = true;
+    s = registered_server(&cfg, &out);
+    rp_server_input(&s, 20, &STRANGER, FRAME("\x00\x06\x00\x05hi"));
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 2 && ruphin_addr_equal(&ev.peer, &STRANGER) == 1);
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 0);
+    CHECK_EQ(rp_server_connected_count(&s), 0); /* delivered, not connected */
+    rp_server_free(&s);
+}
+
 static void test_server_hello_before_announcement(void)
 {
     rp_config cfg;
@@ -395,6 +412,7 @@ int main(void)
     RUN(test_server_register_backoff_then_timeout);
     RUN(test_server_refresh_and_registration_lost);
     RUN(test_server_punch_connect_data);
+    RUN(test_server_accept_unverified);
     RUN(test_server_hello_before_announcement);
     RUN(test_server_punch_failed_and_disconnect);
     RUN(test_client_not_found);

@@ -3,6 +3,7 @@ counted, never crashes anything, never changes a session."""
 import socket
 import struct
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import ruphin
@@ -52,6 +53,21 @@ def test_data_from_a_stranger_is_not_delivered(connected, raw):
         server.stats()["rx_unexpected"], client.stats()["rx_unexpected"])
         == (before[0] + 1, before[1] + 1))
     assert not [e for _, e in events if e.type == E.DATA]
+
+
+def test_local_interrupt_needs_allow_interrupt(raw):
+    """A LocalInterrupt from loopback wakes a poll, unless the node turned
+    ALLOW_INTERRUPT off: then it is unexpected, and wake() is not supported."""
+    interrupt = b"\x00\x04\x00\x01"
+    with ruphin.Holepuncher(("127.0.0.1", 0)) as hp, \
+            ruphin.Holepuncher(("127.0.0.1", 0), allow_interrupt=0) as deaf:
+        raw.sendto(interrupt, deaf.local_address)
+        raw.sendto(interrupt, hp.local_address)
+        events = pump(hp, deaf, until=lambda ev: saw(hp, E.WAKE)(ev)
+                      and deaf.stats()["rx_unexpected"] == 1)
+        assert not [n for n, e in events if n is deaf]
+        with pytest.raises(ruphin.NotSupported):
+            deaf.wake()
 
 
 def test_peer_info_from_a_stranger_is_ignored(connected, raw):

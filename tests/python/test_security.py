@@ -117,3 +117,16 @@ def test_spoofed_owners_are_never_told_about_joiners(mode):
         assert sum(map(len, got)) <= sum(map(len, requests))
         peer_infos = [d for d in drain(joiner) if d[2:4] in (b"\x00\x04", b"\x00\x0d")]
         assert peer_infos == [] and hp.stats()["rx_refused"] > 0
+
+
+def test_local_interrupt_from_another_host_is_unexpected():
+    """LocalInterrupt wakes a poll only from this host (docs/PROTOCOL.md): one
+    that claims another source is dropped and counted, a loopback one wakes."""
+    interrupt = frame(1, b"")
+    with ruphin.Holepuncher(("127.0.0.1", 0)) as hp, \
+            socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
+        spoof(raw, ("192.0.2.99", 4000), hp.local_address, interrupt)
+        pump(hp, until=lambda _: hp.stats()["rx_unexpected"] == 1)
+        spoof(raw, ("127.0.0.5", 4000), hp.local_address, interrupt)
+        events = pump(hp, until=saw(hp, ruphin.EventType.WAKE))
+        assert [(e.type, e.peer) for _, e in events] == [(ruphin.EventType.WAKE, ("127.0.0.5", 4000))]
