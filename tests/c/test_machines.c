@@ -239,6 +239,51 @@ static void test_client_punch_connect_keepalive_lost(void)
     CHECK(ev.type == RUPHIN_EVENT_FAILED && ev.error == RUPHIN_ERR_PEER_LOST);
 }
 
+/* The ways a punching client connects, and what it makes of announcements. */
+static void test_client_connects_on_any_hello_or_data(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    rp_frame pi = peer_info(&SERVER), moved = peer_info(&STRANGER);
+    ruphin_event ev;
+
+    /* A newer PeerInfo replaces the server's address: the old one is a stranger now. */
+    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_client_start(&c, 0);
+    rp_client_input(&c, 5, &HP, &pi);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
+    rp_client_input(&c, 6, &HP, &moved);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE); /* announced once */
+    CHECK(ruphin_addr_equal(&c.server, &STRANGER) == 1);
+    rp_client_input(&c, 7, &SERVER, FRAME("\x00\x04\x00\x09"));
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 1);
+    CHECK_EQ(c.state, RUPHIN_STATE_PUNCHING);
+    /* Data from the server connects, then is delivered. */
+    rp_client_input(&c, 8, &STRANGER, FRAME("\x00\x06\x00\x05hi"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+    ev = pop();
+    CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 2 && memcmp(ev.data, "hi", 2) == 0);
+    /* Once connected, a PeerInfo from the holepuncher is a late answer to a
+     * Join: ignored, not counted; from anyone else it is unexpected. */
+    rp_client_input(&c, 9, &HP, &pi);
+    CHECK(ruphin_addr_equal(&c.server, &STRANGER) == 1);
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 1);
+    rp_client_input(&c, 9, &SERVER, &pi);
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 2);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+
+    /* A HelloReq from the server connects too, and is answered. */
+    out = setup(&cfg);
+    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_client_start(&c, 0);
+    rp_client_input(&c, 5, &HP, &pi);
+    pop();
+    rp_client_input(&c, 6, &SERVER, FRAME("\x00\x04\x00\x08"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+    CHECK_EQ(count_sent(0, RP_FRAME_HELLO_RESP, &SERVER), 1);
+}
+
 static void test_client_handshake_timeout(void)
 {
     rp_config cfg;
@@ -275,9 +320,12 @@ static void test_holepuncher(void)
     rp_holepuncher_input(&hp, 1, &STRANGER, FRAME("\x00\x06\x00\x02id"));
     CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &STRANGER), 0);
     CHECK_EQ(stats[RUPHIN_STAT_REGISTER_CONFLICTS], 1);
+    mark = nsent;
     rp_holepuncher_input(&hp, 2, &CLIENT, FRAME("\x00\x06\x00\x03id"));
     CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &CLIENT), 1);
     CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &SERVER), 1);
+    /* The owner's PeerInfo first: the joiner's first hello finds it informed. */
+    CHECK(nsent == mark + 2 && ruphin_addr_equal(&sent[mark].to, &SERVER) == 1);
     CHECK_EQ(pop().type, RUPHIN_EVENT_SESSION_JOINED);
     rp_holepuncher_input(&hp, 3, &CLIENT, FRAME("\x00\x06\x00\x03no"));
     CHECK_EQ(count_sent(0, RP_FRAME_SESSION_NOT_FOUND, &CLIENT), 1);
@@ -417,6 +465,7 @@ int main(void)
     RUN(test_server_punch_failed_and_disconnect);
     RUN(test_client_not_found);
     RUN(test_client_punch_connect_keepalive_lost);
+    RUN(test_client_connects_on_any_hello_or_data);
     RUN(test_client_handshake_timeout);
     RUN(test_holepuncher);
     RUN(test_holepuncher_refuses_amplifying_joins);
