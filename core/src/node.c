@@ -105,24 +105,25 @@ static int send_datagram_ttl(void *ctx, const ruphin_addr *to, const uint8_t *fr
     return rp_sock_send_ttl(&node->sock, to, frame, len, ttl);
 }
 
-/* The largest frame a node takes in. A peer: Data up to its max payload. A
- * holepuncher: control frames, and when it relays, Relay frames carrying a
- * Sealed frame of its own max payload (which stands for its peers'). */
-static size_t rx_capacity(const ruphin_node *node)
+/* Receive slots: a holepuncher needs control frames, and when it relays,
+ * Relay frames carrying a Sealed frame of its own max payload (which stands
+ * for its peers'); a peer takes Data up to its max payload. Larger datagrams
+ * arrive cut short and count as malformed. */
+static size_t rx_slot_size(const ruphin_node *node)
 {
-    if (node->role != RUPHIN_ROLE_HOLEPUNCHER)
-        return tx_capacity(node);
-    if (node->cfg.relay_rate == 0)
-        return 0;
-    return (size_t)node->cfg.max_payload + RP_HEADER_LEN + RP_SEAL_OVERHEAD + RP_HEADER_LEN + 8;
+    size_t frame_max = tx_capacity(node);
+    if (node->role == RUPHIN_ROLE_HOLEPUNCHER && node->cfg.relay_rate == 0)
+        frame_max = 0;
+    else if (node->role == RUPHIN_ROLE_HOLEPUNCHER) /* Relay: header, nonce, Sealed frame */
+        frame_max = RP_HEADER_LEN + 8 + RP_HEADER_LEN + RP_SEAL_OVERHEAD +
+                    (size_t)node->cfg.max_payload;
+    return frame_max < MIN_SLOT_SIZE ? MIN_SLOT_SIZE : frame_max;
 }
 
-/* Receive slots of rx_capacity: larger datagrams arrive cut short and count
- * as malformed. */
 static int alloc_buffers(ruphin_node *node)
 {
-    size_t frame_max = tx_capacity(node), rx_max = rx_capacity(node);
-    size_t slot = rx_max < MIN_SLOT_SIZE ? MIN_SLOT_SIZE : rx_max;
+    size_t frame_max = tx_capacity(node);
+    size_t slot = rx_slot_size(node);
     unsigned batch = node->role == RUPHIN_ROLE_HOLEPUNCHER ? HOLEPUNCHER_BATCH : PEER_BATCH;
     node->tx = malloc(frame_max);
     node->frames = malloc(batch * sizeof *node->frames);

@@ -2,8 +2,10 @@
 each other, their datagrams are encrypted on the wire, and forged, tampered
 and replayed datagrams are dropped and counted (raw sockets, root, loopback)."""
 import os
+import shutil
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
@@ -159,6 +161,41 @@ def test_tampered_replayed_and_forged_datagrams_are_dropped(hp):
         client.send(b"still works")  # the attack cost the session nothing
         assert recv_data((hp, server, client), server).data == b"still works"
     sniffer.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("iptables"),
+                    reason="blocking the direct path needs root and iptables")
+def test_sealed_peers_through_the_relay(hp_relay):
+    """With the direct path blocked (iptables on loopback), sealed peers
+    connect through the holepuncher's relay and still seal their Data."""
+    key = ruphin.generate_key()
+    server, client = sealed_pair(hp_relay, key, key, relay_rate=300)
+    rules = [["-p", "udp", "--sport", str(a[1]), "--dport", str(b[1]),
+              "-j", "DROP"] for a, b in ((server.local_address, client.local_address),
+                                         (client.local_address, server.local_address))]
+    for rule in rules:
+        subprocess.run(["iptables", "-I", "OUTPUT", *rule], check=True)
+    try:
+        with server, client:
+            events = pump(hp_relay, server, client,
+                          until=lambda ev: saw(client, ruphin.EventType.RELAYED)(ev)
+                          and saw(server, ruphin.EventType.RELAYED)(ev))
+            assert not any(e.type == ruphin.EventType.CONNECTED for _, e in events)
+            assert client.state == ruphin.State.RELAYED
+            client.send(b"sealed, relayed")
+            ev = recv_data((hp_relay, server, client), server)
+            assert ev.data == b"sealed, relayed"
+            server.send(b"and back", ev.peer)
+            assert recv_data((hp_relay, server, client), client).data == b"and back"
+    finally:
+        for rule in rules:
+            subprocess.run(["iptables", "-D", "OUTPUT", *rule], check=False)
+
+
+@pytest.fixture
+def hp_relay():
+    with ruphin.Holepuncher(("127.0.0.1", 0), relay_rate=65536, **FAST) as node:
+        yield node
 
 
 def test_sealed_session_on_asyncio():
