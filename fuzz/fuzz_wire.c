@@ -14,9 +14,9 @@ static void check_reencode(const uint8_t *data, size_t size, const rp_frame *f)
         n = rp_wire_encode_capabilities(buf, sizeof buf, f->cookie);
     } else if (f->type == RP_FRAME_REGISTER_EXT && f->has_proof) {
         n = rp_wire_encode_register_proof(buf, sizeof buf, f->session_id, f->session_id_len,
-                                          f->token, f->cookie);
-        if (f->local_count > 0 || n < size)
-            return; /* locals or padding after a proof: decoded, never sent */
+                                          f->locals, f->local_count, f->token, f->cookie);
+        if (n < size)
+            return; /* padding after a proof: decoded, never sent */
     } else if (f->type == RP_FRAME_JOIN_EXT && f->cookie != 0) {
         n = rp_wire_encode_join_cookie(buf, sizeof buf, f->session_id, f->session_id_len,
                                        f->locals, f->local_count, f->cookie);

@@ -106,12 +106,33 @@ static void send_hello_ext(rp_client *c, const ruphin_addr *to, uint8_t kind)
     rp_send_frame(&c->out, to, frame, len);
 }
 
+/* Whether frames to the server go with a low TTL: while the server may
+ * probe our ports (choose_hello_ttl), and while a generation-1 holepuncher's
+ * PeerInfoExt, which tells whether it will, is still on its way after its
+ * generation-0 answer (a full packet sent meanwhile could spoil the scan
+ * for good; the cost is a round trip to the holepuncher for pairs that the
+ * generation-0 answer alone would have connected). */
+static bool low_ttl_now(const rp_client *c)
+{
+    return c->state == RUPHIN_STATE_PUNCHING && (c->low_ttl || (c->hp_ext && c->nonce == 0));
+}
+
+/* A frame to the server's address: hellos and early data while punching. */
+static int send_direct(rp_client *c, const uint8_t *frame, size_t len)
+{
+    if (low_ttl_now(c))
+        return rp_send_frame_ttl(&c->out, &c->server, frame, len, RP_LOW_TTL);
+    return rp_send_frame(&c->out, &c->server, frame, len);
+}
+
 static void send_hello(rp_client *c, int64_t now, int64_t gap)
 {
+    uint8_t frame[32];
     if (speaks_ext(c))
-        send_hello_ext(c, &c->server, RP_HELLO_EXT_REQ);
+        send_direct(c, frame,
+                    rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_REQ, c->nonce));
     else
-        rp_send_empty(&c->out, &c->server, RP_FRAME_HELLO_REQ);
+        send_direct(c, frame, rp_wire_encode_empty(frame, sizeof frame, RP_FRAME_HELLO_REQ));
     c->next_hello = now + gap;
 }
 
@@ -139,14 +160,41 @@ static void send_relay_hello(rp_client *c)
  * scan (and a few punch intervals for its answer): a direct path is worth
  * the wait, and the server's scan of our ports, if it scans, runs about as
  * long as ours (slower when its probes cross more routers). */
+static int64_t scan_end(const rp_client *c, int64_t now)
+{
+    return now + rp_scan_delay(&c->cfg) + RP_SCAN_PASSES * rp_scan_pass_ms() +
+           3 * c->cfg.punch_interval_ms;
+}
+
 static void start_scan(rp_client *c, int64_t now)
 {
-    int64_t start = now + rp_scan_delay(&c->cfg);
-    int64_t after_scan = start + RP_SCAN_PASSES * rp_scan_pass_ms() +
-                         3 * c->cfg.punch_interval_ms;
-    rp_scan_start(&c->scan, &c->server, start);
+    int64_t after_scan = scan_end(c, now);
+    rp_scan_start(&c->scan, &c->server, now + rp_scan_delay(&c->cfg));
     if (c->cfg.relay_rate == 0 && c->relay_from < after_scan)
         c->relay_from = after_scan;
+}
+
+/* When the holepuncher offers the relay and saw our NAT change our port,
+ * the server probes our ports (server.c): our NAT maps us to a port of its
+ * own choosing for the server, possibly a new one per destination. A
+ * packet of ours that reaches the server's router before the probe to that
+ * port left could make a router that takes unsolicited packets in record
+ * an inbound flow from it; the probe then clashes, leaves from another
+ * port, and our NAT drops it (the conntrack clash, docs/NAT.md). So our
+ * hellos (and early data) have a low TTL for as long as that scan may run:
+ * they open our NAT for the probe and die before the server's router. The
+ * server punches at full TTL once it probes, which reaches a NAT that
+ * changed our port but keeps it for every destination. After that, full
+ * hellos (a server busy with another scan may need them). A server without
+ * NAT (the holepuncher says so) gets full hellos at once: they reach it
+ * before anything else could, and there is no router to clash. */
+static void choose_hello_ttl(rp_client *c, int64_t now, const rp_frame *f)
+{
+    if (c->low_ttl_until == 0 && c->relay_offered && speaks_ext(c) &&
+        (f->flags & RP_PORT_CHANGED) != 0 && (f->flags & RP_PEER_WITHOUT_NAT) == 0) {
+        c->low_ttl = true;
+        c->low_ttl_until = scan_end(c, now);
+    }
 }
 
 static void on_capabilities(rp_client *c, const rp_frame *f)
@@ -180,6 +228,7 @@ static void on_peer_info(rp_client *c, int64_t now, const rp_frame *f)
         c->relay_offered = (f->flags & RP_RELAY_OFFERED) != 0;
         if (c->relay_from == 0) /* from the first announcement, not from re-joins */
             c->relay_from = now + relay_delay(&c->cfg);
+        choose_hello_ttl(c, now, f);
         /* Once per handshake, from the first announcement. */
         if (speaks_ext(c) && c->scan.sent == 0 && !rp_scan_running(&c->scan) &&
             rp_scan_possible(&c->server))
@@ -425,6 +474,8 @@ static void tick_handshake(rp_client *c, int64_t now)
         send_join(c);
         rp_retry_backoff(&c->join_retry, now, &c->cfg);
     }
+    if (c->low_ttl && now >= c->low_ttl_until)
+        c->low_ttl = false;
     if (c->state == RUPHIN_STATE_PUNCHING && rp_due(c->next_hello, now)) {
         send_hello(c, now, c->cfg.punch_interval_ms);
         if (relay_due(c, now))
@@ -488,7 +539,7 @@ int rp_client_send_data(rp_client *c, const uint8_t *data, size_t len, uint8_t *
         return send_sealed_data(c, data, len, buf, cap);
     if (c->state == RUPHIN_STATE_RELAYED)
         return send_relay(c, data, len, buf, cap);
-    return rp_send_frame(&c->out, &c->server, buf, rp_wire_encode_data(buf, cap, data, len));
+    return send_direct(c, buf, rp_wire_encode_data(buf, cap, data, len));
 }
 
 int64_t rp_client_deadline(const rp_client *c)

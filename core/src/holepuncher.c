@@ -219,6 +219,16 @@ static void conflict(rp_holepuncher *hp)
 
 /* Register, or RegisterExt without a proof: the owner's address is its only
  * credential, as in the original; a claimed session wants its token. */
+/* Whether a (Register|Join)Ext's sender is at one of its local addresses. */
+static bool without_nat(const ruphin_addr *from, const rp_frame *f)
+{
+    uint8_t i;
+    for (i = 0; i < f->local_count; i++)
+        if (rp_addr_same(&f->locals[i], from))
+            return true;
+    return false;
+}
+
 static void on_register(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
                         const rp_frame *f)
 {
@@ -233,6 +243,7 @@ static void on_register(rp_holepuncher *hp, int64_t now, const ruphin_addr *from
     else if ((s = create_session(hp, now, from, f)) == NULL)
         return;
     rp_session_set_flag(s, RP_SESSION_OWNER_EXT, f->type == RP_FRAME_REGISTER_EXT);
+    rp_session_set_flag(s, RP_SESSION_NO_NAT, without_nat(from, f));
     rp_send_session(&hp->out, from, RP_FRAME_REGISTER_ACK, f->session_id, f->session_id_len);
 }
 
@@ -290,6 +301,7 @@ static void on_claim(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, c
         return;
     }
     rp_session_set_flag(s, RP_SESSION_OWNER_EXT | RP_SESSION_CLAIMED, 1);
+    rp_session_set_flag(s, RP_SESSION_NO_NAT, without_nat(from, f));
     rp_session_set_flag(s, RP_SESSION_PROVEN, proven || cookie_valid(hp, from, f->cookie));
     send_claim_ack(hp, from, f);
 }
@@ -359,6 +371,17 @@ static bool relay_allowed(const rp_holepuncher *hp, const rp_session *s, const r
            cookie_valid(hp, from, join->cookie);
 }
 
+/* Whether none of a joiner's local addresses has the port we see it from
+ * (also when it gave none): the server's rule for probing its ports. */
+static bool port_changed(const ruphin_addr *from, const rp_frame *join)
+{
+    uint8_t i;
+    for (i = 0; i < join->local_count; i++)
+        if (join->locals[i].port == from->port)
+            return false;
+    return true;
+}
+
 static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
     rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
@@ -384,7 +407,8 @@ static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, co
         send_peer_info(hp, &owner, from);
         send_peer_info(hp, from, &owner);
     } else {
-        uint8_t relay;
+        uint8_t relay, changed = port_changed(from, f) ? RP_PORT_CHANGED : 0;
+        uint8_t open = rp_session_flag(s, RP_SESSION_NO_NAT) ? RP_PEER_WITHOUT_NAT : 0;
         nonce = hp->out.random(hp->out.ctx);
         relay = relay_allowed(hp, s, from, f) && relay_add(hp, now, nonce, from, &owner)
                     ? RP_RELAY_OFFERED : 0;
@@ -392,7 +416,8 @@ static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, co
             send_peer_info_ext(hp, &owner, nonce, RP_PEER_SPEAKS_EXT | relay, from, f);
         else
             send_peer_info(hp, &owner, from);
-        send_peer_info_ext(hp, from, nonce, (owner_ext ? RP_PEER_SPEAKS_EXT : 0) | relay, &owner,
+        send_peer_info_ext(hp, from, nonce,
+                           (owner_ext ? RP_PEER_SPEAKS_EXT : 0) | relay | changed | open, &owner,
                            NULL);
     }
     rp_emit(&hp->out, RUPHIN_EVENT_SESSION_JOINED, 0, from, f->session_id, f->session_id_len);

@@ -260,6 +260,11 @@ int32_t ruphin_server_new(ruphin_node **out, const char *holepuncher,
         return rc;
     rc = rp_server_init(&node->m.server, &node->cfg, &node->out, &hp, session_id,
                         session_id_len);
+    if (rc == RUPHIN_OK) {
+        ruphin_addr locals[RP_MAX_LOCALS];
+        rp_server_set_locals(&node->m.server, locals,
+                             rp_sock_local_addresses(&node->sock, locals, RP_MAX_LOCALS));
+    }
     if (rc != RUPHIN_OK) {
         rp_server_free(&node->m.server);
         node_free(node);

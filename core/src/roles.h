@@ -122,12 +122,17 @@ typedef struct rp_server {
      * its Capabilities takes proofs; its acks bring our owner token. */
     uint64_t cookie;        /* the latest cookie for our address; 0: none */
     uint64_t token;         /* our session's owner token; 0: none yet */
+    uint8_t local_count;    /* our own local addresses, sent in RegisterExt */
+    ruphin_addr locals[RP_MAX_LOCALS];
     uint64_t scanning;      /* the nonce of the one peer whose ports we probe; 0: none */
     int64_t scan_quiet_until; /* no new scan before then (a scan found nobody) */
 } rp_server;
 
 int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
                    const ruphin_addr *holepuncher, const uint8_t *id, size_t id_len);
+/* Local addresses to register with (the holepuncher tells joiners whether
+ * we are behind a NAT). */
+void rp_server_set_locals(rp_server *s, const ruphin_addr *locals, size_t count);
 void rp_server_free(rp_server *s);
 /* Ends the registration: an Unregister with our token, when we have one. */
 void rp_server_stop(rp_server *s);
@@ -155,6 +160,8 @@ typedef struct rp_client {
     bool server_ext;      /* PeerInfoExt said the server speaks it */
     bool relay_offered;   /* PeerInfoExt said the holepuncher relays for us */
     int64_t relay_from;   /* PUNCHING: when to start trying the relay */
+    bool low_ttl;         /* PUNCHING: frames to the server with a low TTL ... */
+    int64_t low_ttl_until;/* ... until then (0: not chosen) */
     uint64_t nonce;       /* from PeerInfoExt; 0 = none yet */
     uint64_t cookie;      /* from Capabilities: proves our address; 0 = none */
     /* The nonce before the latest re-join: each join gets a new one, which

@@ -48,6 +48,14 @@ void rp_server_stop(rp_server *s)
     s->token = 0;
 }
 
+void rp_server_set_locals(rp_server *s, const ruphin_addr *locals, size_t count)
+{
+    size_t i;
+    s->local_count = 0;
+    for (i = 0; i < count && i < RP_MAX_LOCALS; i++)
+        s->locals[s->local_count++] = locals[i];
+}
+
 /* Register, or RegisterExt once the holepuncher showed it speaks generation
  * 1; until it did, the probe goes along (it or its answer may be lost). */
 static void send_register(rp_server *s)
@@ -63,10 +71,11 @@ static void send_register(rp_server *s)
     }
     if (s->cookie != 0)
         len = rp_wire_encode_register_proof(frame, sizeof frame, s->session_id, s->session_id_len,
-                                            s->token, s->cookie);
+                                            s->locals, s->local_count, s->token, s->cookie);
     else
         len = rp_wire_encode_session_ext(frame, sizeof frame, RP_FRAME_REGISTER_EXT,
-                                         s->session_id, s->session_id_len, NULL, 0, 0);
+                                         s->session_id, s->session_id_len, s->locals,
+                                         s->local_count, 0);
     rp_send_frame(&s->out, &s->holepuncher, frame, len);
 }
 
@@ -356,11 +365,15 @@ static bool port_kept(const rp_peer *p)
  * reach it), and a generation-0 client after the first five (an original
  * client stops punching early and needs ours to get through; our own
  * clients join the generation-0 way first, and when their generation-1
- * announcement is lost, the next comes with a re-join 250 ms later). */
+ * announcement is lost, the next comes with a re-join 250 ms later).
+ * Once we probe the client's ports, our punches are full too: the client
+ * whose NAT changed its port sends its hellos with a low TTL then
+ * (client.c), which opened its NAT long before, and its NAT may map it to
+ * the announced port for us as well, which the scan leaves out. */
 static int punch_ttl(const rp_peer *p)
 {
     if (p->ext)
-        return without_nat(p) ? 0 : RP_LOW_TTL;
+        return without_nat(p) || p->scan.sent > 0 ? 0 : RP_LOW_TTL;
     return p->punches >= RP_LOW_TTL_PUNCHES ? 0 : RP_LOW_TTL;
 }
 

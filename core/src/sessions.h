@@ -36,6 +36,7 @@ enum {
     RP_SESSION_OWNER_EXT = 0x80, /* registered with RegisterExt: speaks generation 1 */
     RP_SESSION_CLAIMED = 0x40,   /* registered with a proof: refreshed only with its token */
     RP_SESSION_PROVEN = 0x20,    /* the owner echoed a cookie from its current address */
+    RP_SESSION_NO_NAT = 0x10,    /* the owner's address is one of its local ones */
     RP_SESSION_FAMILY_MASK = 0x0f
 };
 

@@ -381,11 +381,12 @@ static void write_session_id(writer *w, const uint8_t *id, size_t id_len)
 }
 
 size_t rp_wire_encode_register_proof(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                     const ruphin_addr *locals, size_t local_count,
                                      uint64_t token, uint64_t cookie)
 {
     writer w = start_frame(buf, cap);
     write_session_id(&w, id, id_len);
-    write_locals(&w, NULL, 0);
+    write_locals(&w, locals, local_count);
     write_u64(&w, token);
     write_u64(&w, cookie);
     return finish_frame(buf, &w, RP_FRAME_REGISTER_EXT);

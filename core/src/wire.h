@@ -45,6 +45,13 @@ enum {
     RP_MAX_LOCALS = 4,              /* local addresses carried in JoinExt */
     RP_PEER_SPEAKS_EXT = 1,         /* PeerInfoExt flags */
     RP_RELAY_OFFERED = 2,
+    /* To the joiner: none of its local addresses has the port the
+     * holepuncher saw it from (its NAT changed the port; the server then
+     * probes the joiner's ports, server.c, if the relay is offered). */
+    RP_PORT_CHANGED = 4,
+    /* About the owner: its address is one of the local addresses it
+     * registered with (no NAT: a joiner's full hellos reach it at once). */
+    RP_PEER_WITHOUT_NAT = 8,
     RP_HELLO_EXT_REQ = 0,           /* HelloExt kinds */
     RP_HELLO_EXT_RESP = 1,
     /* The largest PeerInfoExt a holepuncher sends to a joining client (an
@@ -120,6 +127,7 @@ size_t rp_wire_encode_session_ext(uint8_t *buf, size_t cap, uint16_t type, const
                                   size_t pad_to);
 /* RegisterExt with the owner token and a cookie (no local addresses). */
 size_t rp_wire_encode_register_proof(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                     const ruphin_addr *locals, size_t local_count,
                                      uint64_t token, uint64_t cookie);
 /* JoinExt with a cookie and no padding: a holepuncher that checks the cookie
  * may answer it with more bytes than it has. */

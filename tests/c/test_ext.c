@@ -20,6 +20,12 @@ static rp_frame *peer_info_ext(uint64_t nonce, uint8_t flags, const ruphin_addr 
     return decoded(buf, rp_wire_encode_peer_info_ext(buf, sizeof buf, nonce, flags, peer, locals, n));
 }
 
+static rp_frame *peer_info0(const ruphin_addr *peer)
+{
+    static uint8_t buf[32];
+    return decoded(buf, rp_wire_encode_peer_info(buf, sizeof buf, peer));
+}
+
 static rp_frame *join_ext(const char *id, const ruphin_addr *locals, size_t n, size_t pad_to)
 {
     static uint8_t buf[160];
@@ -47,7 +53,7 @@ static rp_frame *claim(const char *id, uint64_t token, uint64_t cookie)
 {
     static uint8_t buf[64];
     return decoded(buf, rp_wire_encode_register_proof(buf, sizeof buf, (const uint8_t *)id,
-                                                      strlen(id), token, cookie));
+                                                      strlen(id), NULL, 0, token, cookie));
 }
 
 static rp_frame *join_cookie(const char *id, uint64_t cookie)
@@ -119,7 +125,7 @@ static void test_holepuncher_ext(void)
     CHECK(ruphin_addr_equal(&sent[mark].to, &SERVER) == 1);
     CHECK(ruphin_addr_equal(&sent[mark + 1].to, &CLIENT) == 1);
     CHECK(sent[mark].nonce != 0 && sent[mark].nonce == sent[mark + 1].nonce);
-    CHECK_EQ(sent[mark + 1].flags, RP_PEER_SPEAKS_EXT);
+    CHECK_EQ(sent[mark + 1].flags, RP_PEER_SPEAKS_EXT); /* its LAN address has its port */
     CHECK_EQ(sent[mark].local_count, 1); /* the owner learns the joiner's LAN address */
     /* An owner that registered the old way gets a generation-0 PeerInfo. */
     rp_holepuncher_input(&hp, 0, &SERVER, FRAME("\x00\x06\x00\x02id"));
@@ -128,7 +134,9 @@ static void test_holepuncher_ext(void)
     CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO, &SERVER), 1);
     CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO_EXT, &CLIENT), 1);
     CHECK_EQ(sent[mark + 1].type, RP_FRAME_PEER_INFO_EXT);
-    CHECK_EQ(sent[mark + 1].flags, 0); /* the owner does not speak generation 1 */
+    /* The owner does not speak generation 1; the joiner gave no local
+     * address with the port we see. */
+    CHECK_EQ(sent[mark + 1].flags, RP_PORT_CHANGED);
     rp_holepuncher_free(&hp);
 }
 
@@ -312,16 +320,16 @@ static void test_relay_through_the_holepuncher(void)
      * that registered without one, or a joiner that only padded, gets none. */
     rp_holepuncher_input(&hp, 0, &SERVER, register_ext("id"));
     rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", NULL, 0, RP_PEER_INFO_EXT_MAX_REPLY));
-    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT);
+    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT | RP_PORT_CHANGED);
     /* The owner's address learns its token (the session was not claimed
      * yet), then claims it with its token and cookie: now it is proven. */
     rp_holepuncher_input(&hp, 0, &SERVER, claim("id", 0, probe_cookie(&hp, &SERVER)));
     rp_holepuncher_input(&hp, 0, &SERVER, claim("id", sent[nsent - 1].token,
                                                 sent[nsent - 1].cookie));
     rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", NULL, 0, RP_PEER_INFO_EXT_MAX_REPLY));
-    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT);
+    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT | RP_PORT_CHANGED);
     rp_holepuncher_input(&hp, 0, &CLIENT, join_cookie("id", probe_cookie(&hp, &CLIENT)));
-    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED);
+    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED | RP_PORT_CHANGED);
     mark = nsent;
     /* Each side's frames go to the other; strangers' and unknown nonces do not. */
     rp_holepuncher_input(&hp, 1, &CLIENT, relay(last_nonce, ""));
@@ -575,6 +583,104 @@ static void test_client_scans_the_server(void)
     CHECK_EQ(rp_client_deadline(&c), RUPHIN_NO_DEADLINE);
 }
 
+/* The holepuncher tells a joiner whether the owner registered from one of
+ * its local addresses (no NAT), and whether the joiner's own port is none
+ * of its local ones (its NAT changed it). */
+static void test_holepuncher_tells_nat_facts(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    ruphin_addr lan = CLIENT_LAN, other = CLIENT;
+    static uint8_t buf[96];
+    uint64_t token;
+    cfg.extensions = true;
+    rp_holepuncher_init(&hp, &cfg, &out, 1);
+    rp_holepuncher_input(&hp, 0, &SERVER, claim("id", 0, probe_cookie(&hp, &SERVER)));
+    token = sent[nsent - 1].token;
+    rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", &lan, 1, RP_PEER_INFO_EXT_MAX_REPLY));
+    CHECK_EQ(sent[nsent - 1].flags & (RP_PEER_WITHOUT_NAT | RP_PORT_CHANGED), 0);
+    other.port = (uint16_t)(CLIENT.port + 1);
+    rp_holepuncher_input(&hp, 0, &other, join_ext("id", &lan, 1, RP_PEER_INFO_EXT_MAX_REPLY));
+    CHECK_EQ(sent[nsent - 1].flags & (RP_PEER_WITHOUT_NAT | RP_PORT_CHANGED), RP_PORT_CHANGED);
+    /* The owner registers again with its own address among its locals. */
+    rp_holepuncher_input(&hp, 0, &SERVER,
+                         decoded(buf, rp_wire_encode_register_proof(buf, sizeof buf,
+                                                                    (const uint8_t *)"id", 2,
+                                                                    &SERVER, 1, token,
+                                                                    probe_cookie(&hp, &SERVER))));
+    rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", &lan, 1, RP_PEER_INFO_EXT_MAX_REPLY));
+    CHECK_EQ(sent[nsent - 1].flags & (RP_PEER_WITHOUT_NAT | RP_PORT_CHANGED), RP_PEER_WITHOUT_NAT);
+    rp_holepuncher_free(&hp);
+}
+
+/* A client whose NAT changed its port, with the relay offered, is what the
+ * server scans: its hellos have a low TTL (they must not reach the server's
+ * router before the server's probe of its port left) until that scan had
+ * its time; without either condition, and once connected, full hellos. */
+static void test_client_hello_ttl_while_the_server_may_scan(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    int64_t end;
+    int mark, i;
+
+    punching_client(&c, &cfg, &out, 42, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED | RP_PORT_CHANGED);
+    end = 2 + rp_scan_delay(&cfg) + RP_SCAN_PASSES * rp_scan_pass_ms() + 3 * cfg.punch_interval_ms;
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == RP_LOW_TTL);
+    mark = nsent;
+    RUN_CLOCK(rp_client_tick, &c, 3, end - 1);
+    CHECK(count_sent(mark, RP_FRAME_HELLO_EXT, &SERVER) > 10);
+    for (i = mark; i < nsent; i++)
+        if (sent[i].type == RP_FRAME_HELLO_EXT && ruphin_addr_equal(&sent[i].to, &SERVER) == 1)
+            CHECK_EQ(sent[i].ttl, RP_LOW_TTL);
+    mark = nsent;
+    RUN_CLOCK(rp_client_tick, &c, end, end + cfg.punch_interval_ms);
+    CHECK(count_sent(mark, RP_FRAME_HELLO_EXT, &SERVER) >= 1 && sent[nsent - 1].ttl == 0);
+
+    /* Port kept, or no relay: full hellos from the start. */
+    out = setup(&cfg);
+    punching_client(&c, &cfg, &out, 42, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED);
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == 0);
+    out = setup(&cfg);
+    punching_client(&c, &cfg, &out, 42, RP_PEER_SPEAKS_EXT | RP_PORT_CHANGED);
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == 0);
+    /* A server without NAT: no router to clash, full hellos reach it first. */
+    out = setup(&cfg);
+    punching_client(&c, &cfg, &out, 42, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED | RP_PORT_CHANGED |
+                                        RP_PEER_WITHOUT_NAT);
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == 0);
+
+    /* A generation-0 PeerInfo after the probe's answer: low TTL until the
+     * PeerInfoExt tells more; without a probe answer, full. */
+    out = setup(&cfg);
+    cfg.extensions = true;
+    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_client_start(&c, 0);
+    rp_client_input(&c, 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
+    rp_client_input(&c, 1, &HP, peer_info0(&SERVER));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_REQ && sent[nsent - 1].ttl == RP_LOW_TTL);
+    rp_client_input(&c, 2, &HP, peer_info_ext(42, RP_PEER_SPEAKS_EXT, &SERVER, NULL, 0));
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == 0);
+    out = setup(&cfg);
+    cfg.extensions = true;
+    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
+    rp_client_start(&c, 0);
+    rp_client_input(&c, 1, &HP, peer_info0(&SERVER));
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_REQ && sent[nsent - 1].ttl == 0);
+
+    /* Connected: keepalives at full TTL. */
+    out = setup(&cfg);
+    punching_client(&c, &cfg, &out, 42, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED | RP_PORT_CHANGED);
+    rp_client_input(&c, 10, &SERVER, hello_ext(RP_HELLO_EXT_REQ, 42));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+    mark = nsent;
+    RUN_CLOCK(rp_client_tick, &c, 11, 11 + cfg.keepalive_ms);
+    CHECK(count_sent(mark, RP_FRAME_HELLO_EXT, &SERVER) >= 1 && sent[nsent - 1].ttl == 0);
+}
+
 /* Each join gets a new nonce, which the peers learn at different times:
  * hellos with the one before the latest still prove the peer, older ones
  * do not. */
@@ -712,6 +818,8 @@ int main(void)
     RUN(test_scan_order_covers_the_range);
     RUN(test_server_scans_a_client_that_does_not_answer);
     RUN(test_server_punch_ttl_and_scan_choice);
+    RUN(test_client_hello_ttl_while_the_server_may_scan);
+    RUN(test_holepuncher_tells_nat_facts);
     RUN(test_client_scans_the_server);
     RUN(test_the_nonce_before_a_rejoin_still_counts);
     RUN(test_the_relay_waits_for_a_late_scan);

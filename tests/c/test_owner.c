@@ -13,7 +13,7 @@ enum { ID_LEN = 5 };
 static rp_frame *claim(uint64_t token, uint64_t cookie)
 {
     static uint8_t buf[64];
-    return decoded(buf, rp_wire_encode_register_proof(buf, sizeof buf, ID, ID_LEN, token, cookie));
+    return decoded(buf, rp_wire_encode_register_proof(buf, sizeof buf, ID, ID_LEN, NULL, 0, token, cookie));
 }
 
 static rp_frame *join_cookie(uint64_t cookie)
@@ -100,7 +100,7 @@ static void test_wire_proofs(void)
 {
     uint8_t buf[64];
     rp_frame *f;
-    CHECK_BYTES(buf, rp_wire_encode_register_proof(buf, sizeof buf, (const uint8_t *)"id", 2, 1, 2),
+    CHECK_BYTES(buf, rp_wire_encode_register_proof(buf, sizeof buf, (const uint8_t *)"id", 2, NULL, 0, 1, 2),
                 "\x00\x18\x00\x0b\x02id\x00" "\0\0\0\0\0\0\0\x01" "\0\0\0\0\0\0\0\x02");
     f = decoded(buf, 0x18);
     CHECK(f->has_proof && f->token == 1 && f->cookie == 2);

@@ -7,7 +7,7 @@ to its first echoed datagram) and, with --targets, which targets of issue 3
 are met. Needs root. docs/NAT.md shows a run.
 
     /usr/bin/python3 tests/natlab/matrix.py [--trials 20] [--delay-ms 0,2,20]
-        [--loss 0,0.05] [--pairs all|ci|direct|S:C,...] [--jobs 4] [--logs DIR]
+        [--loss 0,0.05] [--pairs all|ci|direct|S:C,...] [--jobs 4 [--scan-jobs 1]] [--logs DIR]
     /usr/bin/python3 tests/natlab/matrix.py --targets     # the issue's conditions
 """
 import argparse
@@ -249,18 +249,30 @@ def check_targets(runs):
     return checks
 
 
-def run_condition(args, pairs, delay_ms, loss, pool):
-    """All pairs at one condition: [(pair, summary)]; progress on stderr."""
-    rows = []
+def submit_condition(args, pairs, delay_ms, loss, pools):
+    """Every trial of one condition: {pair: [future or deferred call]}. With
+    pools, trials of pairs that need the port scan go to pools["scan"]
+    (--scan-jobs at once: 65000 probes a pass load a 2-core machine), the
+    rest to pools["light"] (--jobs), all queued at once so that the run
+    never waits for one pair's slowest trial."""
+    jobs = {}
     for pair in pairs:
-        jobs = []
+        pool = pools and pools["scan" if symmetric_in(pair) else "light"]
+        jobs[pair] = []
         for i in range(args.trials):
             keep = args.logs and os.path.join(args.logs, f"{pair[0]}-{pair[1]}-{delay_ms}ms-"
                                                          f"{loss:g}-{i}")
             call = (trial, args.ruphin, pair[0], pair[1], delay_ms, loss, None, 3,
                     args.timeout, shlex.split(args.hp_args), shlex.split(args.peer_args), keep)
-            jobs.append(pool.submit(*call) if pool else call)
-        results = [j.result() if pool else j[0](*j[1:]) for j in jobs]
+            jobs[pair].append(pool.submit(*call) if pool else call)
+    return jobs
+
+
+def collect_condition(jobs, delay_ms, loss):
+    """The results of submit_condition: [(pair, summary)]; progress on stderr."""
+    rows = []
+    for pair, calls in jobs.items():
+        results = [j[0](*j[1:]) if isinstance(j, tuple) else j.result() for j in calls]
         s = summarize(results)
         rows.append((pair, s))
         print(f"{delay_ms:>3} ms {loss:<5g} {pair[0]:>15} <- {pair[1]:<15} {s['ok']}/{s['n']} "
@@ -295,7 +307,11 @@ def parse_args(argv):
     ap.add_argument("--pairs", default="all", help="all, ci, direct or SERVER:CLIENT,...")
     ap.add_argument("--targets", action="store_true",
                     help="check issue 3's targets; defaults to 20 trials at 2,20 ms x 0,0.05")
-    ap.add_argument("--jobs", type=int, default=1, help="trials at once (timing gets noisier)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="trials at once, each in its own lab (timing gets noisier)")
+    ap.add_argument("--scan-jobs", type=int, default=1,
+                    help="with --jobs > 1: of them, trials of pairs with a symmetric NAT "
+                         "(the port scan) at once, in a pool of their own")
     ap.add_argument("--timeout", type=int, default=10, help="client --timeout, seconds")
     ap.add_argument("--hp-args", default=None,
                     help="extra holepuncher arguments (with --targets: the relay, if it has one)")
@@ -342,17 +358,23 @@ def main(argv=None):
     natlab.build_delay_helper()
     pairs = parse_pairs(args.pairs)
     runs = {}
-    pool = (concurrent.futures.ProcessPoolExecutor(args.jobs, initializer=worker_init)
-            if args.jobs > 1 else None)
+    pools = None
+    if args.jobs > 1:
+        pools = {"light": concurrent.futures.ProcessPoolExecutor(args.jobs, initializer=worker_init),
+                 "scan": concurrent.futures.ProcessPoolExecutor(args.scan_jobs,
+                                                               initializer=worker_init)}
     try:
-        for delay in map(int, args.delay_ms.split(",")):
-            for loss in map(float, args.loss.split(",")):
-                runs[(delay, loss)] = run_condition(args, pairs, delay, loss, pool)
-                if args.markdown:  # what is done so far survives an interrupted run
-                    with open(args.markdown, "w") as f:
-                        f.write(report(args, runs) + "\n")
+        conditions = [(delay, loss) for delay in map(int, args.delay_ms.split(","))
+                      for loss in map(float, args.loss.split(","))]
+        # Sequential runs submit nothing ahead (the calls run as they are collected).
+        jobs = {c: submit_condition(args, pairs, *c, pools) for c in conditions}
+        for condition in conditions:
+            runs[condition] = collect_condition(jobs[condition], *condition)
+            if args.markdown:  # what is done so far survives an interrupted run
+                with open(args.markdown, "w") as f:
+                    f.write(report(args, runs) + "\n")
     finally:
-        if pool:
+        for pool in (pools or {}).values():
             pool.shutdown(cancel_futures=True)
     print(report(args, runs))
 
