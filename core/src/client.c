@@ -106,21 +106,11 @@ static void send_hello_ext(rp_client *c, const ruphin_addr *to, uint8_t kind)
     rp_send_frame(&c->out, to, frame, len);
 }
 
-/* Whether frames to the server go with a low TTL: while the server may
- * probe our ports (choose_hello_ttl), and while a generation-1 holepuncher's
- * PeerInfoExt, which tells whether it will, is still on its way after its
- * generation-0 answer (a full packet sent meanwhile could spoil the scan
- * for good; the cost is a round trip to the holepuncher for pairs that the
- * generation-0 answer alone would have connected). */
-static bool low_ttl_now(const rp_client *c)
-{
-    return c->state == RUPHIN_STATE_PUNCHING && (c->low_ttl || (c->hp_ext && c->nonce == 0));
-}
-
-/* A frame to the server's address: hellos and early data while punching. */
+/* A frame to the server's address: hellos and early data while punching,
+ * with a low TTL while the server may probe our ports (choose_hello_ttl). */
 static int send_direct(rp_client *c, const uint8_t *frame, size_t len)
 {
-    if (low_ttl_now(c))
+    if (c->state == RUPHIN_STATE_PUNCHING && c->low_ttl)
         return rp_send_frame_ttl(&c->out, &c->server, frame, len, RP_LOW_TTL);
     return rp_send_frame(&c->out, &c->server, frame, len);
 }
@@ -132,7 +122,7 @@ static void send_hello(rp_client *c, int64_t now, int64_t gap)
         send_direct(c, frame,
                     rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_REQ, c->nonce));
     else
-        send_direct(c, frame, rp_wire_encode_empty(frame, sizeof frame, RP_FRAME_HELLO_REQ));
+        rp_send_empty(&c->out, &c->server, RP_FRAME_HELLO_REQ);
     c->next_hello = now + gap;
 }
 

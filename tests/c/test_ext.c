@@ -20,12 +20,6 @@ static rp_frame *peer_info_ext(uint64_t nonce, uint8_t flags, const ruphin_addr 
     return decoded(buf, rp_wire_encode_peer_info_ext(buf, sizeof buf, nonce, flags, peer, locals, n));
 }
 
-static rp_frame *peer_info0(const ruphin_addr *peer)
-{
-    static uint8_t buf[32];
-    return decoded(buf, rp_wire_encode_peer_info(buf, sizeof buf, peer));
-}
-
 static rp_frame *join_ext(const char *id, const ruphin_addr *locals, size_t n, size_t pad_to)
 {
     static uint8_t buf[160];
@@ -651,25 +645,6 @@ static void test_client_hello_ttl_while_the_server_may_scan(void)
     punching_client(&c, &cfg, &out, 42, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED | RP_PORT_CHANGED |
                                         RP_PEER_WITHOUT_NAT);
     CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == 0);
-
-    /* A generation-0 PeerInfo after the probe's answer: low TTL until the
-     * PeerInfoExt tells more; without a probe answer, full. */
-    out = setup(&cfg);
-    cfg.extensions = true;
-    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
-    rp_client_start(&c, 0);
-    rp_client_input(&c, 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
-    rp_client_input(&c, 1, &HP, peer_info0(&SERVER));
-    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
-    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_REQ && sent[nsent - 1].ttl == RP_LOW_TTL);
-    rp_client_input(&c, 2, &HP, peer_info_ext(42, RP_PEER_SPEAKS_EXT, &SERVER, NULL, 0));
-    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == 0);
-    out = setup(&cfg);
-    cfg.extensions = true;
-    rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
-    rp_client_start(&c, 0);
-    rp_client_input(&c, 1, &HP, peer_info0(&SERVER));
-    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_REQ && sent[nsent - 1].ttl == 0);
 
     /* Connected: keepalives at full TTL. */
     out = setup(&cfg);
