@@ -20,6 +20,7 @@ import (
 	"math"
 	"net"
 	"runtime"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -105,7 +106,9 @@ func (s State) String() string {
 type Node struct {
 	p      *C.ruphin_node
 	event  C.ruphin_event
-	active *Active // while a runner drives the node
+	mu     sync.Mutex // guards active and unread: Active.Stop runs on any goroutine
+	active *Active    // while a runner drives the node
+	unread []*Active  // stopped, with events not yet received; Close drops them
 }
 
 func newNode(p *C.ruphin_node) *Node {
@@ -117,8 +120,15 @@ func newNode(p *C.ruphin_node) *Node {
 // Close stops the node's Active if it has one, then frees the node and its
 // socket. Calling it again does nothing.
 func (n *Node) Close() error {
+	n.mu.Lock()
+	actives := n.unread
 	if n.active != nil {
-		n.active.Stop()
+		actives = append(actives, n.active)
+	}
+	n.active, n.unread = nil, nil
+	n.mu.Unlock()
+	for _, a := range actives {
+		a.drop()
 	}
 	if n.p != nil {
 		C.ruphin_close(n.p)
@@ -129,6 +139,12 @@ func (n *Node) Close() error {
 
 // usable is the error for a node that cannot be polled or sent on now.
 func (n *Node) usable() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.usableLocked()
+}
+
+func (n *Node) usableLocked() error {
 	if n.p == nil {
 		return ErrClosed
 	}

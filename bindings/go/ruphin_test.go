@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -334,8 +335,7 @@ func TestActiveEchoWithChannels(t *testing.T) {
 	}
 	cliRun.Stop()
 	cliRun.Stop()
-	if _, ok := <-cliRun.Events(); ok {
-		t.Fatal("events channel still open after Stop")
+	for range cliRun.Events() { // closed once what was queued is received
 	}
 	if err := cliRun.Send([]byte("late"), nil); !errors.Is(err, ErrStopped) {
 		t.Fatalf("send after stop: %v", err)
@@ -397,4 +397,168 @@ func TestSealedSession(t *testing.T) {
 	if ev.Err == nil || !errors.Is(ev.Err, ErrAuth) {
 		t.Fatalf("intruder failed with %v", ev.Err)
 	}
+}
+
+// activeWorld is a holepuncher and a registered server, each driven by an
+// Active, and a client connected through its own Active.
+type activeWorld struct {
+	hp                          *Holepuncher
+	server                      *Server
+	client                      *Client
+	hpRun, serverRun, clientRun *Active
+}
+
+func nextOfType(t *testing.T, a *Active, typ EventType) *Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		ev, err := a.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %v: %v", typ, err)
+		}
+		if ev.Type == typ {
+			return ev
+		}
+	}
+}
+
+func openActiveWorld(t *testing.T, session string) *activeWorld {
+	t.Helper()
+	w := &activeWorld{}
+	w.hp, _ = NewHolepuncher("127.0.0.1:0", fast)
+	addr := w.hp.LocalAddr().String()
+	w.server, _ = NewServer(addr, []byte(session), fast)
+	w.client, _ = NewClient(addr, []byte(session), fast)
+	var err error
+	if w.hpRun, err = w.hp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.serverRun, _ = w.server.Start()
+	nextOfType(t, w.serverRun, EventRegistered)
+	w.clientRun, _ = w.client.Start()
+	nextOfType(t, w.clientRun, EventConnected)
+	return w
+}
+
+func (w *activeWorld) close() {
+	w.client.Close()
+	w.server.Close()
+	w.hp.Close()
+}
+
+// Stop keeps the events already queued: they still arrive on the channel,
+// and with what the node itself still holds every datagram is accounted for.
+func TestActiveStopKeepsQueuedEvents(t *testing.T) {
+	const n = 20
+	w := openActiveWorld(t, "stopkeeps")
+	defer w.close()
+	for i := 0; i < n; i++ {
+		if err := w.clientRun.Send([]byte{byte(i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // nobody receives meanwhile: they queue
+	w.serverRun.Stop()
+	seen := make(map[byte]int)
+	afterStop := 0
+	for ev := range w.serverRun.Events() {
+		if ev.Type == EventData && len(ev.Data) == 1 {
+			seen[ev.Data[0]]++
+			afterStop++
+		}
+	}
+	if afterStop == 0 {
+		t.Fatal("no event was handed out after Stop")
+	}
+	for { // the node is the caller's again
+		ev, err := w.server.Poll(200 * time.Millisecond)
+		if err != nil || ev == nil {
+			break
+		}
+		if ev.Type == EventData && len(ev.Data) == 1 {
+			seen[ev.Data[0]]++
+		}
+	}
+	for i := 0; i < n; i++ {
+		if seen[byte(i)] != 1 {
+			t.Fatalf("datagram %d seen %d times (%d after Stop)", i, seen[byte(i)], afterStop)
+		}
+	}
+}
+
+// Close drops what a stopped Active still holds: its channel closes and its
+// goroutine ends, so an Active nobody drains does not leak.
+func TestCloseDropsUnreceivedEvents(t *testing.T) {
+	w := openActiveWorld(t, "drop")
+	for i := 0; i < 5; i++ {
+		w.clientRun.Send([]byte("unread"), nil)
+	}
+	time.Sleep(100 * time.Millisecond)
+	w.serverRun.Stop()
+	w.close()
+	for range w.serverRun.Events() {
+		t.Fatal("an event arrived after Close")
+	}
+}
+
+func TestNextHonoursTheContext(t *testing.T) {
+	hp, _ := NewHolepuncher("127.0.0.1:0", nil)
+	defer hp.Close()
+	run, _ := hp.Start()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	if _, err := run.Next(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := run.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("deadline: %v", err)
+	}
+}
+
+func TestStartNeedsInterrupt(t *testing.T) {
+	hp, _ := NewHolepuncher("127.0.0.1:0", &Options{NoInterrupt: true})
+	defer hp.Close()
+	if _, err := hp.Start(); !errors.Is(err, ErrNotSupported) {
+		t.Fatalf("Start without interrupt: %v", err)
+	}
+	if _, err := hp.Poll(0); err != nil {
+		t.Fatalf("the node is still the caller's: %v", err)
+	}
+}
+
+// Senders, a consumer, Stop and Close on different goroutines at once
+// (go test -race judges).
+func TestActiveConcurrentSendStopClose(t *testing.T) {
+	w := openActiveWorld(t, "crowd")
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				err := w.clientRun.Send([]byte("crowd"), nil)
+				if errors.Is(err, ErrStopped) {
+					return
+				}
+				if err != nil && !errors.Is(err, ErrWouldBlock) {
+					t.Errorf("send: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range w.clientRun.Events() {
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	wg.Add(1)
+	go func() { defer wg.Done(); w.clientRun.Stop() }()
+	w.close()
+	wg.Wait()
 }

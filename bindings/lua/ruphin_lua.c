@@ -322,6 +322,14 @@ static int l_close(lua_State *L)
     return 0;
 }
 
+/* node:closed() -> true once close() ran (a closed node raises elsewhere) */
+static int l_closed(lua_State *L)
+{
+    lnode *n = luaL_checkudata(L, 1, NODE_META);
+    lua_pushboolean(L, n->node == NULL);
+    return 1;
+}
+
 static int l_wake(lua_State *L)
 {
     int32_t rc = ruphin_wake(check_node(L));
@@ -463,6 +471,7 @@ static const luaL_Reg node_methods[] = {
     {"step", l_step},
     {"send", l_send},
     {"close", l_close},
+    {"closed", l_closed},
     {"wake", l_wake},
     {"fileno", l_fileno},
     {"deadline", l_deadline},

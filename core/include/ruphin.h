@@ -304,8 +304,10 @@ RUPHIN_API int64_t ruphin_stat(const ruphin_node *node, int32_t stat);
 /* Active mode: a runner drives a node from its own thread, so the caller
  * never polls. Every function below is safe from any thread, except that
  * only one thread at a time may call ruphin_runner_next.
- * start: the node belongs to the runner until ruphin_runner_free; do not
- * call other functions on it meanwhile (ruphin_wake excepted).
+ * start: the node belongs to the runner until ruphin_runner_stop returns;
+ * do not call other functions on it meanwhile (ruphin_wake excepted).
+ * RUPHIN_ERR_NOT_SUPPORTED when the node's RUPHIN_OPT_ALLOW_INTERRUPT is 0
+ * (sends and stop reach the runner thread through ruphin_wake).
  * next: waits up to timeout_ms for the next event (data copied, valid until
  * the next call of next); 1, 0 on timeout, RUPHIN_ERR_STOPPED once the
  * runner stopped (or its node failed) and every event was handed out.
@@ -314,8 +316,9 @@ RUPHIN_API int64_t ruphin_stat(const ruphin_node *node, int32_t stat);
  * send: queues a Data datagram for the runner thread to send;
  * RUPHIN_ERR_WOULD_BLOCK when the send queue is full; errors found later
  * (not connected, unknown peer) count in RUPHIN_STAT_TX_FAILED.
- * stop: ends the thread promptly; undelivered events stay for next.
- * free: stops, then frees the runner (not the node: ruphin_close it after). */
+ * stop: ends the thread promptly; undelivered events stay for next, sends
+ * queued before it still go out. Calls after the first touch no node.
+ * free: stops, then frees the runner (not the node: ruphin_close it). */
 RUPHIN_API int32_t ruphin_runner_start(ruphin_runner **out, ruphin_node *node);
 RUPHIN_API int32_t ruphin_runner_next(ruphin_runner *runner, int32_t timeout_ms,
                                       ruphin_event *event);

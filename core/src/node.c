@@ -620,3 +620,8 @@ int64_t rp_node_max_payload(const ruphin_node *node)
 {
     return node->cfg.max_payload;
 }
+
+bool rp_node_can_wake(const ruphin_node *node)
+{
+    return node->cfg.allow_interrupt;
+}

@@ -111,6 +111,10 @@ int32_t ruphin_runner_start(ruphin_runner **out, ruphin_node *node)
     if (out == NULL || node == NULL)
         return RUPHIN_ERR_INVALID;
     *out = NULL;
+    /* Sends and stop reach the thread through ruphin_wake: without it they
+     * would wait for the safety poll, seconds later. */
+    if (!rp_node_can_wake(node))
+        return RUPHIN_ERR_NOT_SUPPORTED;
     r = calloc(1, sizeof *r);
     if (r == NULL)
         return RUPHIN_ERR_NOMEM;
@@ -193,8 +197,10 @@ int32_t ruphin_runner_send(ruphin_runner *r, const ruphin_addr *to, const uint8_
     if (to)
         o->to = *to;
     r->tx_count++;
-    rp_mutex_unlock(&r->lock);
+    /* Woken under the lock: once stop has taken it, no sender touches the
+     * node any more, which is then the caller's to close. */
     ruphin_wake(r->node);
+    rp_mutex_unlock(&r->lock);
     return RUPHIN_OK;
 }
 
@@ -209,8 +215,10 @@ void ruphin_runner_stop(ruphin_runner *r)
     r->stop_requested = true;
     rp_cond_broadcast(&r->changed);
     rp_mutex_unlock(&r->lock);
-    ruphin_wake(r->node);
     if (join) {
+        /* Only the first stop touches the node: after it the node is the
+         * caller's again, who may already have closed it. */
+        ruphin_wake(r->node);
         rp_thread_join(r->thread);
         return;
     }

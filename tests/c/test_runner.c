@@ -5,6 +5,7 @@
 #include "ruphin.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 enum { ECHOES = 200 };
@@ -143,10 +144,196 @@ static void test_stop_is_prompt_and_idempotent(void)
     close_world(&w);
 }
 
+/* Connects a client runner to a registered server runner. */
+static void connect_world(world *w)
+{
+    ruphin_event ev;
+    CHECK(next_of_type(w->server_run, RUPHIN_EVENT_REGISTERED, &ev));
+    CHECK_EQ(ruphin_runner_start(&w->client_run, w->client), RUPHIN_OK);
+    CHECK(next_of_type(w->client_run, RUPHIN_EVENT_CONNECTED, &ev));
+}
+
+/* Counts one-byte DATA event i in seen[i]; returns 1 if ev was one. */
+static int count_datum(const ruphin_event *ev, int *seen, int n)
+{
+    if (ev->type != RUPHIN_EVENT_DATA || ev->len != 1 || ev->data[0] >= n)
+        return 0;
+    seen[ev->data[0]]++;
+    return 1;
+}
+
+/* Events queued before stop are handed out after it, then STOPPED; with
+ * what the node itself still holds (it is the caller's again after stop),
+ * every datagram is accounted for exactly once. */
+static void test_stop_keeps_queued_events(void)
+{
+    enum { N = 50 };
+    world w;
+    ruphin_event ev;
+    int i, rc, after_stop = 0, in_node = 0, seen[N] = {0};
+    open_world(&w, 10000);
+    connect_world(&w);
+    for (i = 0; i < N; i++) {
+        uint8_t b = (uint8_t)i;
+        CHECK_EQ(ruphin_runner_send(w.client_run, NULL, &b, 1), RUPHIN_OK);
+    }
+    sleep_ms(300); /* nobody takes the server's events meanwhile: they queue */
+    ruphin_runner_stop(w.server_run);
+    while ((rc = ruphin_runner_next(w.server_run, 0, &ev)) == 1)
+        after_stop += count_datum(&ev, seen, N);
+    CHECK_EQ(rc, RUPHIN_ERR_STOPPED);
+    CHECK(after_stop > 0); /* the test did exercise queued events */
+    while (ruphin_poll(w.server, 200, &ev) == 1)
+        in_node += count_datum(&ev, seen, N);
+    CHECK_EQ(after_stop + in_node, N);
+    for (i = 0; i < N; i++)
+        CHECK_EQ(seen[i], 1);
+    close_world(&w);
+}
+
+/* Sends queued just before stop still leave: the server gets them all. */
+static void test_sends_queued_before_stop_go_out(void)
+{
+    enum { N = 40 };
+    world w;
+    ruphin_event ev;
+    int i, got = 0, seen[N] = {0};
+    open_world(&w, 10000);
+    connect_world(&w);
+    for (i = 0; i < N; i++) {
+        uint8_t b = (uint8_t)i;
+        CHECK_EQ(ruphin_runner_send(w.client_run, NULL, &b, 1), RUPHIN_OK);
+    }
+    ruphin_runner_stop(w.client_run);
+    while (got < N && next_of_type(w.server_run, RUPHIN_EVENT_DATA, &ev))
+        got += count_datum(&ev, seen, N);
+    CHECK_EQ(got, N);
+    for (i = 0; i < N; i++)
+        CHECK_EQ(seen[i], 1);
+    close_world(&w);
+}
+
+/* A node that ignores wakes cannot be driven: sends and stop would wait for
+ * the safety poll, seconds later. */
+static void test_runner_needs_interrupt(void)
+{
+    ruphin_options *o;
+    ruphin_node *hp;
+    ruphin_runner *r = NULL;
+    ruphin_options_new(&o);
+    ruphin_options_set(o, RUPHIN_OPT_ALLOW_INTERRUPT, 0);
+    CHECK_EQ(ruphin_holepuncher_new(&hp, "127.0.0.1:0", o), RUPHIN_OK);
+    ruphin_options_free(o);
+    CHECK_EQ(ruphin_runner_start(&r, hp), RUPHIN_ERR_NOT_SUPPORTED);
+    CHECK(r == NULL);
+    ruphin_runner_free(r);
+    ruphin_close(hp);
+}
+
+/* Every thread-safe entry point at once on the client's runner: senders, a
+ * consumer, a waker and two stoppers; the node is closed as soon as stop
+ * returned, while senders may still be inside ruphin_runner_send.
+ * ThreadSanitizer (tests/c/test_core.py) and AddressSanitizer judge. */
+enum { SENDERS = 3 };
+
+typedef struct crowd {
+    world *w;
+    atomic_int waking, sent[SENDERS];
+    int sender_rc[SENDERS], consumer_rc, consumed;
+} crowd;
+
+typedef struct sender_arg {
+    crowd *c;
+    int me;
+} sender_arg;
+
+static void *sender(void *arg)
+{
+    sender_arg *a = arg;
+    int rc;
+    while ((rc = ruphin_runner_send(a->c->w->client_run, NULL, (const uint8_t *)"crowd", 5)) ==
+               RUPHIN_OK ||
+           rc == RUPHIN_ERR_WOULD_BLOCK)
+        if (rc == RUPHIN_OK)
+            atomic_fetch_add(&a->c->sent[a->me], 1);
+    a->c->sender_rc[a->me] = rc;
+    return NULL;
+}
+
+static void *consumer(void *arg)
+{
+    crowd *c = arg;
+    ruphin_event ev;
+    while ((c->consumer_rc = ruphin_runner_next(c->w->client_run, RUPHIN_WAIT_FOREVER, &ev)) == 1)
+        c->consumed++;
+    return NULL;
+}
+
+static void *waker(void *arg)
+{
+    crowd *c = arg;
+    while (atomic_load(&c->waking))
+        ruphin_wake(c->w->client);
+    return NULL;
+}
+
+static void *stopper(void *arg)
+{
+    ruphin_runner_stop(((crowd *)arg)->w->client_run);
+    return NULL;
+}
+
+static void test_concurrent_send_next_stop_wake(void)
+{
+    world w;
+    crowd c;
+    sender_arg args[SENDERS];
+    pthread_t senders[SENDERS], cons, wake, stoppers[2];
+    int64_t start;
+    int i;
+    open_world(&w, 10000);
+    connect_world(&w);
+    memset(&c, 0, sizeof c);
+    c.w = &w;
+    atomic_store(&c.waking, 1);
+    for (i = 0; i < SENDERS; i++)
+        atomic_store(&c.sent[i], 0);
+    start = ruphin_now();
+    pthread_create(&cons, NULL, consumer, &c);
+    pthread_create(&wake, NULL, waker, &c);
+    for (i = 0; i < SENDERS; i++) {
+        args[i] = (sender_arg){&c, i};
+        pthread_create(&senders[i], NULL, sender, &args[i]);
+    }
+    for (i = 0; i < SENDERS; i++) /* every sender got going (5 s at most) */
+        while (atomic_load(&c.sent[i]) == 0 && ruphin_now() < start + 5000)
+            sleep_ms(1);
+    for (i = 0; i < 2; i++)
+        pthread_create(&stoppers[i], NULL, stopper, &c);
+    for (i = 0; i < 2; i++)
+        pthread_join(stoppers[i], NULL);
+    atomic_store(&c.waking, 0);
+    pthread_join(wake, NULL);
+    ruphin_close(w.client); /* the node is ours again: senders must not touch it */
+    w.client = NULL;
+    for (i = 0; i < SENDERS; i++) {
+        pthread_join(senders[i], NULL);
+        CHECK_EQ(c.sender_rc[i], RUPHIN_ERR_STOPPED);
+        CHECK(atomic_load(&c.sent[i]) > 0);
+    }
+    pthread_join(cons, NULL);
+    CHECK_EQ(c.consumer_rc, RUPHIN_ERR_STOPPED);
+    close_world(&w);
+}
+
 int main(void)
 {
     RUN(test_echo_through_runners);
     RUN(test_back_pressure_loses_nothing);
     RUN(test_stop_is_prompt_and_idempotent);
+    RUN(test_stop_keeps_queued_events);
+    RUN(test_sends_queued_before_stop_go_out);
+    RUN(test_runner_needs_interrupt);
+    RUN(test_concurrent_send_next_stop_wake);
     return check_report();
 }

@@ -37,6 +37,7 @@ opt_hp:close()
 local fast = { retransmit_ms = 20, punch_interval_ms = 20 }
 local hp = assert(ruphin.holepuncher("127.0.0.1:0", fast))
 check(hp:state() == "SERVING", "state")
+check(hp:closed() == false, "closed() while open")
 check(type(hp:fileno()) == "number", "fileno")
 check(hp:timeout() == 0, "a new node wants its first poll at once")
 check(hp:poll(0) == nil, "poll(0) with nothing to do")
@@ -109,6 +110,7 @@ lost:close()
 lost:close()
 check(not pcall(lost.poll, lost), "closed node raises")
 check(tostring(lost) == "ruphin.node (closed)", "tostring")
+check(lost:closed() == true and opt_hp:closed() == true, "closed() after close")
 
 -- Garbage collection closes forgotten nodes: the port is free again.
 local forgotten = assert(ruphin.holepuncher("127.0.0.1:0"))

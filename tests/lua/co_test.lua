@@ -7,7 +7,7 @@ local fast = { retransmit_ms = 20, punch_interval_ms = 20 }
 local loop = co.loop()
 local hp = loop:add(assert(ruphin.holepuncher("127.0.0.1:0", fast)))
 local hp_addr = hp:local_address()
-local result
+local result, kept
 
 loop:spawn(function()
     local server = loop:add(assert(ruphin.server(hp_addr, "co", fast)))
@@ -18,16 +18,43 @@ loop:spawn(function()
         assert(client:send("hello, coroutine"))
         local ev = assert(loop:wait(client, "DATA", 5))
         result = ev.data
+        assert(client:send("first"))
+        assert(client:send("second"))
     end)
     local ev = assert(loop:wait(server, "DATA", 5))
     assert(server:send(ev.data, ev.peer))
+    -- Datagrams that arrive while this coroutine waits for something else
+    -- are kept for its next wait on the server.
+    ev = assert(loop:wait(server, "DATA", 5))
+    assert(ev.data == "first", ev.data)
+    assert(select(2, loop:wait(hp, "NEVER", 0.2)) == "timeout")
+    ev = assert(loop:wait(server, "DATA", 5))
+    kept = ev.data
 end)
 
+local failures = 0
 loop:spawn(function()
     local missing = loop:add(assert(ruphin.client(hp_addr, "missing", fast)))
     local ev, err = loop:wait(missing, "CONNECTED", 5)
     assert(ev == nil and err == "the holepuncher has no such session", err)
+    -- The failure stays: a later wait gets it at once.
+    ev, err = loop:wait(missing, "DATA")
+    assert(ev == nil and err == "the holepuncher has no such session", err)
+    failures = failures + 1
 end)
+
+-- A node closed or removed while coroutines wait on it: they get nil and
+-- why, and step() goes on.
+local ended = {}
+for _, how in ipairs({ "closed", "removed" }) do
+    local node = loop:add(assert(ruphin.holepuncher("127.0.0.1:0")))
+    loop:spawn(function()
+        local ev, why = loop:wait(node, "NEVER")
+        assert(ev == nil)
+        ended[#ended + 1] = why
+    end)
+    if how == "closed" then node:close() else loop:remove(node) end
+end
 
 loop:spawn(function()
     local ev, err = loop:wait(hp, "NEVER", 0.05)
@@ -35,9 +62,12 @@ loop:spawn(function()
 end)
 
 local frames = 0
-while (result == nil or loop:step() > 0) and frames < 20000 do
+while (kept == nil or loop:step() > 0) and frames < 20000 do
     loop:step()
     frames = frames + 1
 end
 assert(result == "hello, coroutine", "no echo")
+assert(kept == "second", "a datagram nobody waited for was lost")
+assert(failures == 1, "the failure did not stay")
+assert(ended[1] == "removed" and ended[2] == "closed", table.concat(ended, ","))
 print("coroutines done in " .. frames .. " frames")

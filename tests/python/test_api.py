@@ -1,5 +1,6 @@
 """The Python API itself: versions, errors, options, lifetime, event-loop hooks."""
 import enum
+import gc
 import inspect
 import os
 import re
@@ -90,6 +91,13 @@ def test_session_id_too_long():
 def test_address_in_use(hp):
     with pytest.raises(ruphin.AddressInUse):
         ruphin.Holepuncher(hp.local_address)
+
+
+def test_a_forgotten_node_is_closed_by_the_garbage_collector():
+    """__del__ closes it (a safety net): its port is free again."""
+    address = ruphin.Holepuncher(("127.0.0.1", 0)).local_address  # the node is gone at once
+    gc.collect()
+    ruphin.Holepuncher(address).close()
 
 
 def test_close_is_idempotent_and_closed_nodes_refuse_work(hp):

@@ -1,5 +1,6 @@
 # A holepuncher, a server and a client on loopback, from Tcl through the
 # SWIG-generated binding: the client sends a datagram, the server echoes it.
+# The holepuncher runs in active mode (a runner's thread drives it).
 # Usage: tclsh loopback.tcl path/to/ruphin.so
 load [lindex $argv 0] Ruphin
 
@@ -19,6 +20,10 @@ set hp [new_node holepuncher "127.0.0.1:0" NULL]
 set addr [new_ruphin_addr]
 check [ruphin_local_addr $hp $addr] local_addr
 set hp_text [ruphin_addr_text $addr]
+set out [new_runnerp]
+check [ruphin_runner_start $out $hp] runner_start
+set run [runnerp_value $out]
+delete_runnerp $out
 set server [new_node server $hp_text "tcl" "127.0.0.1:0" NULL]
 set client ""
 set event [new_ruphin_event]
@@ -26,7 +31,7 @@ set echoed ""
 
 set deadline [expr {[clock milliseconds] + 5000}]
 while {$echoed eq "" && [clock milliseconds] < $deadline} {
-    foreach who {hp server client} {
+    foreach who {server client} {
         set node [set $who]
         if {$node eq ""} continue
         while {[ruphin_poll $node 0 $event] == 1} {
@@ -49,6 +54,13 @@ while {$echoed eq "" && [clock milliseconds] < $deadline} {
     }
     after 1
 }
+ruphin_runner_stop $run
+set hp_events {}
+while {[ruphin_runner_next $run 0 $event] == 1} {
+    lappend hp_events [ruphin_event_name [ruphin_event_type_get $event]]
+}
+ruphin_runner_free $run
 foreach node [list $client $server $hp] { ruphin_close $node }
 if {$echoed ne "hello from tcl"} { puts "no echo"; exit 1 }
 puts "echo: $echoed"
+puts "holepuncher runner: $hp_events"
