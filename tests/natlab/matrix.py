@@ -146,7 +146,7 @@ def start(lab, role, argv, log_path, ready, timeout):
 
 
 def trial(ruphin, server_kind, client_kind, delay_ms=0, loss=0.0, helper_dir=None, count=3,
-          timeout=10, hp_args=(), peer_args=(), keep_dir=None, keep_all=False):
+          timeout=10, hp_args=(), peer_args=(), keep_dir=None, keep_all=False, session=SESSION):
     """One connection attempt in a fresh lab: a Result. Its logs go to
     keep_dir if it failed (or always, with keep_all)."""
     with natlab.Lab(server_kind, client_kind, delay_ms, loss, helper_dir) as lab, \
@@ -155,12 +155,12 @@ def trial(ruphin, server_kind, client_kind, delay_ms=0, loss=0.0, helper_dir=Non
         if not start(lab, "holepuncher", [ruphin, "holepuncher", "--listen", HP, *hp_args],
                      log["hp"], "listening", 5):
             raise RuntimeError(f"the holepuncher did not start: {open(log['hp']).read()}")
-        if not start(lab, "server", [ruphin, "server", "-H", HP, "-s", SESSION, "--echo",
+        if not start(lab, "server", [ruphin, "server", "-H", HP, "-s", session, "--echo",
                                      *peer_args], log["server"], "REGISTERED", 15):
             result = Result(False, None, None, None, "the server did not register")
         else:
             with open(log["client"], "w") as err:
-                client = lab.popen("client", [ruphin, "client", "-H", HP, "-s", SESSION,
+                client = lab.popen("client", [ruphin, "client", "-H", HP, "-s", session,
                                               "--count", str(count), "--timeout", str(timeout),
                                               *peer_args], stdout=subprocess.DEVNULL, stderr=err)
             client.wait(timeout + 30)
@@ -263,7 +263,8 @@ def submit_condition(args, pairs, delay_ms, loss, pools):
             keep = args.logs and os.path.join(args.logs, f"{pair[0]}-{pair[1]}-{delay_ms}ms-"
                                                          f"{loss:g}-{i}")
             call = (trial, args.ruphin, pair[0], pair[1], delay_ms, loss, None, 3,
-                    args.timeout, shlex.split(args.hp_args), shlex.split(args.peer_args), keep)
+                    args.timeout, shlex.split(args.hp_args), shlex.split(args.peer_args), keep,
+                    False, args.session)
             jobs[pair].append(pool.submit(*call) if pool else call)
     return jobs
 
@@ -313,6 +314,10 @@ def parse_args(argv):
                     help="with --jobs > 1: of them, trials of pairs with a symmetric NAT "
                          "(the port scan) at once, in a pool of their own")
     ap.add_argument("--timeout", type=int, default=10, help="client --timeout, seconds")
+    ap.add_argument("--session", default=SESSION,
+                    help=f"session id ({SESSION!r}: its generation-0 Join is shorter than the "
+                         "answer, so the holepuncher asks for a cookie first; an id of 7 bytes "
+                         "or more is answered at once)")
     ap.add_argument("--hp-args", default=None,
                     help="extra holepuncher arguments (with --targets: the relay, if it has one)")
     ap.add_argument("--peer-args", default="", help="extra server and client arguments")
