@@ -104,6 +104,9 @@ end
 check(failed and failed.error == "the holepuncher has no such session", "session not found")
 local none, perr = lost:poll(0)
 check(none == nil and perr == "the node has failed earlier", "poll after failure")
+local events, serr, scode = lost:step()
+check(type(events) == "table" and #events == 0 and serr == "the node has failed earlier"
+      and scode == ruphin.errors.FAILED, "step after failure: the events so far, message, code")
 
 -- close is idempotent; a closed node raises when used.
 lost:close()

@@ -41,6 +41,17 @@ def test_loopback_example(lua):
     assert "echoed 3 datagrams" in result.stdout
 
 
+def test_luajit_with_its_own_headers(lua_module):
+    """Built against LuaJIT's headers (LUA_INCDIR=/usr/include/luajit-2.1, as
+    docs/BINDINGS.md offers) instead of Lua 5.1's, the module passes the same
+    checks under LuaJIT."""
+    lua = lua_module("luajit-headers")
+    assert "-I/usr/include/luajit-2.1" in lua_module.logs["luajit-headers"]
+    result = run_lua(lua, os.path.join(HERE, "binding_test.lua"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "checks passed" in result.stdout
+
+
 def test_to_be_closed(lua_module):
     """<close> is Lua 5.4 syntax: this one runs under Lua 5.4 only."""
     result = run_lua(lua_module("lua5.4"), os.path.join(HERE, "close_test.lua"))

@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 
-import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,10 +25,10 @@ def build(tmp_path, swig_args, includes, lib_name):
     return lib
 
 
-def test_tcl_binding_round_trip(tmp_path):
+def test_tcl_binding_round_trip(tmp_path, tool_missing):
     if not shutil.which("swig") or not shutil.which("tclsh") or \
             not os.path.exists(os.path.join(TCL_INCLUDE, "tcl.h")):
-        pytest.skip("swig, tclsh or tcl-dev missing (scripts/test.sh installs them)")
+        tool_missing("swig, tclsh or tcl-dev is missing")
     lib = build(tmp_path, ["-tcl8"], [TCL_INCLUDE], "ruphin.so")
     result = subprocess.run(["tclsh", os.path.join(HERE, "loopback.tcl"), str(lib)],
                             capture_output=True, text=True, timeout=60)
@@ -47,10 +46,10 @@ def jdk_home():
     return home if os.path.exists(os.path.join(home, "include", "jni.h")) else None
 
 
-def test_java_binding_round_trip(tmp_path):
+def test_java_binding_round_trip(tmp_path, tool_missing):
     jdk = jdk_home()
     if not shutil.which("swig") or jdk is None:
-        pytest.skip("swig or a JDK missing (apt-get install swig default-jdk-headless)")
+        tool_missing("swig or a JDK is missing (Debian: swig, openjdk-17-jdk-headless)")
     java_src = tmp_path / "ruphin"
     java_src.mkdir()
     lib = build(tmp_path, ["-java", "-package", "ruphin", "-outdir", str(java_src)],
