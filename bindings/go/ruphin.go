@@ -239,9 +239,13 @@ const (
 	_ = uint(C.RUPHIN_STAT_COUNT - len(statNames))
 )
 
-// Stats reads the node's counters by name (datagrams, drops, sessions, peers).
+// Stats reads the node's counters by name (datagrams, drops, sessions,
+// peers); nil once the node is closed.
 func (n *Node) Stats() map[string]int64 {
 	defer runtime.KeepAlive(n)
+	if n.p == nil {
+		return nil
+	}
 	out := make(map[string]int64, len(statNames))
 	for i, name := range statNames {
 		out[name] = int64(C.ruphin_stat(n.p, C.int32_t(i)))

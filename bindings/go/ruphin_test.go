@@ -101,7 +101,9 @@ func TestSessionNotFound(t *testing.T) {
 }
 
 func TestErrorsAndClose(t *testing.T) {
-	if _, err := NewClient("no such host.invalid:1", []byte("x"), nil); !errors.Is(err, ErrAddress) {
+	_, err := NewClient("no such host.invalid:1", []byte("x"), nil)
+	var code *Error // the constructor's error wraps the C code
+	if !errors.Is(err, ErrAddress) || !errors.As(err, &code) || code.Code != -3 {
 		t.Fatalf("bad address: %v", err)
 	}
 	if _, err := NewHolepuncher("127.0.0.1:0", &Options{MaxPayload: 70000}); !errors.Is(err, ErrInvalid) {
@@ -117,8 +119,11 @@ func TestErrorsAndClose(t *testing.T) {
 		t.Fatalf("poll on closed node: %v", err)
 	}
 	if hp.State() != StateClosed || hp.State().String() != "CLOSED" || hp.Fd() != -1 ||
-		hp.LocalAddr() != nil {
-		t.Fatalf("closed node: %v %d %v", hp.State(), hp.Fd(), hp.LocalAddr())
+		hp.LocalAddr() != nil || hp.Stats() != nil {
+		t.Fatalf("closed node: %v %d %v %v", hp.State(), hp.Fd(), hp.LocalAddr(), hp.Stats())
+	}
+	if _, ok := hp.Timeout(); ok {
+		t.Fatal("a closed node has no timer")
 	}
 	server, _ := NewServer("127.0.0.1:1", []byte("x"), nil)
 	defer server.Close()
