@@ -4,10 +4,13 @@
  * receiver runs in a child process on CPU 0, the sender on CPU 1 (when there
  * are two); the sender sends as fast as it can for the duration; the rate is
  * what the receiver got per second. Both sides' CPU time per datagram is
- * reported too: the sender's shows what one send costs through the API
- * (one sendto each) against raw sendmmsg.
+ * reported too.
  *
- * datapath api|raw SIZE SECONDS
+ * api: the way a program that moves many datagrams uses the API,
+ * ruphin_send_batch (64 at a time) and ruphin_poll_batch; api1: one
+ * ruphin_send and one ruphin_poll per datagram (one sendto each).
+ *
+ * datapath raw|api|api1 SIZE SECONDS
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -116,11 +119,35 @@ static ruphin_options *options(void)
 }
 
 /* Answers what waits at the holepuncher (registration refreshes). */
+static int batched; /* api, not api1 */
+
 static void serve_holepuncher(ruphin_node *hp)
 {
     ruphin_event ev;
     while (ruphin_poll(hp, 0, &ev) == 1)
         ;
+}
+
+/* Counts the DATA events ready now (waiting up to 1 ms for the first);
+ * the first of all starts the clock. */
+static long long count_data(ruphin_node *server, double *end, double *cpu0, double seconds)
+{
+    ruphin_event evs[BATCH];
+    long long got = 0;
+    int n, i;
+    while ((n = batched ? ruphin_poll_batch(server, 1, evs, BATCH)
+                        : ruphin_poll(server, 1, evs)) > 0) {
+        for (i = 0; i < n; i++) {
+            if (evs[i].type != RUPHIN_EVENT_DATA)
+                continue;
+            if (*end == 0) {
+                *end = now_s() + seconds;
+                *cpu0 = cpu_s();
+            }
+            got++;
+        }
+    }
+    return got;
 }
 
 /* Child: holepuncher and server; counts DATA for `seconds` from the first. */
@@ -145,15 +172,7 @@ static side api_receive(const char *hp_addr, int ready_fd, double seconds)
             serve_holepuncher(hp);
             hp_next = now_s() + HP_POLL_MS / 1000.0;
         }
-        while (ruphin_poll(server, 1, &ev) == 1) {
-            if (ev.type != RUPHIN_EVENT_DATA)
-                continue;
-            if (end == 0) {
-                end = now_s() + seconds;
-                cpu0 = cpu_s();
-            }
-            got.datagrams++;
-        }
+        got.datagrams += count_data(server, &end, &cpu0, seconds);
     }
     got.cpu_s = cpu_s() - cpu0;
     ruphin_close(server);
@@ -163,7 +182,8 @@ static side api_receive(const char *hp_addr, int ready_fd, double seconds)
 
 static side api_send(const char *hp_addr, size_t size, double seconds)
 {
-    static uint8_t payload[MAX_SIZE];
+    static uint8_t payloads[BATCH * MAX_SIZE];
+    size_t lens[BATCH];
     ruphin_options *o = options();
     ruphin_node *client;
     ruphin_event ev;
@@ -176,10 +196,16 @@ static side api_send(const char *hp_addr, size_t size, double seconds)
         ;
     end = now_s() + seconds + 0.2;
     cpu0 = cpu_s();
+    for (int i = 0; i < BATCH; i++)
+        lens[i] = size;
     while (now_s() < end) {
-        int i;
-        for (i = 0; i < BATCH; i++)
-            sent.datagrams += ruphin_send(client, NULL, payload, size) == RUPHIN_OK;
+        size_t n = 0;
+        if (batched)
+            ruphin_send_batch(client, NULL, payloads, lens, BATCH, &n);
+        else
+            for (int i = 0; i < BATCH; i++)
+                n += ruphin_send(client, NULL, payloads, size) == RUPHIN_OK;
+        sent.datagrams += (long long)n;
         while (ruphin_poll(client, 0, &ev) == 1) /* keepalives, if any */
             ;
     }
@@ -196,11 +222,13 @@ int main(int argc, char **argv)
     pid_t child;
     side got, sent;
     char hp_addr[32], c;
-    if (argc != 4 || (strcmp(argv[1], "api") != 0 && strcmp(argv[1], "raw") != 0)) {
-        fprintf(stderr, "usage: datapath api|raw SIZE SECONDS\n");
+    if (argc != 4 || (strcmp(argv[1], "api") != 0 && strcmp(argv[1], "api1") != 0 &&
+                      strcmp(argv[1], "raw") != 0)) {
+        fprintf(stderr, "usage: datapath raw|api|api1 SIZE SECONDS\n");
         return 2;
     }
     raw = strcmp(argv[1], "raw") == 0;
+    batched = strcmp(argv[1], "api") == 0;
     size = (size_t)atoi(argv[2]);
     seconds = atof(argv[3]);
     snprintf(hp_addr, sizeof hp_addr, "127.0.0.1:%d", 20000 + getpid() % 20000);

@@ -3,7 +3,11 @@ a sender process (CPU 1) sends SIZE-byte datagrams as fast as it can for
 SECONDS, a receiver process (CPU 0) counts them from the first one. Prints
 one JSON line.
 
-    python py_datapath.py ruphin|socket SIZE SECONDS
+ruphin: the way a program that moves many datagrams uses the package,
+send_many (64 at a time) and poll_many; ruphin1: one send() and one poll()
+per datagram.
+
+    python py_datapath.py socket|ruphin|ruphin1 SIZE SECONDS
 """
 import json
 import multiprocessing
@@ -50,7 +54,7 @@ def socket_sender(address, size, seconds):
                 sendto(payload, address)
 
 
-def ruphin_receiver(port_queue, result_queue, seconds):
+def ruphin_receiver(port_queue, result_queue, seconds, batched=True):
     import ruphin
     pin(0)
     opts = dict(retransmit_ms=20, max_payload=2048, socket_buffer=8 << 20)
@@ -61,12 +65,22 @@ def ruphin_receiver(port_queue, result_queue, seconds):
             server.poll(0.001)
         port_queue.put(hp.local_address)
         got, end, hp_next = 0, None, 0.0
-        poll, data = server.poll, ruphin.EventType.DATA
+        poll, poll_many, data = server.poll, server.poll_many, ruphin.EventType.DATA
         while end is None or time.monotonic() < end:
             if end is None or time.monotonic() >= hp_next:  # the join, then now and then
                 while hp.poll(0) is not None:
                     pass
                 hp_next = time.monotonic() + HP_POLL_S
+            if batched:
+                events = poll_many(0.001)
+                while events:
+                    for ev in events:
+                        if ev.type == data:
+                            if end is None:
+                                end = time.monotonic() + seconds
+                            got += 1
+                    events = poll_many(0)
+                continue
             ev = poll(0.001)
             while ev is not None:
                 if ev.type == data:
@@ -77,23 +91,39 @@ def ruphin_receiver(port_queue, result_queue, seconds):
     result_queue.put(got)
 
 
-def ruphin_sender(hp_address, size, seconds):
+def ruphin1_receiver(port_queue, result_queue, seconds):
+    ruphin_receiver(port_queue, result_queue, seconds, batched=False)
+
+
+def ruphin_sender(hp_address, size, seconds, batched=True):
     import ruphin
     payload = b"x" * size
+    batch = [payload] * 64
     with ruphin.Client(hp_address, b"bench", retransmit_ms=20, max_payload=2048) as client:
         client.connect(timeout=10)
-        send = client.send
+        send, send_many = client.send, client.send_many
         end = time.monotonic() + seconds + 0.2
         while time.monotonic() < end:
-            for _ in range(64):
-                send(payload)
+            if batched:
+                try:
+                    send_many(batch)
+                except ruphin.WouldBlock:  # the socket buffer is full: as socket's sendto would block
+                    pass
+            else:
+                for _ in range(64):
+                    send(payload)
             client.poll(0)
+
+
+def ruphin1_sender(hp_address, size, seconds):
+    ruphin_sender(hp_address, size, seconds, batched=False)
 
 
 def main(mode, size, seconds):
     size, seconds = int(size), float(seconds)
     receiver, sender = {"socket": (socket_receiver, socket_sender),
-                        "ruphin": (ruphin_receiver, ruphin_sender)}[mode]
+                        "ruphin": (ruphin_receiver, ruphin_sender),
+                        "ruphin1": (ruphin1_receiver, ruphin1_sender)}[mode]
     ports, results = multiprocessing.Queue(), multiprocessing.Queue()
     rx = multiprocessing.Process(target=receiver, args=(ports, results, seconds))
     rx.start()

@@ -194,7 +194,8 @@ enum {
     RUPHIN_DEFAULT_PORT = 47470,
     RUPHIN_ADDRSTRLEN = 64,     /* enough for "[v6%scope]:port" and the NUL */
     RUPHIN_KEY_LEN = 32,        /* bytes of a session key (ruphin_options_set_key) */
-    RUPHIN_SEAL_OVERHEAD = 41   /* bytes a sealed Data datagram adds to its payload */
+    RUPHIN_SEAL_OVERHEAD = 41,  /* bytes a sealed Data datagram adds to its payload */
+    RUPHIN_POLL_BATCH_MAX = 64  /* events one ruphin_poll_batch() hands out at most */
 };
 
 /* A UDP address: IPv4 (family 4, ip[0..3]) or IPv6 (family 6), port in host
@@ -283,6 +284,26 @@ RUPHIN_API int32_t ruphin_poll(ruphin_node *node, int32_t timeout_ms, ruphin_eve
  * client. Holepuncher: RUPHIN_ERR_NOT_SUPPORTED. */
 RUPHIN_API int32_t ruphin_send(ruphin_node *node, const ruphin_addr *to,
                                const uint8_t *data, size_t len);
+
+/* The data path in bulk (docs/API.md, "Batches"): what a loop of
+ * ruphin_poll or ruphin_send does, with one call and as few system calls as
+ * the OS allows (recvmmsg/sendmmsg on Linux).
+ * poll_batch: ruphin_poll for up to max events (at most
+ * RUPHIN_POLL_BATCH_MAX): it waits up to timeout_ms for the first, then adds
+ * those ready without waiting; returns how many were written to events (0
+ * when the time passed with none), or an error. Every event's data stays
+ * valid until the next call on the node.
+ * send_batch: count Data datagrams to one destination (to as in
+ * ruphin_send), datagram i being the next lens[i] bytes of data (the
+ * payloads back to back). Each is checked and sent as by ruphin_send, in
+ * order; the first that fails stops the batch. Returns RUPHIN_OK when all
+ * went out, else the error of datagram *sent; *sent (NULL is fine) says how
+ * many went out. */
+RUPHIN_API int32_t ruphin_poll_batch(ruphin_node *node, int32_t timeout_ms, ruphin_event *events,
+                                     int32_t max);
+RUPHIN_API int32_t ruphin_send_batch(ruphin_node *node, const ruphin_addr *to,
+                                     const uint8_t *data, const size_t *lens, size_t count,
+                                     size_t *sent);
 
 /* Makes a ruphin_poll() that is waiting in another thread return a
  * RUPHIN_EVENT_WAKE soon (or the next one, if none is waiting). The only

@@ -23,10 +23,24 @@
 enum {
     MIN_SLOT_SIZE = 512,       /* every control frame fits with room to spare */
     HOLEPUNCHER_BATCH = 64,    /* datagrams per receive call */
-    PEER_BATCH = 16,
+    PEER_BATCH_MIN = 16,       /* a peer's receive batch: slots for large payloads */
+    PEER_BATCH_BYTES = 256 * 1024, /* ... more for smaller ones, up to RP_RX_BATCH_MAX */
     MAX_BATCHES_PER_PASS = 4,  /* then the clock and timers get a look again */
-    MAX_EVENTS_PER_DATAGRAM = 2 /* a client's first Data: CONNECTED, then DATA */
+    MAX_EVENTS_PER_DATAGRAM = 2, /* a client's first Data: CONNECTED, then DATA */
+    DATA_QUEUE_BYTES = 256 * 1024 /* ruphin_send_batch's frames, at most */
 };
+
+/* ruphin_send_batch: the state machines write each Data frame into a slot
+ * of its own, and the queue goes out with one system call. */
+typedef struct data_queue {
+    bool queuing;             /* frames sent now are Data frames of a batch */
+    uint8_t *slots;           /* capacity slots of slot_size bytes, on first use */
+    size_t slot_size;
+    unsigned capacity, count;
+    const uint8_t *frames[RP_TX_BATCH_MAX];
+    size_t lens[RP_TX_BATCH_MAX];
+    ruphin_addr to[RP_TX_BATCH_MAX];
+} data_queue;
 
 struct ruphin_node {
     int32_t role;
@@ -34,7 +48,8 @@ struct ruphin_node {
     rp_sock sock;
     rp_output out;
     rp_event_queue events;
-    rp_queued_event current; /* the event last handed out, owns its inline data */
+    /* the events last handed out, owning their inline data */
+    rp_queued_event handed[RUPHIN_POLL_BATCH_MAX];
     int64_t stats[RUPHIN_STAT_COUNT];
     bool started;
     bool batching;            /* inside process_batches: small frames wait in tx_batch */
@@ -43,6 +58,7 @@ struct ruphin_node {
     bool decoded[RP_RX_BATCH_MAX]; /* frames[i] is valid (else malformed) */
     rp_tx_batch tx_batch;
     uint8_t *tx;              /* a Data frame being sent, max_payload + header */
+    data_queue data;
     union {
         rp_holepuncher holepuncher;
         rp_server server;
@@ -71,10 +87,32 @@ static uint64_t random_nonce(void *ctx)
     return v;
 }
 
+/* A Data frame of ruphin_send_batch: the state machine wrote it into the
+ * next free slot (one frame per payload); one written elsewhere is copied. */
+static int queue_data_frame(data_queue *q, const ruphin_addr *to, const uint8_t *frame,
+                            size_t len)
+{
+    uint8_t *slot = q->slots + q->count * q->slot_size;
+    uintptr_t at = (uintptr_t)frame, start = (uintptr_t)slot;
+    if (q->count == q->capacity || len > q->slot_size)
+        return RUPHIN_ERR_BUFFER;
+    if (at < start || at + len > start + q->slot_size) {
+        memcpy(slot, frame, len);
+        frame = slot;
+    }
+    q->frames[q->count] = frame;
+    q->lens[q->count] = len;
+    q->to[q->count] = *to;
+    q->count++;
+    return RUPHIN_OK;
+}
+
 static int send_datagram(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len)
 {
     ruphin_node *node = ctx;
     rp_tx_batch *b = &node->tx_batch;
+    if (node->data.queuing)
+        return queue_data_frame(&node->data, to, frame, len);
     if (!node->batching || len > RP_TX_SLOT_SIZE)
         return rp_sock_send(&node->sock, to, frame, len);
     if (b->count == RP_TX_BATCH_MAX)
@@ -124,7 +162,11 @@ static int alloc_buffers(ruphin_node *node)
 {
     size_t frame_max = tx_capacity(node);
     size_t slot = rx_slot_size(node);
-    unsigned batch = node->role == RUPHIN_ROLE_HOLEPUNCHER ? HOLEPUNCHER_BATCH : PEER_BATCH;
+    size_t fit = PEER_BATCH_BYTES / slot;
+    unsigned batch = node->role == RUPHIN_ROLE_HOLEPUNCHER ? HOLEPUNCHER_BATCH
+                     : fit < PEER_BATCH_MIN                ? PEER_BATCH_MIN
+                     : fit > RP_RX_BATCH_MAX               ? RP_RX_BATCH_MAX
+                                                           : (unsigned)fit;
     node->tx = malloc(frame_max);
     node->frames = malloc(batch * sizeof *node->frames);
     if (node->tx == NULL || node->frames == NULL)
@@ -136,6 +178,7 @@ static void node_free(ruphin_node *node)
 {
     rp_sock_close(&node->sock);
     rp_rx_batch_free(&node->rx);
+    free(node->data.slots);
     free(node->frames);
     free(node->tx);
     free(node);
@@ -408,18 +451,18 @@ static void decode_batch(ruphin_node *node)
 
 /* Processes received datagrams, reading a new batch only once the current
  * one is done and every event was handed out (Data events point into the
- * batch), a few batches at most. Within a batch it goes on while the event
- * queue has room, so that the answers to a whole batch leave in one send
- * call. Returns 1 when more may be waiting, 0 when the socket is drained,
- * or an error. */
-static int process_batches(ruphin_node *node)
+ * batch), up to max_reads batches (0: only what is left of the current one).
+ * Within a batch it goes on while the event queue has room, so that the
+ * answers to a whole batch leave in one send call. Returns 1 when more may
+ * be waiting, 0 when the socket is drained, or an error. */
+static int process_batches(ruphin_node *node, int max_reads)
 {
     int64_t now = rp_clock_ms();
     int batches = 0, rc = 1;
     node->batching = true;
     for (;;) {
         if (node->rx.next == node->rx.count) {
-            if (!rp_events_empty(&node->events) || batches++ == MAX_BATCHES_PER_PASS)
+            if (!rp_events_empty(&node->events) || batches++ == max_reads)
                 break;
             rc = rp_sock_recv_batch(&node->sock, &node->rx);
             if (rc <= 0)
@@ -429,7 +472,7 @@ static int process_batches(ruphin_node *node)
             /* A short batch emptied the socket: do not ask again (a system
              * call that would only say so) before waiting. */
             if ((unsigned)rc < node->rx.capacity)
-                batches = MAX_BATCHES_PER_PASS;
+                batches = max_reads;
         }
         if (rp_events_room(&node->events) < MAX_EVENTS_PER_DATAGRAM)
             break;
@@ -442,9 +485,25 @@ static int process_batches(ruphin_node *node)
     return rc < 0 ? rc : rc > 0;
 }
 
-static bool next_event(ruphin_node *node, ruphin_event *event)
+/* Hands out queued events into events[n..max). Their data stays valid
+ * until the next call: inline data is kept in handed[], Data payloads in
+ * the receive batch, which is not refilled while an event points into it. */
+static int32_t take_events(ruphin_node *node, ruphin_event *events, int32_t n, int32_t max)
 {
-    return rp_events_pop(&node->events, &node->current, event);
+    while (n < max && rp_events_pop(&node->events, &node->handed[n], &events[n]))
+        n++;
+    return n;
+}
+
+/* After a first event: those that what is left of the current receive batch
+ * gives, without reading the socket, waiting or looking at the clock. */
+static int32_t more_events(ruphin_node *node, ruphin_event *events, int32_t n, int32_t max)
+{
+    while (n < max && node->rx.next < node->rx.count) {
+        process_batches(node, 0);
+        n = take_events(node, events, n, max);
+    }
+    return n;
 }
 
 /* How long to wait now: until the end of the caller's time or the next
@@ -459,36 +518,56 @@ static int wait_ms(const ruphin_node *node, int64_t now, int64_t end)
     return until - now > 86400000 ? 86400000 : (int)(until - now);
 }
 
-int32_t ruphin_poll(ruphin_node *node, int32_t timeout_ms, ruphin_event *event)
+/* ruphin_poll for up to max events. A queued event is handed out at once:
+ * the clock is read only when there is none. */
+static int32_t poll_events(ruphin_node *node, int32_t timeout_ms, ruphin_event *events,
+                           int32_t max)
 {
-    int64_t now = rp_clock_ms();
-    int64_t end = timeout_ms < 0 ? RUPHIN_NO_DEADLINE : now + timeout_ms;
-
-    if (node == NULL || event == NULL || timeout_ms < RUPHIN_WAIT_FOREVER)
-        return RUPHIN_ERR_INVALID;
-    memset(event, 0, sizeof *event);
+    int64_t now, end;
+    int32_t n = take_events(node, events, 0, max);
+    if (n > 0)
+        return more_events(node, events, n, max);
+    now = rp_clock_ms();
+    end = timeout_ms < 0 ? RUPHIN_NO_DEADLINE : now + timeout_ms;
     if (!node->started)
         machine_start(node, now);
     for (;;) {
         int rc;
-        if (next_event(node, event))
-            return 1;
+        if ((n = take_events(node, events, 0, max)) > 0)
+            return more_events(node, events, n, max);
         if (ruphin_state(node) == RUPHIN_STATE_FAILED)
             return RUPHIN_ERR_FAILED;
         machine_tick(node, rp_clock_ms());
-        if (next_event(node, event))
-            return 1;
-        rc = process_batches(node);
+        if ((n = take_events(node, events, 0, max)) > 0)
+            return more_events(node, events, n, max);
+        rc = process_batches(node, MAX_BATCHES_PER_PASS);
         if (rc < 0)
             return rc;
-        if (next_event(node, event))
-            return 1;
+        if ((n = take_events(node, events, 0, max)) > 0)
+            return more_events(node, events, n, max);
         now = rp_clock_ms();
         if (rp_due(end, now))
             return 0;
         if (rc == 0 && (rc = rp_sock_wait(&node->sock, wait_ms(node, now, end))) < 0)
             return rc;
     }
+}
+
+int32_t ruphin_poll(ruphin_node *node, int32_t timeout_ms, ruphin_event *event)
+{
+    if (node == NULL || event == NULL || timeout_ms < RUPHIN_WAIT_FOREVER)
+        return RUPHIN_ERR_INVALID;
+    memset(event, 0, sizeof *event);
+    return poll_events(node, timeout_ms, event, 1);
+}
+
+int32_t ruphin_poll_batch(ruphin_node *node, int32_t timeout_ms, ruphin_event *events,
+                          int32_t max)
+{
+    if (node == NULL || events == NULL || max < 1 || timeout_ms < RUPHIN_WAIT_FOREVER)
+        return RUPHIN_ERR_INVALID;
+    return poll_events(node, timeout_ms, events,
+                       max > RUPHIN_POLL_BATCH_MAX ? RUPHIN_POLL_BATCH_MAX : max);
 }
 
 /* ---- sending ---- */
@@ -516,23 +595,120 @@ static int server_destination(const ruphin_node *node, const ruphin_addr *to)
 }
 
 
-int32_t ruphin_send(ruphin_node *node, const ruphin_addr *to, const uint8_t *data, size_t len)
+/* What ruphin_send checks of one payload. */
+static int payload_check(const ruphin_node *node, const uint8_t *data, size_t len)
 {
-    int rc;
-
-    if (node == NULL || (data == NULL && len > 0))
+    if (data == NULL && len > 0)
         return RUPHIN_ERR_INVALID;
     if (node->role == RUPHIN_ROLE_HOLEPUNCHER)
         return RUPHIN_ERR_NOT_SUPPORTED;
     if (len > (size_t)node->cfg.max_payload)
         return RUPHIN_ERR_TOO_LARGE;
-    rc = node->role == RUPHIN_ROLE_CLIENT ? client_destination(node, to)
-                                          : server_destination(node, to);
-    if (rc != RUPHIN_OK)
-        return rc;
+    return RUPHIN_OK;
+}
+
+static int destination_check(const ruphin_node *node, const ruphin_addr *to)
+{
+    return node->role == RUPHIN_ROLE_CLIENT ? client_destination(node, to)
+                                            : server_destination(node, to);
+}
+
+/* Hands a checked payload to the state machine, which writes its frame
+ * into buf (tx_capacity bytes) and sends it. */
+static int send_data(ruphin_node *node, const ruphin_addr *to, const uint8_t *data, size_t len,
+                     uint8_t *buf)
+{
     if (node->role == RUPHIN_ROLE_CLIENT)
-        return rp_client_send_data(&node->m.client, data, len, node->tx, tx_capacity(node));
-    return rp_server_send_data(&node->m.server, to, data, len, node->tx, tx_capacity(node));
+        return rp_client_send_data(&node->m.client, data, len, buf, tx_capacity(node));
+    return rp_server_send_data(&node->m.server, to, data, len, buf, tx_capacity(node));
+}
+
+int32_t ruphin_send(ruphin_node *node, const ruphin_addr *to, const uint8_t *data, size_t len)
+{
+    int rc = node == NULL ? RUPHIN_ERR_INVALID : payload_check(node, data, len);
+    if (rc == RUPHIN_OK)
+        rc = destination_check(node, to);
+    return rc != RUPHIN_OK ? rc : send_data(node, to, data, len, node->tx);
+}
+
+/* The batch's slots, allocated on first use: as many frames as fit in
+ * DATA_QUEUE_BYTES (one for payloads near 64 KiB, the most for small). */
+static int data_queue_ready(ruphin_node *node)
+{
+    data_queue *q = &node->data;
+    size_t n;
+    if (q->slots != NULL)
+        return RUPHIN_OK;
+    q->slot_size = tx_capacity(node);
+    n = DATA_QUEUE_BYTES / q->slot_size;
+    q->capacity = n < 1 ? 1 : n > RP_TX_BATCH_MAX ? RP_TX_BATCH_MAX : (unsigned)n;
+    q->slots = malloc(q->capacity * q->slot_size);
+    return q->slots == NULL ? RUPHIN_ERR_NOMEM : RUPHIN_OK;
+}
+
+/* Queues payloads from data + *off until the queue is full or one fails
+ * its checks (*error). Returns how many were queued. */
+static size_t queue_data(ruphin_node *node, const ruphin_addr *to, const uint8_t *data,
+                         size_t *off, const size_t *lens, size_t count, int *error)
+{
+    data_queue *q = &node->data;
+    size_t i;
+    *error = RUPHIN_OK;
+    q->queuing = true;
+    for (i = 0; i < count && q->count < q->capacity; i++) {
+        const uint8_t *payload = data != NULL ? data + *off : NULL;
+        *error = payload_check(node, payload, lens[i]);
+        if (*error == RUPHIN_OK)
+            *error = send_data(node, to, payload, lens[i], q->slots + q->count * q->slot_size);
+        if (*error != RUPHIN_OK)
+            break;
+        *off += lens[i];
+    }
+    q->queuing = false;
+    return i;
+}
+
+/* Sends what queue_data queued; returns how many went out. Frames count as
+ * sent when queued: those that did not go out are taken back, and the one
+ * that failed counts as failed (as by ruphin_send). */
+static size_t flush_data(ruphin_node *node, int *error)
+{
+    data_queue *q = &node->data;
+    unsigned sent = rp_sock_send_many(&node->sock, q->to, q->frames, q->lens, q->count, error);
+    if (sent < q->count) {
+        node->stats[RUPHIN_STAT_TX_DATAGRAMS] -= q->count - sent;
+        node->stats[RUPHIN_STAT_TX_FAILED]++;
+    }
+    q->count = 0;
+    return sent;
+}
+
+int32_t ruphin_send_batch(ruphin_node *node, const ruphin_addr *to, const uint8_t *data,
+                          const size_t *lens, size_t count, size_t *sent)
+{
+    size_t done = 0, off = 0;
+    int rc;
+    if (sent != NULL)
+        *sent = 0;
+    if (node == NULL || (lens == NULL && count > 0))
+        return RUPHIN_ERR_INVALID;
+    if (count == 0)
+        return RUPHIN_OK;
+    rc = payload_check(node, data, lens[0]); /* the first datagram's error, as ruphin_send's */
+    if (rc == RUPHIN_OK)
+        rc = destination_check(node, to);
+    if (rc == RUPHIN_OK)
+        rc = data_queue_ready(node);
+    while (rc == RUPHIN_OK && done < count) {
+        int queue_error, send_error;
+        size_t queued = queue_data(node, to, data, &off, lens + done, count - done, &queue_error);
+        size_t out = flush_data(node, &send_error);
+        done += out;
+        rc = out < queued ? send_error : queue_error;
+    }
+    if (sent != NULL)
+        *sent = done;
+    return rc;
 }
 
 /* ---- waking, event-loop integration, introspection ---- */

@@ -250,25 +250,32 @@ void rp_sock_close(rp_sock *s)
     s->fd = -1;
 }
 
-int rp_sock_send(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf, size_t len)
+/* The sockaddr to send to `to` from s; 0 when s cannot reach that family. */
+static socklen_t destination(const rp_sock *s, const ruphin_addr *to, struct sockaddr_storage *ss)
 {
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    int err;
-
     if (to->family == 4 && s->family == 6 && !s->dual_stack)
-        return RUPHIN_ERR_ADDRESS_FAMILY;
-    sslen = to_sockaddr(to, s->family, &ss);
-    if (sslen == 0)
-        return RUPHIN_ERR_ADDRESS_FAMILY;
-    if (sendto(NATIVE(s->fd), (const char *)buf, (int)len, 0, (struct sockaddr *)&ss, sslen) >= 0)
-        return RUPHIN_OK;
-    err = LAST_ERROR;
+        return 0;
+    return to_sockaddr(to, s->family, ss);
+}
+
+static int send_error(int err)
+{
     if (err == ERR_WOULD_BLOCK)
         return RUPHIN_ERR_WOULD_BLOCK;
     if (err == ERR_MSG_SIZE)
         return RUPHIN_ERR_TOO_LARGE;
     return RUPHIN_ERR_IO;
+}
+
+int rp_sock_send(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = destination(s, to, &ss);
+    if (sslen == 0)
+        return RUPHIN_ERR_ADDRESS_FAMILY;
+    if (sendto(NATIVE(s->fd), (const char *)buf, (int)len, 0, (struct sockaddr *)&ss, sslen) >= 0)
+        return RUPHIN_OK;
+    return send_error(LAST_ERROR);
 }
 
 /* The TTL of IPv4 packets (also those a dual-stack socket sends to mapped
@@ -383,45 +390,92 @@ int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
 #endif
 
 #ifdef __linux__
-unsigned rp_sock_send_batch(const rp_sock *s, rp_tx_batch *b)
+/* Fills msgs for bufs; a destination equal to the one before shares its
+ * sockaddr (converting one costs more than comparing). Returns how many
+ * can go out: those before the first whose family the socket cannot reach. */
+static unsigned fill_messages(const rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
+                              const size_t *lens, unsigned count, struct mmsghdr *msgs,
+                              struct iovec *iovs, struct sockaddr_storage *addrs)
+{
+    unsigned i;
+    memset(msgs, 0, count * sizeof msgs[0]);
+    for (i = 0; i < count; i++) {
+        struct msghdr *h = &msgs[i].msg_hdr;
+        iovs[i].iov_base = (void *)bufs[i];
+        iovs[i].iov_len = lens[i];
+        h->msg_iov = &iovs[i];
+        h->msg_iovlen = 1;
+        if (i > 0 && memcmp(&to[i], &to[i - 1], sizeof to[i]) == 0) {
+            h->msg_name = msgs[i - 1].msg_hdr.msg_name;
+            h->msg_namelen = msgs[i - 1].msg_hdr.msg_namelen;
+            continue;
+        }
+        h->msg_name = &addrs[i];
+        h->msg_namelen = destination(s, &to[i], &addrs[i]);
+        if (h->msg_namelen == 0)
+            return i;
+    }
+    return count;
+}
+
+unsigned rp_sock_send_many(const rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
+                           const size_t *lens, unsigned count, int *error)
 {
     struct mmsghdr msgs[RP_TX_BATCH_MAX];
     struct iovec iovs[RP_TX_BATCH_MAX];
     struct sockaddr_storage addrs[RP_TX_BATCH_MAX];
-    unsigned i, sent = 0, failed = 0;
+    unsigned sent = 0, ready;
 
-    memset(msgs, 0, b->count * sizeof msgs[0]);
-    for (i = 0; i < b->count; i++) {
-        iovs[i].iov_base = b->slots[i];
-        iovs[i].iov_len = b->lens[i];
-        msgs[i].msg_hdr.msg_iov = &iovs[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &addrs[i];
-        msgs[i].msg_hdr.msg_namelen = to_sockaddr(&b->to[i], s->family, &addrs[i]);
-    }
-    /* sendmmsg stops at the first datagram that fails: skip it, go on. */
-    while (sent + failed < b->count) {
-        int n = sendmmsg(s->fd, msgs + sent + failed, b->count - sent - failed, MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            failed++;
-        else
+    if (count > RP_TX_BATCH_MAX)
+        count = RP_TX_BATCH_MAX;
+    ready = fill_messages(s, to, bufs, lens, count, msgs, iovs, addrs);
+    *error = ready < count ? RUPHIN_ERR_ADDRESS_FAMILY : RUPHIN_OK;
+    /* sendmmsg reports an error only when the first datagram fails: a
+     * short count means "ask again from there" to learn it. */
+    while (sent < ready) {
+        int n = sendmmsg(s->fd, msgs + sent, ready - sent, MSG_DONTWAIT);
+        if (n > 0) {
             sent += (unsigned)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            *error = n < 0 ? send_error(errno) : RUPHIN_ERR_IO;
+            break;
+        }
     }
-    b->count = 0;
-    return failed;
+    return sent;
 }
 #else
+unsigned rp_sock_send_many(const rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
+                           const size_t *lens, unsigned count, int *error)
+{
+    unsigned sent = 0;
+    *error = RUPHIN_OK;
+    while (sent < count && (*error = rp_sock_send(s, &to[sent], bufs[sent], lens[sent])) == 0)
+        sent++;
+    return sent;
+}
+#endif
+
 unsigned rp_sock_send_batch(const rp_sock *s, rp_tx_batch *b)
 {
-    unsigned i, failed = 0;
+    const uint8_t *bufs[RP_TX_BATCH_MAX];
+    unsigned i, done = 0, failed = 0;
+    int error;
     for (i = 0; i < b->count; i++)
-        failed += rp_sock_send(s, &b->to[i], b->slots[i], b->lens[i]) != RUPHIN_OK;
+        bufs[i] = b->slots[i];
+    /* Each call stops at a datagram that fails: skip it, go on. */
+    while (done < b->count) {
+        done += rp_sock_send_many(s, b->to + done, bufs + done, b->lens + done, b->count - done,
+                                  &error);
+        if (done < b->count) {
+            failed++;
+            done++;
+        }
+    }
     b->count = 0;
     return failed;
 }
-#endif
 
 int rp_sock_wait(const rp_sock *s, int timeout_ms)
 {

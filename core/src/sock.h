@@ -71,6 +71,13 @@ typedef struct rp_tx_batch {
 
 /* Sends every queued frame and empties the batch; returns how many failed. */
 unsigned rp_sock_send_batch(const rp_sock *s, rp_tx_batch *b);
+
+/* Sends datagram i (lens[i] bytes at bufs[i]) to to[i], in order, for up to
+ * RP_TX_BATCH_MAX of them, with as few system calls as the OS allows
+ * (sendmmsg). Stops at the first that fails: returns how many went out,
+ * and *error is the failed one's error (rp_sock_send's), else RUPHIN_OK. */
+unsigned rp_sock_send_many(const rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
+                           const size_t *lens, unsigned count, int *error);
 /* Waits until readable (1) or timeout_ms passed (0); -1 waits forever. */
 int rp_sock_wait(const rp_sock *s, int timeout_ms);
 

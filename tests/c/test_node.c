@@ -1,6 +1,6 @@
 /* The public API over real loopback sockets: the three roles in one thread,
  * IPv4 and IPv6, bad datagrams, oversized sends, waking a poll from another
- * thread, and poll's time bound. */
+ * thread, poll's time bound, and the batch calls (send_batch, poll_batch). */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "ruphin.h"
@@ -222,6 +222,117 @@ static void test_poll_waits_as_asked(void)
     ruphin_close(hp);
 }
 
+/* Connects a trio's client, then lets only the server's events through. */
+static void connect_trio(trio *t)
+{
+    ruphin_event ev = run_until(t, t->client, RUPHIN_EVENT_CONNECTED);
+    CHECK_EQ(ev.type, RUPHIN_EVENT_CONNECTED);
+}
+
+/* Takes the DATA the server gets with ruphin_poll_batch until `want` came
+ * or 2 s passed, checking each is the next of `expected` (the payloads
+ * back to back, lens[i] each). Returns how many calls it took. */
+static int receive_batch(ruphin_node *server, const uint8_t *expected, const size_t *lens,
+                         size_t want)
+{
+    ruphin_event evs[RUPHIN_POLL_BATCH_MAX];
+    size_t got = 0, off = 0;
+    int calls = 0;
+    int64_t end = ruphin_now() + 2000;
+    while (got < want && ruphin_now() < end) {
+        int32_t i, n = ruphin_poll_batch(server, 10, evs, RUPHIN_POLL_BATCH_MAX);
+        CHECK(n >= 0);
+        calls += n > 0;
+        for (i = 0; i < n; i++) {
+            if (evs[i].type != RUPHIN_EVENT_DATA)
+                continue;
+            CHECK(got < want && evs[i].len == lens[got] &&
+                  memcmp(evs[i].data, expected + off, lens[got]) == 0);
+            off += lens[got++];
+        }
+    }
+    CHECK_EQ(got, want);
+    return calls;
+}
+
+/* 150 datagrams of 0..149 bytes (more than one send queue, more than one
+ * receive batch) arrive whole and in order, with few calls each way. */
+static void test_batches_round_trip(void)
+{
+    static uint8_t data[150 * 149];
+    size_t lens[150], i, total = 0, sent = 99;
+    int64_t tx_before;
+    trio t;
+    for (i = 0; i < 150; i++) {
+        size_t j;
+        lens[i] = i;
+        for (j = 0; j < i; j++)
+            data[total++] = (uint8_t)(i + j);
+    }
+    open_trio(&t, "127.0.0.1:0");
+    connect_trio(&t);
+    tx_before = ruphin_stat(t.client, RUPHIN_STAT_TX_DATAGRAMS);
+    CHECK_EQ(ruphin_send_batch(t.client, NULL, data, lens, 150, &sent), RUPHIN_OK);
+    CHECK_EQ(sent, 150);
+    CHECK_EQ(ruphin_stat(t.client, RUPHIN_STAT_TX_DATAGRAMS) - tx_before, 150);
+    /* Loopback delivered them all during the send: 64 at most per call. */
+    CHECK(receive_batch(t.server, data, lens, 150) <= 4);
+    close_trio(&t);
+}
+
+/* The first datagram that fails stops the batch: what went before it went
+ * out, and *sent says how many; a datagram's error is ruphin_send's. */
+static void test_send_batch_errors(void)
+{
+    static uint8_t data[3000];
+    size_t lens[4] = {3, 4, 1025, 5}, sent = 99;
+    ruphin_addr nobody;
+    trio t;
+    memcpy(data, "abcdefg", 7);
+    open_trio(&t, "127.0.0.1:0");
+    CHECK_EQ(ruphin_send_batch(t.client, NULL, data, lens, 2, &sent), RUPHIN_ERR_NOT_CONNECTED);
+    CHECK_EQ(sent, 0);
+    connect_trio(&t);
+    CHECK_EQ(ruphin_send_batch(t.client, NULL, data, lens, 4, &sent), RUPHIN_ERR_TOO_LARGE);
+    CHECK_EQ(sent, 2);
+    receive_batch(t.server, data, lens, 2);
+    CHECK_EQ(ruphin_send_batch(t.client, NULL, data, lens + 2, 2, &sent), RUPHIN_ERR_TOO_LARGE);
+    CHECK_EQ(sent, 0);
+    CHECK_EQ(ruphin_send_batch(t.client, NULL, data, lens, 0, &sent), RUPHIN_OK);
+    CHECK_EQ(sent, 0);
+    CHECK_EQ(ruphin_send_batch(t.client, NULL, NULL, lens, 1, &sent), RUPHIN_ERR_INVALID);
+    CHECK_EQ(ruphin_send_batch(t.client, NULL, data, NULL, 1, &sent), RUPHIN_ERR_INVALID);
+    CHECK_EQ(ruphin_send_batch(NULL, NULL, data, lens, 1, &sent), RUPHIN_ERR_INVALID);
+    CHECK_EQ(sent, 0);
+    CHECK_EQ(ruphin_send_batch(t.hp, NULL, data, lens, 1, NULL), RUPHIN_ERR_NOT_SUPPORTED);
+    CHECK_EQ(ruphin_addr_parse("127.0.0.1:9", 0, &nobody), RUPHIN_OK);
+    CHECK_EQ(ruphin_send_batch(t.server, &nobody, data, lens, 1, NULL), RUPHIN_ERR_UNKNOWN_PEER);
+    CHECK_EQ(ruphin_send_batch(t.client, &nobody, data, lens, 1, NULL), RUPHIN_ERR_UNKNOWN_PEER);
+    close_trio(&t);
+}
+
+/* poll_batch is poll for many: the same events, in the same order, its
+ * bounds checked; it waits as asked and no longer. */
+static void test_poll_batch_contract(void)
+{
+    ruphin_event evs[2];
+    ruphin_node *hp;
+    int64_t start;
+    CHECK_EQ(ruphin_holepuncher_new(&hp, "127.0.0.1:0", NULL), RUPHIN_OK);
+    CHECK_EQ(ruphin_poll_batch(hp, 0, evs, 0), RUPHIN_ERR_INVALID);
+    CHECK_EQ(ruphin_poll_batch(hp, 0, NULL, 1), RUPHIN_ERR_INVALID);
+    CHECK_EQ(ruphin_poll_batch(hp, -2, evs, 1), RUPHIN_ERR_INVALID);
+    CHECK_EQ(ruphin_poll_batch(NULL, 0, evs, 1), RUPHIN_ERR_INVALID);
+    start = ruphin_now();
+    CHECK_EQ(ruphin_poll_batch(hp, 50, evs, 2), 0);
+    CHECK(ruphin_now() - start >= 50);
+    CHECK_EQ(ruphin_wake(hp), RUPHIN_OK);
+    CHECK_EQ(ruphin_wake(hp), RUPHIN_OK);
+    CHECK_EQ(ruphin_poll_batch(hp, 1000, evs, 2), 2);
+    CHECK(evs[0].type == RUPHIN_EVENT_WAKE && evs[1].type == RUPHIN_EVENT_WAKE);
+    ruphin_close(hp);
+}
+
 static void test_api_misuse(void)
 {
     ruphin_node *n = NULL;
@@ -260,5 +371,8 @@ int main(void)
     RUN(test_wake_from_another_thread);
     RUN(test_poll_waits_as_asked);
     RUN(test_api_misuse);
+    RUN(test_batches_round_trip);
+    RUN(test_send_batch_errors);
+    RUN(test_poll_batch_contract);
     return check_report();
 }

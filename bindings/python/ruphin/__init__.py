@@ -13,8 +13,8 @@ selectors and asyncio.
 """
 from ._ruphin import ffi, lib
 from ._addr import Address, AddressLike
-from ._node import (Client, Event, EventType, Holepuncher, Node, OPTIONS, Role, Server, State,
-                    generate_key)
+from ._node import (Client, Event, EventType, Holepuncher, Node, OPTIONS, POLL_BATCH_MAX, Role,
+                    Server, State, generate_key)
 from .errors import (AddressError, AddressInUse, AddressNotAvailable, AuthenticationFailed,
                      Error, Failed,
                      InvalidArgument, NoMemory, NotConnected, NotSupported, PeerLost,
@@ -31,7 +31,7 @@ SEAL_SUPPORTED: bool = bool(lib.ruphin_seal_supported())
 
 __all__ = [
     "Address", "AddressLike", "Client", "Event", "EventType", "Holepuncher", "Node", "OPTIONS",
-    "Role", "Server", "State", "generate_key", "AddressError", "AddressInUse",
+    "POLL_BATCH_MAX", "Role", "Server", "State", "generate_key", "AddressError", "AddressInUse",
     "AddressNotAvailable", "AuthenticationFailed", "Error",
     "Failed", "InvalidArgument", "NoMemory", "NotConnected", "NotSupported", "PeerLost",
     "PermissionDenied", "SessionNotFound", "SocketError", "Stopped", "Timeout", "TooLarge",

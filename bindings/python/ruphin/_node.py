@@ -3,7 +3,7 @@ does all the protocol work."""
 import enum
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar, Union
 
 from ._ruphin import ffi, lib
 from ._addr import Address, AddressLike, from_c, to_c, to_text
@@ -62,6 +62,23 @@ class Event:
         """Raises the matching ruphin.Error if this is a FAILED event."""
         if self.type == EventType.FAILED:
             raise error_for(self.error)
+
+
+_EVENT_TYPES = {int(t): t for t in EventType}
+_new_object = object.__new__
+
+
+def _event(etype: EventType, peer: Optional[Address], data: bytes, error: int) -> Event:
+    """Event(etype, peer, data, error) for the data path: filling a frozen
+    dataclass's __dict__ directly costs half of what its __init__ does (one
+    object.__setattr__ per field), which is much of a DATA event's cost."""
+    ev = _new_object(Event)
+    d = ev.__dict__
+    d["type"] = etype
+    d["peer"] = peer
+    d["data"] = data
+    d["error"] = error
+    return ev
 
 
 # Keyword tunables, named after the C options (RUPHIN_OPT_KEEPALIVE_MS -> keepalive_ms).
@@ -142,6 +159,13 @@ def _timeout_ms(timeout: Optional[float]) -> int:
     return min(math.ceil(timeout * 1000), 2**31 - 1)
 
 
+_EVENT_SIZE = ffi.sizeof("ruphin_event")
+_PEER_AT = ffi.offsetof("ruphin_event", "peer")
+_PEER_END = _PEER_AT + ffi.sizeof("ruphin_addr")
+POLL_BATCH_MAX: int = lib.RUPHIN_POLL_BATCH_MAX
+_PEER_CACHE_MAX = 1024
+
+
 class Node:
     """What the three roles share. Not thread-safe, except wake()."""
 
@@ -149,7 +173,10 @@ class Node:
 
     def __init__(self, node: Any) -> None:
         self._node = node
-        self._event = ffi.new("ruphin_event *")
+        self._events = ffi.new("ruphin_event[]", POLL_BATCH_MAX)
+        self._events_raw = ffi.buffer(self._events)
+        self._peers: Dict[bytes, Optional[Address]] = {}  # raw ruphin_addr -> (host, port)
+        self._sent = ffi.new("size_t *")
 
     # -- lifetime --
     def close(self) -> None:
@@ -183,12 +210,38 @@ class Node:
     def poll(self, timeout: Optional[float] = 0) -> Optional[Event]:
         """Runs the protocol for up to timeout seconds (0: do not wait; None:
         until an event) and returns the next event, or None."""
-        rc = check(lib.ruphin_poll(self._ptr(), _timeout_ms(timeout), self._event))
-        if rc == 0:
-            return None
-        ev = self._event
-        data = bytes(ffi.buffer(ev.data, ev.len)) if ev.len else b""
-        return Event(EventType(ev.type), from_c(ev.peer), data, ev.error)
+        rc = check(lib.ruphin_poll(self._ptr(), _timeout_ms(timeout), self._events))
+        return self._event_at(0) if rc else None
+
+    def poll_many(self, timeout: Optional[float] = 0,
+                  max_events: int = POLL_BATCH_MAX) -> List[Event]:
+        """poll() for up to max_events (at most POLL_BATCH_MAX) events with
+        one call into the core: waits up to timeout seconds for the first
+        (0: do not wait; None: until one), then takes those ready without
+        waiting. An empty list when the time passed with none."""
+        if max_events < 1:
+            raise ValueError("max_events must be >= 1")
+        n = check(lib.ruphin_poll_batch(self._ptr(), _timeout_ms(timeout), self._events,
+                                        min(max_events, POLL_BATCH_MAX)))
+        return [self._event_at(i) for i in range(n)]
+
+    def _event_at(self, i: int) -> Event:
+        ev = self._events[i]
+        n = ev.len
+        data = ffi.buffer(ev.data, n)[:] if n else b""
+        return _event(_EVENT_TYPES[ev.type], self._peer_at(i), data, ev.error)
+
+    def _peer_at(self, i: int) -> Optional[Address]:
+        """Event i's peer; converting an address costs more than looking up
+        its raw bytes, and a data path sees the same few peers again and again."""
+        at = i * _EVENT_SIZE
+        raw = self._events_raw[at + _PEER_AT:at + _PEER_END]
+        peer = self._peers.get(raw, False)
+        if peer is False:
+            if len(self._peers) >= _PEER_CACHE_MAX:
+                self._peers.clear()
+            peer = self._peers[raw] = from_c(self._events[i].peer)
+        return peer
 
     def wake(self) -> None:
         """Makes a poll() waiting in another thread return a WAKE event soon.
@@ -232,6 +285,18 @@ class Node:
     def _send(self, data: bytes, to) -> None:
         data = bytes(data)
         check(lib.ruphin_send(self._ptr(), to, data, len(data)))
+
+    def _send_many(self, datagrams: Iterable[bytes], to) -> None:
+        items = datagrams if isinstance(datagrams, (list, tuple)) else list(datagrams)
+        joined = b"".join(items)
+        lens = [len(d) for d in items]
+        if sum(lens) != len(joined):  # items whose len() does not count bytes
+            lens = [memoryview(d).nbytes for d in items]
+        rc = lib.ruphin_send_batch(self._ptr(), to, joined, lens, len(lens), self._sent)
+        if rc < 0:
+            error = error_for(rc, f"datagram {self._sent[0]} of {len(lens)}")
+            error.sent = int(self._sent[0])
+            raise error
 
     def _wait_for(self, wanted, timeout: Optional[float]) -> Event:
         """Polls until an event of type wanted; raises on FAILED or timeout."""
@@ -288,6 +353,12 @@ class Server(_Peer):
         """Sends a datagram to a connected client."""
         self._send(data, to_c(to))
 
+    def send_many(self, datagrams: Iterable[bytes], to: AddressLike) -> None:
+        """Sends the datagrams, in order, to a connected client with as few
+        system calls as the OS allows. The first that fails stops it: the
+        ruphin.Error raised has .sent, how many went out before it."""
+        self._send_many(datagrams, to_c(to))
+
     def wait_registered(self, timeout: Optional[float] = 10.0) -> None:
         """Polls until the holepuncher acknowledged the session."""
         if self.state != State.REGISTERED:
@@ -311,6 +382,12 @@ class Client(_Peer):
     def send(self, data: bytes) -> None:
         """Sends a datagram to the server."""
         self._send(data, ffi.NULL)
+
+    def send_many(self, datagrams: Iterable[bytes]) -> None:
+        """Sends the datagrams, in order, to the server with as few system
+        calls as the OS allows. The first that fails stops it: the
+        ruphin.Error raised has .sent, how many went out before it."""
+        self._send_many(datagrams, ffi.NULL)
 
     @property
     def server_address(self) -> Optional[Address]:

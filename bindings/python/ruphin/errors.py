@@ -4,7 +4,11 @@ from ._ruphin import ffi, lib
 
 
 class Error(Exception):
-    """Any ruphin failure. code is the negative C error code."""
+    """Any ruphin failure. code is the negative C error code. sent: raised
+    by send_many, how many datagrams went out before the one that failed
+    (else 0)."""
+
+    sent: int = 0
 
     def __init__(self, code: int, context: str = "") -> None:
         self.code = code
