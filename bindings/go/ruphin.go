@@ -102,13 +102,18 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", int(s))
 }
 
+// PollBatchMax is the most events one PollMany returns.
+const PollBatchMax = C.RUPHIN_POLL_BATCH_MAX
+
 // Node is what the three roles share.
 type Node struct {
 	p      *C.ruphin_node
-	event  C.ruphin_event
+	events [PollBatchMax]C.ruphin_event
 	mu     sync.Mutex // guards active and unread: Active.Stop runs on any goroutine
 	active *Active    // while a runner drives the node
 	unread []*Active  // stopped, with events not yet received; Close drops them
+	joined []byte     // SendMany's payloads back to back, kept for the next call
+	lens   []C.size_t // and their lengths
 }
 
 func newNode(p *C.ruphin_node) *Node {
@@ -161,11 +166,34 @@ func (n *Node) Poll(timeout time.Duration) (*Event, error) {
 		return nil, err
 	}
 	defer runtime.KeepAlive(n) // the finalizer must not close the node during the call
-	rc := C.ruphin_poll(n.p, timeoutMS(timeout), &n.event)
+	rc := C.ruphin_poll(n.p, timeoutMS(timeout), &n.events[0])
 	if rc <= 0 {
 		return nil, newError(rc)
 	}
-	return eventFromC(&n.event), nil
+	return eventFromC(&n.events[0]), nil
+}
+
+// PollMany is Poll for up to max events (at most PollBatchMax; max <= 0
+// means that many) with one call into the core: it waits up to timeout for
+// the first, then takes those ready without waiting. An empty slice when
+// the time passed with none.
+func (n *Node) PollMany(timeout time.Duration, max int) ([]*Event, error) {
+	if err := n.usable(); err != nil {
+		return nil, err
+	}
+	if max <= 0 || max > PollBatchMax {
+		max = PollBatchMax
+	}
+	defer runtime.KeepAlive(n)
+	rc := C.ruphin_poll_batch(n.p, timeoutMS(timeout), &n.events[0], C.int32_t(max))
+	if rc < 0 {
+		return nil, newError(rc)
+	}
+	out := make([]*Event, rc)
+	for i := range out {
+		out[i] = eventFromC(&n.events[i])
+	}
+	return out, nil
 }
 
 // timeoutMS rounds a timeout up to whole milliseconds for the C library.
@@ -265,6 +293,31 @@ func (n *Node) send(to *net.UDPAddr, data []byte) error {
 	return newError(C.ruphin_send(n.p, cto, bytesPtr(data), C.size_t(len(data))))
 }
 
+// sendMany sends the datagrams in order with one call into the core; the
+// first that fails stops it: sent is how many went out before it.
+func (n *Node) sendMany(to *net.UDPAddr, datagrams [][]byte) (sent int, err error) {
+	if err := n.usable(); err != nil {
+		return 0, err
+	}
+	cto, err := toCOrNil(to)
+	if err != nil {
+		return 0, err
+	}
+	n.joined, n.lens = n.joined[:0], n.lens[:0]
+	for _, d := range datagrams {
+		n.joined = append(n.joined, d...)
+		n.lens = append(n.lens, C.size_t(len(d)))
+	}
+	var lens *C.size_t
+	if len(n.lens) > 0 {
+		lens = &n.lens[0]
+	}
+	var csent C.size_t
+	defer runtime.KeepAlive(n)
+	rc := C.ruphin_send_batch(n.p, cto, bytesPtr(n.joined), lens, C.size_t(len(n.lens)), &csent)
+	return int(csent), newError(rc)
+}
+
 // bytesPtr points C at data for the length of one call (nil when empty).
 func bytesPtr(data []byte) *C.uint8_t {
 	if len(data) == 0 {
@@ -338,6 +391,13 @@ func NewServer(holepuncher string, session []byte, opts *Options) (*Server, erro
 	return &Server{n}, nil
 }
 
+// SendMany sends the datagrams, in order, to a connected client with as few
+// system calls as the OS allows. The first that fails stops it: sent is how
+// many went out before it, err that one's error.
+func (s *Server) SendMany(datagrams [][]byte, to *net.UDPAddr) (sent int, err error) {
+	return s.sendMany(to, datagrams)
+}
+
 // Send sends a datagram to a connected client.
 func (s *Server) Send(data []byte, to *net.UDPAddr) error {
 	if to == nil {
@@ -360,6 +420,13 @@ func NewClient(holepuncher string, session []byte, opts *Options) (*Client, erro
 
 // Send sends a datagram to the server.
 func (c *Client) Send(data []byte) error { return c.send(nil, data) }
+
+// SendMany sends the datagrams, in order, to the server with as few system
+// calls as the OS allows. The first that fails stops it: sent is how many
+// went out before it, err that one's error.
+func (c *Client) SendMany(datagrams [][]byte) (sent int, err error) {
+	return c.sendMany(nil, datagrams)
+}
 
 // ServerAddr is the server's address once known (else nil).
 func (c *Client) ServerAddr() *net.UDPAddr {

@@ -567,3 +567,105 @@ func TestActiveConcurrentSendStopClose(t *testing.T) {
 	w.close()
 	wg.Wait()
 }
+
+// connectedPair gives a holepuncher, a server and a client connected to it.
+func connectedPair(t *testing.T, session string) (*Holepuncher, *Server, *Client) {
+	t.Helper()
+	hp, err := NewHolepuncher("127.0.0.1:0", fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := hp.LocalAddr().String()
+	server, _ := NewServer(addr, []byte(session), fast)
+	pump(t, is(server.Node, EventRegistered), hp.Node, server.Node)
+	client, _ := NewClient(addr, []byte(session), fast)
+	pump(t, is(client.Node, EventConnected), hp.Node, server.Node, client.Node)
+	return hp, server, client
+}
+
+// dataMany takes the DATA node gets with PollMany until count came (or 3 s),
+// and the largest number of events one call returned.
+func dataMany(t *testing.T, node *Node, count, max int) (got []*Event, largest int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for len(got) < count && time.Now().Before(deadline) {
+		evs, err := node.PollMany(10*time.Millisecond, max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) > largest {
+			largest = len(evs)
+		}
+		for _, ev := range evs {
+			if ev.Type == EventData {
+				got = append(got, ev)
+			}
+		}
+	}
+	if len(got) != count {
+		t.Fatalf("got %d datagrams, want %d", len(got), count)
+	}
+	return got, largest
+}
+
+func TestSendManyAndPollMany(t *testing.T) {
+	hp, server, client := connectedPair(t, "many")
+	defer hp.Close()
+	defer server.Close()
+	defer client.Close()
+	var batch [][]byte
+	for i := 0; i < 150; i++ { // more than one send queue and receive batch
+		batch = append(batch, []byte(strings.Repeat(string(rune('a'+i%26)), i)))
+	}
+	if sent, err := client.SendMany(batch); sent != 150 || err != nil {
+		t.Fatalf("SendMany: %d, %v", sent, err)
+	}
+	got, largest := dataMany(t, server.Node, 150, 0)
+	for i, ev := range got {
+		if string(ev.Data) != string(batch[i]) {
+			t.Fatalf("datagram %d: %q, want %q", i, ev.Data, batch[i])
+		}
+	}
+	if largest != PollBatchMax {
+		t.Fatalf("at most %d events per PollMany", largest)
+	}
+	if sent, err := server.SendMany([][]byte{[]byte("x"), []byte("y")}, got[0].Peer); sent != 2 || err != nil {
+		t.Fatalf("server SendMany: %d, %v", sent, err)
+	}
+	back, largest := dataMany(t, client.Node, 2, 1)
+	if string(back[0].Data) != "x" || string(back[1].Data) != "y" || largest != 1 {
+		t.Fatalf("client got %q %q, %d per call", back[0].Data, back[1].Data, largest)
+	}
+	if sent, err := client.SendMany(nil); sent != 0 || err != nil {
+		t.Fatalf("empty SendMany: %d, %v", sent, err)
+	}
+}
+
+func TestSendManyStopsAtTheFirstFailure(t *testing.T) {
+	hp, server, client := connectedPair(t, "partial")
+	defer hp.Close()
+	defer server.Close()
+	defer client.Close()
+	sent, err := client.SendMany([][]byte{[]byte("one"), []byte("two"), make([]byte, 1025), []byte("never")})
+	if sent != 2 || !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("SendMany: %d, %v", sent, err)
+	}
+	got, _ := dataMany(t, server.Node, 2, 0)
+	if string(got[0].Data) != "one" || string(got[1].Data) != "two" {
+		t.Fatalf("server got %q %q", got[0].Data, got[1].Data)
+	}
+	if evs, _ := server.PollMany(50*time.Millisecond, 0); len(evs) != 0 {
+		t.Fatalf("more arrived: %v", evs)
+	}
+	nobody := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+	if sent, err := server.SendMany([][]byte{[]byte("x")}, nobody); sent != 0 || !errors.Is(err, ErrUnknownPeer) {
+		t.Fatalf("to an unknown peer: %d, %v", sent, err)
+	}
+	client.Close()
+	if _, err := client.SendMany([][]byte{[]byte("x")}); err != ErrClosed {
+		t.Fatalf("closed: %v", err)
+	}
+	if _, err := client.PollMany(0, 0); err != ErrClosed {
+		t.Fatalf("closed: %v", err)
+	}
+}

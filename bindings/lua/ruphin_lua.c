@@ -269,25 +269,68 @@ static int l_poll(lua_State *L)
     return 1;
 }
 
+/* Appends events to the array on top of the stack, which holds *n. */
+static void append_events(lua_State *L, const ruphin_event *events, int32_t count, int *n)
+{
+    int32_t i;
+    for (i = 0; i < count; i++) {
+        push_event(L, &events[i]);
+        lua_rawseti(L, -2, ++*n);
+    }
+}
+
+/* node:poll_many([seconds [, max]]) -> array of up to max (default and at
+ * most 64) events, in one call into the core: waits for the first as poll
+ * does, then takes those ready; empty when the time passed; or nil,
+ * message, code. */
+static int l_poll_many(lua_State *L)
+{
+    ruphin_node *node = check_node(L);
+    ruphin_event events[RUPHIN_POLL_BATCH_MAX];
+    int32_t timeout = timeout_arg(L, 2), rc;
+    lua_Integer max = luaL_optinteger(L, 3, RUPHIN_POLL_BATCH_MAX);
+    int n = 0;
+    luaL_argcheck(L, max >= 1, 3, "max must be at least 1");
+    rc = ruphin_poll_batch(node, timeout, events,
+                           max > RUPHIN_POLL_BATCH_MAX ? RUPHIN_POLL_BATCH_MAX : (int32_t)max);
+    if (rc < 0)
+        return fail(L, rc);
+    lua_newtable(L);
+    append_events(L, events, rc, &n);
+    return 1;
+}
+
 /* node:step() -> array of every event ready now, without waiting (call it
  * once per frame); on failure the events so far, then message and code. */
 static int l_step(lua_State *L)
 {
     ruphin_node *node = check_node(L);
-    ruphin_event ev;
+    ruphin_event events[RUPHIN_POLL_BATCH_MAX];
     int32_t rc;
     int n = 0;
     lua_newtable(L);
-    while ((rc = ruphin_poll(node, 0, &ev)) == 1) {
-        push_event(L, &ev);
-        lua_rawseti(L, -2, ++n);
-    }
+    while ((rc = ruphin_poll_batch(node, 0, events, RUPHIN_POLL_BATCH_MAX)) > 0)
+        append_events(L, events, rc, &n);
     if (rc < 0) {
         lua_pushstring(L, ruphin_strerror(rc));
         lua_pushinteger(L, rc);
         return 3;
     }
     return 1;
+}
+
+/* The destination of send and send_many: arguments idx ("host:port", or
+ * host) and idx + 1 (port). *to is NULL when there is none (a client). */
+static int32_t destination_args(lua_State *L, int idx, ruphin_addr *storage,
+                                const ruphin_addr **to)
+{
+    const char *to_text = luaL_optstring(L, idx, NULL);
+    lua_Integer port = luaL_optinteger(L, idx + 1, 0);
+    luaL_argcheck(L, port >= 0 && port <= 65535, idx + 1, "port out of range");
+    luaL_argcheck(L, port == 0 || to_text != NULL, idx + 1, "a port without a host");
+    *to = to_text != NULL ? storage : NULL;
+    /* with port 0, the text must carry the port */
+    return to_text != NULL ? ruphin_addr_parse(to_text, (uint16_t)port, storage) : RUPHIN_OK;
 }
 
 /* node:send(data [, "host:port" | host, port]) -> true, or nil, message, code.
@@ -297,18 +340,69 @@ static int l_send(lua_State *L)
     ruphin_node *node = check_node(L);
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
-    const char *to_text = luaL_optstring(L, 3, NULL);
-    lua_Integer port = luaL_optinteger(L, 4, 0);
-    ruphin_addr to;
-    int32_t rc = RUPHIN_OK;
-    luaL_argcheck(L, port >= 0 && port <= 65535, 4, "port out of range");
-    luaL_argcheck(L, port == 0 || to_text != NULL, 4, "a port without a host");
-    if (to_text != NULL) /* with port 0, the text must carry the port */
-        rc = ruphin_addr_parse(to_text, (uint16_t)port, &to);
+    ruphin_addr storage;
+    const ruphin_addr *to;
+    int32_t rc = destination_args(L, 3, &storage, &to);
     if (rc == RUPHIN_OK)
-        rc = ruphin_send(node, to_text ? &to : NULL, (const uint8_t *)data, len);
+        rc = ruphin_send(node, to, (const uint8_t *)data, len);
     if (rc != RUPHIN_OK)
         return fail(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* The strings of the array at idx, counted and checked; *total their bytes. */
+static size_t count_strings(lua_State *L, int idx, size_t *total)
+{
+    size_t count = 0, len;
+    *total = 0;
+    for (;;) {
+        lua_rawgeti(L, idx, (int)count + 1);
+        if (lua_isnil(L, -1))
+            break;
+        luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, idx, "an array of strings");
+        lua_tolstring(L, -1, &len);
+        *total += len;
+        count++;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return count;
+}
+
+/* node:send_many(array of strings [, "host:port" | host, port]) -> true, or
+ * nil, message, code, sent: the datagrams go out in order with one call
+ * into the core (and few system calls); the first that fails stops them,
+ * and sent says how many went out before it. */
+static int l_send_many(lua_State *L)
+{
+    ruphin_node *node = check_node(L);
+    size_t count, total, i, off = 0, sent = 0, *lens;
+    uint8_t *data;
+    ruphin_addr storage;
+    const ruphin_addr *to;
+    int32_t rc;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    rc = destination_args(L, 3, &storage, &to);
+    count = count_strings(L, 2, &total);
+    /* The lengths, then the payloads back to back, in one block Lua frees. */
+    lens = lua_newuserdata(L, count * sizeof *lens + total + 1);
+    data = (uint8_t *)(lens + count);
+    for (i = 0; i < count; i++) {
+        const char *s;
+        lua_rawgeti(L, 2, (int)i + 1);
+        s = lua_tolstring(L, -1, &lens[i]);
+        memcpy(data + off, s, lens[i]);
+        off += lens[i];
+        lua_pop(L, 1);
+    }
+    if (rc == RUPHIN_OK)
+        rc = ruphin_send_batch(node, to, data, lens, count, &sent);
+    if (rc != RUPHIN_OK) {
+        fail(L, rc);
+        lua_pushinteger(L, (lua_Integer)sent);
+        return 4;
+    }
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -469,7 +563,9 @@ static int l_now(lua_State *L)
 static const luaL_Reg node_methods[] = {
     {"poll", l_poll},
     {"step", l_step},
+    {"poll_many", l_poll_many},
     {"send", l_send},
+    {"send_many", l_send_many},
     {"close", l_close},
     {"closed", l_closed},
     {"wake", l_wake},

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 UNIT_TESTS = ["test_wire", "test_sessions", "test_machines", "test_ext", "test_owner", "test_node",
-              "test_runner", "test_seal"]
+              "test_runner", "test_seal", "test_sock"]
 
 
 @pytest.mark.parametrize("name", UNIT_TESTS)

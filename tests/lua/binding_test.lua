@@ -91,6 +91,38 @@ local _, _, code = server:send("x", "127.0.0.1", 9)
 check(code == ruphin.errors.UNKNOWN_PEER, "unknown peer")
 check(server:stats().peers == 1, "stats")
 
+-- The data path in bulk: send_many and poll_many.
+local function data_at(node, count)
+    local got, most, t = {}, 0, os.time()
+    while #got < count and os.time() - t < 5 do
+        local evs = assert(node:poll_many(0.01))
+        if #evs > most then most = #evs end
+        for _, e in ipairs(evs) do
+            if e.type == "DATA" then got[#got + 1] = e.data end
+        end
+    end
+    return got, most
+end
+local batch = {}
+for i = 1, 100 do batch[i] = ("%03d"):format(i) .. string.rep("b", i) end
+check(client:send_many(batch), "send_many")
+local got, most = data_at(server, 100)
+local in_order = #got == 100
+for i = 1, #got do in_order = in_order and got[i] == batch[i] end
+check(in_order, "send_many: every datagram arrives, in order")
+check(most > 1 and most <= 64, "poll_many takes many events per call")
+check(server:send_many({ "x", "y" }, "127.0.0.1", client_port), "server send_many(list, host, port)")
+got = data_at(client, 2)
+check(got[1] == "x" and got[2] == "y", "server send_many arrives")
+local ok, fmsg, fcode, sent = client:send_many({ "one", "two", string.rep("x", 1025), "never" })
+check(ok == nil and fmsg and fcode == ruphin.errors.TOO_LARGE and sent == 2,
+      "the first failure stops send_many; sent says how many went")
+got = data_at(server, 2)
+check(got[1] == "one" and got[2] == "two" and #server:poll_many(0.05) == 0, "only those went")
+check(client:send_many({}), "an empty send_many")
+check(not pcall(client.send_many, client, { "a", 5 }), "send_many takes strings only")
+check(not pcall(server.poll_many, server, 0, 0), "poll_many wants max >= 1")
+
 -- A missing session is reported as a FAILED event, then poll fails.
 local lost = assert(ruphin.client(hp:local_address(), "missing", fast))
 local failed

@@ -38,6 +38,13 @@ def recv_data(nodes, node, timeout=3.0):
     return [e for n, e in events if n is node and e.type == ruphin.EventType.DATA][0]
 
 
+def recv_all(nodes, node, count, timeout=3.0):
+    def enough(events):
+        return sum(n is node and e.type == ruphin.EventType.DATA for n, e in events) >= count
+    events = pump(*nodes, until=enough, timeout=timeout)
+    return [e for n, e in events if n is node and e.type == ruphin.EventType.DATA]
+
+
 def test_keys_are_checked():
     assert len(ruphin.generate_key()) == ruphin.KEY_LEN
     assert ruphin.generate_key() != ruphin.generate_key()
@@ -56,6 +63,9 @@ def test_sealed_peers_connect_and_exchange(hp):
         assert ev.data == b"sealed hello"
         server.send(b"sealed answer", ev.peer)
         assert recv_data((hp, server, client), client).data == b"sealed answer"
+        client.send_many([b"sealed one", b"sealed two"])  # each sealed in a slot of its own
+        assert [e.data for e in recv_all((hp, server, client), server, 2)] == \
+            [b"sealed one", b"sealed two"]
         assert server.stats()["rx_rejected"] == client.stats()["rx_rejected"] == 0
 
 
@@ -187,6 +197,9 @@ def test_sealed_peers_through_the_relay(hp_relay):
             assert ev.data == b"sealed, relayed"
             server.send(b"and back", ev.peer)
             assert recv_data((hp_relay, server, client), client).data == b"and back"
+            server.send_many([b"relayed one", b"relayed two"], ev.peer)
+            assert [e.data for e in recv_all((hp_relay, server, client), client, 2)] == \
+                [b"relayed one", b"relayed two"]
     finally:
         for rule in rules:
             subprocess.run(["iptables", "-D", "OUTPUT", *rule], check=False)
