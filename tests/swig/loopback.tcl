@@ -54,6 +54,29 @@ while {$echoed eq "" && [clock milliseconds] < $deadline} {
     }
     after 1
 }
+
+# The batch calls: three datagrams in one send, taken with one poll.
+set lens [new_size_array 3]
+foreach i {0 1 2} n {3 3 5} { size_array_setitem $lens $i $n }
+set sent [new_sizep]
+check [ruphin_send_batch_string $client NULL "onetwothree" $lens 3 $sent] send_batch
+set events [new_event_array $::RUPHIN_POLL_BATCH_MAX]
+set got {}
+set deadline [expr {[clock milliseconds] + 5000}]
+while {[llength $got] < 3 && [clock milliseconds] < $deadline} {
+    set n [ruphin_poll_batch $server 10 $events $::RUPHIN_POLL_BATCH_MAX]
+    check $n poll_batch
+    for {set i 0} {$i < $n} {incr i} {
+        set ev [event_array_getitem $events $i]
+        if {[ruphin_event_type_get $ev] == $::RUPHIN_EVENT_DATA} {
+            lappend got [ruphin_event_payload $ev]
+        }
+    }
+}
+puts "batch: [sizep_value $sent] sent, got $got"
+delete_size_array $lens
+delete_sizep $sent
+delete_event_array $events
 ruphin_runner_stop $run
 set hp_events {}
 while {[ruphin_runner_next $run 0 $event] == 1} {

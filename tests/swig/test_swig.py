@@ -35,6 +35,7 @@ def test_tcl_binding_round_trip(tmp_path, tool_missing):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "echo: hello from tcl" in result.stdout
     assert "holepuncher runner: SESSION_REGISTERED SESSION_JOINED" in result.stdout
+    assert "batch: 3 sent, got one two three" in result.stdout
 
 
 def jdk_home():
