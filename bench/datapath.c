@@ -8,13 +8,16 @@
  *
  * api: the way a program that moves many datagrams uses the API,
  * ruphin_send_batch (64 at a time) and ruphin_poll_batch; api1: one
- * ruphin_send and one ruphin_poll per datagram (one sendto each).
+ * ruphin_send and one ruphin_poll per datagram (one sendto each). raw: 64
+ * datagrams per sendmmsg; raw-gso: as many per sendmsg with segmentation
+ * offload (UDP_SEGMENT), as ruphin_send_batch sends them on Linux.
  *
- * datapath raw|api|api1 SIZE SECONDS
+ * datapath raw|raw-gso|api|api1 SIZE SECONDS
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +30,11 @@
 #include "common.h"
 #include "ruphin.h"
 
-enum { BATCH = 64, MAX_SIZE = 2048, HP_POLL_MS = 50 };
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+enum { BATCH = 64, MAX_SIZE = 2048, HP_POLL_MS = 50, GSO_MAX_BYTES = 65000 };
 
 typedef struct side {
     long long datagrams;
@@ -82,25 +89,51 @@ static side raw_receive(int fd, double seconds)
     return got;
 }
 
-static side raw_send(uint16_t to_port, size_t size, double seconds)
+/* One message of `segments` datagrams of `size` bytes, cut by the kernel. */
+static void gso_message(struct msghdr *h, struct iovec *iovs, unsigned segments, size_t size,
+                        char *ctl, size_t ctl_len)
+{
+    struct cmsghdr *c;
+    uint16_t seg = (uint16_t)size;
+    h->msg_iov = iovs;
+    h->msg_iovlen = segments;
+    h->msg_control = ctl;
+    h->msg_controllen = ctl_len;
+    c = CMSG_FIRSTHDR(h);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof seg);
+    memcpy(CMSG_DATA(c), &seg, sizeof seg);
+}
+
+static side raw_send(uint16_t to_port, size_t size, double seconds, int gso)
 {
     static uint8_t payload[MAX_SIZE];
+    static char ctl[CMSG_SPACE(sizeof(uint16_t))];
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(to_port)};
     struct mmsghdr msgs[BATCH];
-    struct iovec iov = {payload, size};
-    int fd = raw_socket(0), i;
+    struct iovec iovs[BATCH];
+    unsigned i, per_message = 1, messages = BATCH;
+    int fd = raw_socket(0);
     double end = now_s() + seconds + 0.2, cpu0 = cpu_s();
     side sent = {0, 0};
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
     connect(fd, (struct sockaddr *)&to, sizeof to);
     memset(msgs, 0, sizeof msgs);
     for (i = 0; i < BATCH; i++) {
-        msgs[i].msg_hdr.msg_iov = &iov;
+        iovs[i].iov_base = payload;
+        iovs[i].iov_len = size;
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
+    if (gso) {
+        per_message = GSO_MAX_BYTES / size < BATCH ? GSO_MAX_BYTES / size : BATCH;
+        messages = 1;
+        gso_message(&msgs[0].msg_hdr, iovs, per_message, size, ctl, sizeof ctl);
+    }
     while (now_s() < end) {
-        int n = sendmmsg(fd, msgs, BATCH, 0);
-        sent.datagrams += n > 0 ? n : 0;
+        int n = sendmmsg(fd, msgs, messages, 0);
+        sent.datagrams += n > 0 ? (long long)n * per_message : 0;
     }
     sent.cpu_s = cpu_s() - cpu0;
     return sent;
@@ -223,11 +256,11 @@ int main(int argc, char **argv)
     side got, sent;
     char hp_addr[32], c;
     if (argc != 4 || (strcmp(argv[1], "api") != 0 && strcmp(argv[1], "api1") != 0 &&
-                      strcmp(argv[1], "raw") != 0)) {
-        fprintf(stderr, "usage: datapath raw|api|api1 SIZE SECONDS\n");
+                      strcmp(argv[1], "raw") != 0 && strcmp(argv[1], "raw-gso") != 0)) {
+        fprintf(stderr, "usage: datapath raw|raw-gso|api|api1 SIZE SECONDS\n");
         return 2;
     }
-    raw = strcmp(argv[1], "raw") == 0;
+    raw = strncmp(argv[1], "raw", 3) == 0;
     batched = strcmp(argv[1], "api") == 0;
     size = (size_t)atoi(argv[2]);
     seconds = atof(argv[3]);
@@ -250,7 +283,8 @@ int main(int argc, char **argv)
     pin(1);
     if (read(pipefd[0], &c, 1) != 1)
         return 1;
-    sent = raw ? raw_send((uint16_t)(20000 + getpid() % 20000), size, seconds)
+    sent = raw ? raw_send((uint16_t)(20000 + getpid() % 20000), size, seconds,
+                          strcmp(argv[1], "raw-gso") == 0)
                : api_send(hp_addr, size, seconds);
     if (read(pipefd[0], &got, sizeof got) != (ssize_t)sizeof got)
         return 1;

@@ -39,7 +39,14 @@ typedef SOCKET native_socket;
 #include <unistd.h>
 #if defined(__linux__)
 #include <linux/filter.h>
+#include <netinet/udp.h>
 #include <sys/random.h>
+#ifndef UDP_SEGMENT /* older C libraries; the kernel has it since 4.18 */
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
 #endif
 #define CLOSE_SOCKET close
 #define LAST_ERROR errno
@@ -168,6 +175,7 @@ static int open_socket(rp_sock *s, uint8_t family, bool dual_stack)
     s->fd = fd;
     s->family = family;
     s->dual_stack = dual_stack;
+    s->gso_limit = RP_GSO_MAX;
     return RUPHIN_OK;
 }
 
@@ -390,63 +398,143 @@ int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
 #endif
 
 #ifdef __linux__
-/* Fills msgs for bufs; a destination equal to the one before shares its
- * sockaddr (converting one costs more than comparing). Returns how many
- * can go out: those before the first whose family the socket cannot reach. */
-static unsigned fill_messages(const rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
-                              const size_t *lens, unsigned count, struct mmsghdr *msgs,
-                              struct iovec *iovs, struct sockaddr_storage *addrs)
+/* Segmentation offload (UDP GSO): datagrams of one length to one address
+ * leave in one message that the kernel (or the NIC) cuts into datagrams,
+ * one pass through the stack for up to GSO_MAX_SEGMENTS of them. The
+ * receiver sees ordinary datagrams. */
+enum { GSO_MAX_SEGMENTS = 64, GSO_MAX_BYTES = 65000 };
+
+static bool same_addr(const ruphin_addr *a, const ruphin_addr *b)
 {
-    unsigned i;
-    memset(msgs, 0, count * sizeof msgs[0]);
-    for (i = 0; i < count; i++) {
-        struct msghdr *h = &msgs[i].msg_hdr;
-        iovs[i].iov_base = (void *)bufs[i];
-        iovs[i].iov_len = lens[i];
-        h->msg_iov = &iovs[i];
-        h->msg_iovlen = 1;
-        if (i > 0 && memcmp(&to[i], &to[i - 1], sizeof to[i]) == 0) {
-            h->msg_name = msgs[i - 1].msg_hdr.msg_name;
-            h->msg_namelen = msgs[i - 1].msg_hdr.msg_namelen;
-            continue;
-        }
-        h->msg_name = &addrs[i];
-        h->msg_namelen = destination(s, &to[i], &addrs[i]);
-        if (h->msg_namelen == 0)
-            return i;
-    }
-    return count;
+    return memcmp(a, b, sizeof *a) == 0;
 }
 
-unsigned rp_sock_send_many(const rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
-                           const size_t *lens, unsigned count, int *error)
+/* How many datagrams from the first on one message carries: with GSO, the
+ * next ones to the same address and of the same length (the last of them
+ * may be shorter); else one. */
+static unsigned gso_run(const rp_sock *s, const ruphin_addr *to, const size_t *lens,
+                        unsigned count)
 {
+    size_t seg = lens[0], total = lens[0];
+    unsigned n = 1;
+    if (seg == 0 || seg > s->gso_limit)
+        return 1;
+    while (n < count && n < GSO_MAX_SEGMENTS && lens[n] <= seg &&
+           total + lens[n] <= GSO_MAX_BYTES && same_addr(&to[n], &to[0])) {
+        total += lens[n++];
+        if (lens[n - 1] < seg)
+            break;
+    }
+    return n;
+}
+
+/* The messages that send datagrams bufs[0..count) with one sendmmsg. */
+typedef struct send_plan {
     struct mmsghdr msgs[RP_TX_BATCH_MAX];
     struct iovec iovs[RP_TX_BATCH_MAX];
     struct sockaddr_storage addrs[RP_TX_BATCH_MAX];
-    unsigned sent = 0, ready;
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } ctl[RP_TX_BATCH_MAX];
+    unsigned runs[RP_TX_BATCH_MAX]; /* datagrams in each message */
+    unsigned messages;
+} send_plan;
 
+static void set_segment_size(struct msghdr *h, void *ctl, size_t ctl_len, size_t seg)
+{
+    struct cmsghdr *c;
+    uint16_t size = (uint16_t)seg;
+    h->msg_control = ctl;
+    h->msg_controllen = ctl_len;
+    c = CMSG_FIRSTHDR(h);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof size);
+    memcpy(CMSG_DATA(c), &size, sizeof size);
+}
+
+/* Plans messages for the datagrams, up to the first whose family the
+ * socket cannot reach. A message to the address of the one before shares
+ * its sockaddr (converting one costs more than comparing). */
+static void plan_messages(const rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
+                          const size_t *lens, unsigned count, send_plan *p)
+{
+    unsigned i = 0, m = 0, k;
+    memset(p->msgs, 0, count * sizeof p->msgs[0]);
+    for (; i < count; m++) {
+        struct msghdr *h = &p->msgs[m].msg_hdr;
+        unsigned run = gso_run(s, to + i, lens + i, count - i);
+        if (m > 0 && same_addr(&to[i], &to[i - 1])) {
+            h->msg_name = p->msgs[m - 1].msg_hdr.msg_name;
+            h->msg_namelen = p->msgs[m - 1].msg_hdr.msg_namelen;
+        } else {
+            h->msg_name = &p->addrs[m];
+            h->msg_namelen = destination(s, &to[i], &p->addrs[m]);
+            if (h->msg_namelen == 0)
+                break;
+        }
+        for (k = 0; k < run; k++) {
+            p->iovs[i + k].iov_base = (void *)bufs[i + k];
+            p->iovs[i + k].iov_len = lens[i + k];
+        }
+        h->msg_iov = &p->iovs[i];
+        h->msg_iovlen = run;
+        if (run > 1)
+            set_segment_size(h, p->ctl[m].buf, sizeof p->ctl[m].buf, lens[i]);
+        p->runs[m] = run;
+        i += run;
+    }
+    p->messages = m;
+}
+
+/* A segmented message failed: errors that say the path or the system
+ * cannot segment turn GSO down (too large for the path's MTU: for this
+ * segment size and larger; else for good) and the datagrams go again
+ * without it. Returns whether they should. */
+static bool gso_refused(rp_sock *s, int err, size_t seg)
+{
+    if (err == EMSGSIZE)
+        s->gso_limit = seg - 1;
+    else if (err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP)
+        s->gso_limit = 0;
+    else
+        return false;
+    return true;
+}
+
+unsigned rp_sock_send_many(rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
+                           const size_t *lens, unsigned count, int *error)
+{
+    send_plan p;
+    unsigned sent = 0;
+
+    *error = RUPHIN_OK;
     if (count > RP_TX_BATCH_MAX)
         count = RP_TX_BATCH_MAX;
-    ready = fill_messages(s, to, bufs, lens, count, msgs, iovs, addrs);
-    *error = ready < count ? RUPHIN_ERR_ADDRESS_FAMILY : RUPHIN_OK;
-    /* sendmmsg reports an error only when the first datagram fails: a
-     * short count means "ask again from there" to learn it. */
-    while (sent < ready) {
-        int n = sendmmsg(s->fd, msgs + sent, ready - sent, MSG_DONTWAIT);
+    /* sendmmsg reports an error only when the first message fails: a short
+     * count means "plan again from there" to learn it. */
+    while (sent < count) {
+        int n, err;
+        plan_messages(s, to + sent, bufs + sent, lens + sent, count - sent, &p);
+        if (p.messages == 0) {
+            *error = RUPHIN_ERR_ADDRESS_FAMILY;
+            break;
+        }
+        n = sendmmsg(s->fd, p.msgs, p.messages, MSG_DONTWAIT);
+        err = n < 0 ? errno : EIO;
         if (n > 0) {
-            sent += (unsigned)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else {
-            *error = n < 0 ? send_error(errno) : RUPHIN_ERR_IO;
+            while (n > 0)
+                sent += p.runs[--n];
+        } else if (err != EINTR && !(p.runs[0] > 1 && gso_refused(s, err, lens[sent]))) {
+            *error = send_error(err);
             break;
         }
     }
     return sent;
 }
 #else
-unsigned rp_sock_send_many(const rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
+unsigned rp_sock_send_many(rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
                            const size_t *lens, unsigned count, int *error)
 {
     unsigned sent = 0;
@@ -457,7 +545,7 @@ unsigned rp_sock_send_many(const rp_sock *s, const ruphin_addr *to, const uint8_
 }
 #endif
 
-unsigned rp_sock_send_batch(const rp_sock *s, rp_tx_batch *b)
+unsigned rp_sock_send_batch(rp_sock *s, rp_tx_batch *b)
 {
     const uint8_t *bufs[RP_TX_BATCH_MAX];
     unsigned i, done = 0, failed = 0;

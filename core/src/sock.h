@@ -12,11 +12,20 @@
 
 #include "../include/ruphin.h" /* relative: the core compiles without -I */
 
+/* The largest datagram sent with segmentation offload (Linux UDP GSO). */
+#ifdef __linux__
+enum { RP_GSO_MAX = 65535 };
+#else
+enum { RP_GSO_MAX = 0 };
+#endif
+
 typedef struct rp_sock {
     intptr_t fd;       /* -1 when closed */
     uint8_t family;    /* 4 or 6 */
     bool dual_stack;   /* an IPv6 socket that also carries IPv4 (as mapped addresses) */
     ruphin_addr local; /* as bound, with the port the OS chose */
+    size_t gso_limit;  /* datagrams up to this size may share a segmented message;
+                          lowered when the path or the system refuses (0: never) */
 } rp_sock;
 
 /* Opens a nonblocking UDP socket bound to addr. buffer_size > 0 sets both
@@ -70,13 +79,14 @@ typedef struct rp_tx_batch {
 } rp_tx_batch;
 
 /* Sends every queued frame and empties the batch; returns how many failed. */
-unsigned rp_sock_send_batch(const rp_sock *s, rp_tx_batch *b);
+unsigned rp_sock_send_batch(rp_sock *s, rp_tx_batch *b);
 
 /* Sends datagram i (lens[i] bytes at bufs[i]) to to[i], in order, for up to
  * RP_TX_BATCH_MAX of them, with as few system calls as the OS allows
- * (sendmmsg). Stops at the first that fails: returns how many went out,
+ * (sendmmsg; on Linux, runs of one length to one address as one segmented
+ * message each). Stops at the first that fails: returns how many went out,
  * and *error is the failed one's error (rp_sock_send's), else RUPHIN_OK. */
-unsigned rp_sock_send_many(const rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
+unsigned rp_sock_send_many(rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
                            const size_t *lens, unsigned count, int *error);
 /* Waits until readable (1) or timeout_ms passed (0); -1 waits forever. */
 int rp_sock_wait(const rp_sock *s, int timeout_ms);

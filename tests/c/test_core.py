@@ -27,6 +27,20 @@ def test_c_unit(build_dir, name):
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def test_segmentation_offload_falls_back_on_a_small_mtu(build_dir):
+    """A path whose MTU is below a segment size refuses GSO (EMSGSIZE): the
+    datagrams go again without it. Loopback in a network namespace of its
+    own, with an MTU of 1300."""
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        pytest.skip("a network namespace needs root, unshare and ip")
+    exe = os.path.join(build_dir, "tests", "c", "test_sock")
+    result = subprocess.run(["unshare", "-n", "sh", "-c",
+                             f"ip link set lo mtu 1300 up && exec {exe} --small-mtu"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok   test_gso_falls_back_on_a_small_mtu" in result.stdout
+
+
 def test_runner_under_thread_sanitizer(tmp_path):
     """The active runner shares queues between threads: ThreadSanitizer must
     find no data race in its test."""

@@ -1,7 +1,10 @@
 /* The socket driver's batch sends (core/src/sock.c) over loopback: every
- * datagram reaches its own destination, the first failure stops
- * rp_sock_send_many and is reported with how many went, and
- * rp_sock_send_batch skips a failure and goes on. */
+ * datagram reaches its own destination whole, with segmentation offload
+ * (GSO) and without, and when the path's MTU refuses a segment size; the
+ * first failure stops rp_sock_send_many and is reported with how many went,
+ * and rp_sock_send_batch skips a failure and goes on.
+ * "test_sock --small-mtu" runs the MTU test alone, in a network namespace
+ * whose loopback has an MTU of 1300 (tests/c/test_core.py sets it up). */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "sock.h"
@@ -72,6 +75,59 @@ static void test_each_datagram_reaches_its_destination(void)
     close(fb);
 }
 
+/* Datagrams as they arrive at fd: their lengths and first bytes. */
+static size_t arrived_sizes(int fd, size_t *sizes, char *firsts, size_t cap)
+{
+    static char buf[70000];
+    size_t n = 0;
+    ssize_t got;
+    while (n < cap && (got = recv(fd, buf, sizeof buf, 0)) > 0) {
+        sizes[n] = (size_t)got;
+        firsts[n++] = buf[0];
+    }
+    return n;
+}
+
+/* 20 datagrams of 300 bytes and a last one of 100 to one address: with GSO
+ * one message, which must still arrive as 21 datagrams of their own. */
+static void send_run(size_t gso_limit, size_t size)
+{
+    static uint8_t payloads[21][1500];
+    const uint8_t *bufs[21];
+    size_t lens[21], sizes[32], i, n;
+    ruphin_addr a, to[21];
+    char firsts[32];
+    int fa = receiver(&a), error = 99;
+    rp_sock s;
+    open_sender(&s);
+    s.gso_limit = gso_limit;
+    for (i = 0; i < 21; i++) {
+        memset(payloads[i], 'a' + (int)i, size);
+        bufs[i] = payloads[i];
+        lens[i] = i < 20 ? size : size / 3;
+        to[i] = a;
+    }
+    CHECK_EQ(rp_sock_send_many(&s, to, bufs, lens, 21, &error), 21);
+    CHECK_EQ(error, RUPHIN_OK);
+    n = arrived_sizes(fa, sizes, firsts, 32);
+    CHECK_EQ(n, 21);
+    for (i = 0; i < n && i < 21; i++)
+        CHECK(sizes[i] == lens[i] && firsts[i] == 'a' + (int)i);
+    rp_sock_close(&s);
+    close(fa);
+}
+
+static void test_a_run_with_gso(void) { send_run(RP_GSO_MAX, 300); }
+static void test_a_run_without_gso(void) { send_run(0, 300); }
+
+/* With loopback's MTU at 1300, segments of 1400 bytes are refused: they go
+ * again without GSO (fragmented by IP); segments of 1000 fit. */
+static void test_gso_falls_back_on_a_small_mtu(void)
+{
+    send_run(RP_GSO_MAX, 1400);
+    send_run(RP_GSO_MAX, 1000);
+}
+
 /* The kernel refuses the second (too large for IPv4): the first went, the
  * third was not tried. */
 static void test_the_first_failure_stops_send_many(void)
@@ -128,9 +184,15 @@ static void test_send_batch_skips_a_failure(void)
     close(fa);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--small-mtu") == 0) {
+        RUN(test_gso_falls_back_on_a_small_mtu);
+        return check_report();
+    }
     RUN(test_each_datagram_reaches_its_destination);
+    RUN(test_a_run_with_gso);
+    RUN(test_a_run_without_gso);
     RUN(test_the_first_failure_stops_send_many);
     RUN(test_send_batch_skips_a_failure);
     return check_report();
