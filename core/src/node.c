@@ -674,7 +674,8 @@ static size_t queue_data(ruphin_node *node, const ruphin_addr *to, const uint8_t
 static size_t flush_data(ruphin_node *node, int *error)
 {
     data_queue *q = &node->data;
-    unsigned sent = rp_sock_send_many(&node->sock, q->to, q->frames, q->lens, q->count, error);
+    unsigned sent = rp_sock_send_many(&node->sock, q->to, q->frames, q->lens, q->count, true,
+                                      error);
     if (sent < q->count) {
         node->stats[RUPHIN_STAT_TX_DATAGRAMS] -= q->count - sent;
         node->stats[RUPHIN_STAT_TX_FAILED]++;

@@ -412,12 +412,12 @@ static bool same_addr(const ruphin_addr *a, const ruphin_addr *b)
 /* How many datagrams from the first on one message carries: with GSO, the
  * next ones to the same address and of the same length (the last of them
  * may be shorter); else one. */
-static unsigned gso_run(const rp_sock *s, const ruphin_addr *to, const size_t *lens,
+static unsigned gso_run(size_t gso_limit, const ruphin_addr *to, const size_t *lens,
                         unsigned count)
 {
     size_t seg = lens[0], total = lens[0];
     unsigned n = 1;
-    if (seg == 0 || seg > s->gso_limit)
+    if (seg == 0 || seg > gso_limit)
         return 1;
     while (n < count && n < GSO_MAX_SEGMENTS && lens[n] <= seg &&
            total + lens[n] <= GSO_MAX_BYTES && same_addr(&to[n], &to[0])) {
@@ -457,14 +457,15 @@ static void set_segment_size(struct msghdr *h, void *ctl, size_t ctl_len, size_t
 /* Plans messages for the datagrams, up to the first whose family the
  * socket cannot reach. A message to the address of the one before shares
  * its sockaddr (converting one costs more than comparing). */
-static void plan_messages(const rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
-                          const size_t *lens, unsigned count, send_plan *p)
+static void plan_messages(const rp_sock *s, size_t gso_limit, const ruphin_addr *to,
+                          const uint8_t *const *bufs, const size_t *lens, unsigned count,
+                          send_plan *p)
 {
     unsigned i = 0, m = 0, k;
     memset(p->msgs, 0, count * sizeof p->msgs[0]);
     for (; i < count; m++) {
         struct msghdr *h = &p->msgs[m].msg_hdr;
-        unsigned run = gso_run(s, to + i, lens + i, count - i);
+        unsigned run = gso_run(gso_limit, to + i, lens + i, count - i);
         if (m > 0 && same_addr(&to[i], &to[i - 1])) {
             h->msg_name = p->msgs[m - 1].msg_hdr.msg_name;
             h->msg_namelen = p->msgs[m - 1].msg_hdr.msg_namelen;
@@ -504,7 +505,7 @@ static bool gso_refused(rp_sock *s, int err, size_t seg)
 }
 
 unsigned rp_sock_send_many(rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
-                           const size_t *lens, unsigned count, int *error)
+                           const size_t *lens, unsigned count, bool offload, int *error)
 {
     send_plan p;
     unsigned sent = 0;
@@ -516,7 +517,8 @@ unsigned rp_sock_send_many(rp_sock *s, const ruphin_addr *to, const uint8_t *con
      * count means "plan again from there" to learn it. */
     while (sent < count) {
         int n, err;
-        plan_messages(s, to + sent, bufs + sent, lens + sent, count - sent, &p);
+        plan_messages(s, offload ? s->gso_limit : 0, to + sent, bufs + sent, lens + sent,
+                      count - sent, &p);
         if (p.messages == 0) {
             *error = RUPHIN_ERR_ADDRESS_FAMILY;
             break;
@@ -535,9 +537,10 @@ unsigned rp_sock_send_many(rp_sock *s, const ruphin_addr *to, const uint8_t *con
 }
 #else
 unsigned rp_sock_send_many(rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
-                           const size_t *lens, unsigned count, int *error)
+                           const size_t *lens, unsigned count, bool offload, int *error)
 {
     unsigned sent = 0;
+    (void)offload;
     *error = RUPHIN_OK;
     while (sent < count && (*error = rp_sock_send(s, &to[sent], bufs[sent], lens[sent])) == 0)
         sent++;
@@ -552,10 +555,11 @@ unsigned rp_sock_send_batch(rp_sock *s, rp_tx_batch *b)
     int error;
     for (i = 0; i < b->count; i++)
         bufs[i] = b->slots[i];
-    /* Each call stops at a datagram that fails: skip it, go on. */
+    /* Each call stops at a datagram that fails: skip it, go on. Answers
+     * to many requesters rarely make runs for GSO: none is looked for. */
     while (done < b->count) {
         done += rp_sock_send_many(s, b->to + done, bufs + done, b->lens + done, b->count - done,
-                                  &error);
+                                  false, &error);
         if (done < b->count) {
             failed++;
             done++;

@@ -83,11 +83,12 @@ unsigned rp_sock_send_batch(rp_sock *s, rp_tx_batch *b);
 
 /* Sends datagram i (lens[i] bytes at bufs[i]) to to[i], in order, for up to
  * RP_TX_BATCH_MAX of them, with as few system calls as the OS allows
- * (sendmmsg; on Linux, runs of one length to one address as one segmented
- * message each). Stops at the first that fails: returns how many went out,
- * and *error is the failed one's error (rp_sock_send's), else RUPHIN_OK. */
+ * (sendmmsg; with offload, on Linux, runs of one length to one address as
+ * one segmented message each, up to s->gso_limit bytes a datagram). Stops
+ * at the first that fails: returns how many went out, and *error is the
+ * failed one's error (rp_sock_send's), else RUPHIN_OK. */
 unsigned rp_sock_send_many(rp_sock *s, const ruphin_addr *to, const uint8_t *const *bufs,
-                           const size_t *lens, unsigned count, int *error);
+                           const size_t *lens, unsigned count, bool offload, int *error);
 /* Waits until readable (1) or timeout_ms passed (0); -1 waits forever. */
 int rp_sock_wait(const rp_sock *s, int timeout_ms);
 

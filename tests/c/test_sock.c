@@ -64,7 +64,7 @@ static void test_each_datagram_reaches_its_destination(void)
     open_sender(&s);
     to[0] = to[1] = to[3] = a; /* runs of one destination share a sockaddr */
     to[2] = to[4] = b;
-    CHECK_EQ(rp_sock_send_many(&s, to, bufs, lens, 5, &error), 5);
+    CHECK_EQ(rp_sock_send_many(&s, to, bufs, lens, 5, true, &error), 5);
     CHECK_EQ(error, RUPHIN_OK);
     arrived(fa, got, sizeof got);
     CHECK(strcmp(got, "124") == 0);
@@ -107,7 +107,7 @@ static void send_run(size_t gso_limit, size_t size)
         lens[i] = i < 20 ? size : size / 3;
         to[i] = a;
     }
-    CHECK_EQ(rp_sock_send_many(&s, to, bufs, lens, 21, &error), 21);
+    CHECK_EQ(rp_sock_send_many(&s, to, bufs, lens, 21, true, &error), 21);
     CHECK_EQ(error, RUPHIN_OK);
     n = arrived_sizes(fa, sizes, firsts, 32);
     CHECK_EQ(n, 21);
@@ -142,7 +142,7 @@ static void test_the_first_failure_stops_send_many(void)
     open_sender(&s);
     to[0] = to[1] = to[2] = a;
     big[0] = '2';
-    CHECK_EQ(rp_sock_send_many(&s, to, bufs, lens, 3, &error), 1);
+    CHECK_EQ(rp_sock_send_many(&s, to, bufs, lens, 3, true, &error), 1);
     CHECK_EQ(error, RUPHIN_ERR_TOO_LARGE);
     arrived(fa, got, sizeof got);
     CHECK(strcmp(got, "1") == 0);
@@ -150,7 +150,7 @@ static void test_the_first_failure_stops_send_many(void)
     CHECK_EQ(ruphin_addr_parse("[::1]:9", 0, &v6), RUPHIN_OK);
     to[1] = v6;
     lens[1] = 1;
-    CHECK_EQ(rp_sock_send_many(&s, to, bufs, lens, 3, &error), 1);
+    CHECK_EQ(rp_sock_send_many(&s, to, bufs, lens, 3, true, &error), 1);
     CHECK_EQ(error, RUPHIN_ERR_ADDRESS_FAMILY);
     arrived(fa, got, sizeof got);
     CHECK(strcmp(got, "1") == 0);
