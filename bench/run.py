@@ -4,11 +4,13 @@ figure is a ratio to a raw recvmmsg/sendmmsg responder measured in the same
 run, because absolute numbers drift on shared machines.
 
     python3 bench/run.py [--smoke] [--seconds S] [--sessions N] [--rounds R]
-                         [--python PY] [--json FILE]
+                         [--python PY] [--json FILE] [--only PART,...]
 
 --smoke runs each part for a fraction of a second (CI checks the suite runs;
 it asserts no speed). Server and load are pinned to different cores. --json
-also writes every measurement, unrounded, to FILE.
+also writes every measurement, unrounded, to FILE. --only runs some of the
+parts: holepuncher, memory, datapath, python, connect (the table then has
+only their rows).
 """
 import argparse
 import glob
@@ -172,15 +174,40 @@ def memory_per_session(bin_dir, sessions, port, keepalive_ms):
             "bytes_per_session": (full - before) * 1024 / live, "left_kb": after - before}
 
 
-def datapath(bin_dir, seconds):
-    rates = {}
+PARTS = ("holepuncher", "memory", "datapath", "python", "connect")
+DATAPATH_MODES = ("raw", "raw-gso", "api", "api1")
+PYTHON_MODES = ("socket", "ruphin", "ruphin1")
+
+
+def with_ratios(runs, base):
+    """The median run of each mode, with the median over rounds of its rate
+    divided by each base mode's rate in the same round ("ratio_to_raw")."""
+    out = {}
+    for mode, results in runs.items():
+        chosen = dict(sorted(results, key=lambda r: r["rate"])[len(results) // 2])
+        chosen["rates"] = [r["rate"] for r in results]
+        for b in base:
+            chosen[f"ratio_to_{b}"] = statistics.median(
+                r["rate"] / max(b_run["rate"], 1) for r, b_run in zip(results, runs[b]))
+        out[mode] = chosen
+    return out
+
+
+def datapath(bin_dir, seconds, rounds):
+    """Each mode of bench/datapath.c at 64 and 1200 bytes, interleaved over
+    rounds; ratios against the raw runs of the same round."""
+    res = {}
     for size in (64, 1200):
-        for mode in ("raw", "api"):
-            out = subprocess.run([os.path.join(bin_dir, "datapath"), mode, str(size),
-                                  str(seconds)], capture_output=True, text=True, check=True,
-                                 timeout=120).stdout
-            rates[f"{mode}-{size}"] = json.loads(out)
-    return rates
+        runs = {}
+        for _ in range(rounds):
+            for mode in DATAPATH_MODES:
+                out = subprocess.run([os.path.join(bin_dir, "datapath"), mode, str(size),
+                                      str(seconds)], capture_output=True, text=True, check=True,
+                                     timeout=120).stdout
+                runs.setdefault(mode, []).append(json.loads(out))
+        for mode, run in with_ratios(runs, ("raw", "raw-gso")).items():
+            res[f"{mode}-{size}"] = run
+    return res
 
 
 def python_package_missing(python):
@@ -199,12 +226,16 @@ def python_script(python, *argv):
     return json.loads(out)
 
 
-def python_rates(python, seconds):
+def python_rates(python, seconds, rounds):
     missing = python_package_missing(python)
     if missing:
         return {"skipped": missing}
-    return {mode: python_script(python, "py_datapath.py", mode, 64, seconds)
-            for mode in ("socket", "ruphin")}
+    runs = {}
+    for _ in range(rounds):
+        for mode in PYTHON_MODES:
+            runs.setdefault(mode, []).append(
+                python_script(python, "py_datapath.py", mode, 64, seconds))
+    return with_ratios(runs, ("socket",))
 
 
 def connect_time(bin_dir, trials):
@@ -213,8 +244,7 @@ def connect_time(bin_dir, trials):
     return json.loads(out)
 
 
-def table(res, sessions):
-    """The markdown table, from the measurements."""
+def holepuncher_rows(res, sessions):
     hp, raw, raw2 = res["holepuncher"], res["holepuncher"]["raw"], res["holepuncher"]["raw2"]
     rows = [("raw responder, HelloReq answered/s", raw, None),
             ("raw responder, two datagrams per answer/s", raw2, None),
@@ -229,7 +259,7 @@ def table(res, sessions):
                        ("join-miss", "Join (not found)")):
         rows.append((f"holepuncher, {WORKERS} workers, {name}/s, {sessions:,} sessions",
                      hp["group-" + mode], hp[mode]))
-    lines = ["| measure | value | ratio | server CPU per request |", "|---|---|---|---|"]
+    lines = []
     for name, r, base in rows:
         if base is None:
             lines.append(f"| {name} | {r['rate']:,.0f} | 1.00 | {r['cpu_us']:.2f} us |")
@@ -239,32 +269,65 @@ def table(res, sessions):
         which = "one holepuncher" if base is not raw and base is not raw2 else which
         lines.append(f"| {name} | {r['rate']:,.0f} | {r['rate'] / base['rate']:.2f} x {which} | "
                      f"{r['cpu_us']:.2f} us ({r['cpu_us'] / base['cpu_us']:.2f} x) |")
+    return lines
+
+
+def memory_rows(res, sessions):
     mem = res["memory"]
-    lines.append(f"| resident memory per session ({sessions:,} x 12-byte ids) | "
-                 f"{mem['bytes_per_session']:.1f} B | | |")
-    lines.append(f"| resident memory left after they expired | {mem['left_kb']:,} KiB | "
-                 f"{mem['left_kb'] / max(mem['rss_full_kb'] - mem['rss_before_kb'], 1):.3f} "
-                 f"of the peak | |")
+    return [f"| resident memory per session ({sessions:,} x 12-byte ids) | "
+            f"{mem['bytes_per_session']:.1f} B | | |",
+            f"| resident memory left after they expired | {mem['left_kb']:,} KiB | "
+            f"{mem['left_kb'] / max(mem['rss_full_kb'] - mem['rss_before_kb'], 1):.3f} "
+            f"of the peak | |"]
+
+
+def datapath_rows(res, sessions):
+    lines = []
     for size in (64, 1200):
-        api, rawdp = res["datapath"][f"api-{size}"], res["datapath"][f"raw-{size}"]
-        lines.append(f"| data path through the API, {size} B datagrams/s | {api['rate']:,.0f} | "
-                     f"{api['rate'] / rawdp['rate']:.2f} x raw sendmmsg/recvmmsg | "
-                     f"send {api['tx_cpu_us']:.2f} us ({api['tx_cpu_us'] / rawdp['tx_cpu_us']:.2f}"
-                     f" x), receive {api['rx_cpu_us']:.2f} us "
-                     f"({api['rx_cpu_us'] / rawdp['rx_cpu_us']:.2f} x) |")
+        dp = {mode: res["datapath"][f"{mode}-{size}"] for mode in DATAPATH_MODES}
+        raw = dp["raw"]
+        for mode, name in (("api", "through the API (send_batch, poll_batch)"),
+                           ("api1", "through the API, one send and one poll a datagram")):
+            r = dp[mode]
+            ratio = f"{r['ratio_to_raw']:.2f} x raw sendmmsg/recvmmsg"
+            if mode == "api":
+                ratio += f" ({r['ratio_to_raw-gso']:.2f} x raw with GSO)"
+            lines.append(f"| data path {name}, {size} B datagrams/s | {r['rate']:,.0f} | "
+                         f"{ratio} | send {r['tx_cpu_us']:.2f} us "
+                         f"({r['tx_cpu_us'] / raw['tx_cpu_us']:.2f} x), receive "
+                         f"{r['rx_cpu_us']:.2f} us ({r['rx_cpu_us'] / raw['rx_cpu_us']:.2f} x) |")
+    return lines
+
+
+def python_rows(res, sessions):
     py = res["python"]
+    names = (("ruphin", "send_many, poll_many"), ("ruphin1", "one send() and one poll() a datagram"))
     if "skipped" in py:
-        lines.append(f"| data path through the Python package, 64 B/s | skipped | "
-                     f"{py['skipped']} | |")
-    else:
-        lines.append(f"| data path through the Python package, 64 B/s | "
-                     f"{py['ruphin']['rate']:,.0f} | "
-                     f"{py['ruphin']['rate'] / py['socket']['rate']:.2f} x Python socket | |")
+        return [f"| data path through the Python package ({name}), 64 B/s | skipped | "
+                f"{py['skipped']} | |" for _, name in names]
+    return [f"| data path through the Python package ({name}), 64 B/s | "
+            f"{py[mode]['rate']:,.0f} | {py[mode]['ratio_to_socket']:.2f} x Python socket | |"
+            for mode, name in names]
+
+
+def connect_rows(res, sessions):
     ttc = res["connect"]
-    for key, what in (("connected", "CONNECTED"), ("echo", "first echo")):
-        lines.append(f"| client start to {what} on loopback (median of {ttc['trials']}) | "
-                     f"{ttc[key + '_ms']:.3f} ms | {ttc[key + '_rtts']:.2f} x round trip "
-                     f"({ttc['rtt_floor_ms']:.3f} ms) | |")
+    return [f"| client start to {what} on loopback (median of {ttc['trials']}) | "
+            f"{ttc[key + '_ms']:.3f} ms | {ttc[key + '_rtts']:.2f} x round trip "
+            f"({ttc['rtt_floor_ms']:.3f} ms) | |"
+            for key, what in (("connected", "CONNECTED"), ("echo", "first echo"))]
+
+
+ROWS = {"holepuncher": holepuncher_rows, "memory": memory_rows, "datapath": datapath_rows,
+        "python": python_rows, "connect": connect_rows}
+
+
+def table(res, sessions):
+    """The markdown table, from the measurements (of the parts that ran)."""
+    lines = ["| measure | value | ratio | server CPU per request |", "|---|---|---|---|"]
+    for part in PARTS:
+        if part in res:
+            lines += ROWS[part](res, sessions)
     return "\n".join(lines)
 
 
@@ -276,7 +339,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv", "bin", "python"))
     ap.add_argument("--json")
+    ap.add_argument("--only", default=",".join(PARTS),
+                    help="comma-separated parts to run: " + ", ".join(PARTS))
     args = ap.parse_args()
+    only = args.only.split(",")
+    if not set(only) <= set(PARTS):
+        ap.error(f"--only takes {', '.join(PARTS)}")
     if args.smoke:
         args.seconds, args.sessions, args.rounds = 0.3, 20000, 1
     res = {"machine": {"cpus": os.cpu_count(), "uname": " ".join(os.uname()),
@@ -284,13 +352,19 @@ def main():
            "args": vars(args)}
     with tempfile.TemporaryDirectory() as bin_dir:
         build(bin_dir)
-        res["holepuncher"] = holepuncher_rates(bin_dir, args.seconds, args.sessions, args.rounds)
-        # Sessions live 30 s: filling a million took 13-17 s on a loaded 2-core VM.
-        res["memory"] = memory_per_session(bin_dir, args.sessions, BASE_PORT + 19,
-                                           1000 if args.smoke else 10000)
-        res["datapath"] = datapath(bin_dir, args.seconds)
-        res["python"] = python_rates(args.python, args.seconds)
-        res["connect"] = connect_time(bin_dir, 10 if args.smoke else 200)
+        if "holepuncher" in only:
+            res["holepuncher"] = holepuncher_rates(bin_dir, args.seconds, args.sessions,
+                                                   args.rounds)
+        if "memory" in only:
+            # Sessions live 30 s: filling a million took 13-17 s on a loaded 2-core VM.
+            res["memory"] = memory_per_session(bin_dir, args.sessions, BASE_PORT + 19,
+                                               1000 if args.smoke else 10000)
+        if "datapath" in only:
+            res["datapath"] = datapath(bin_dir, args.seconds, args.rounds)
+        if "python" in only:
+            res["python"] = python_rates(args.python, args.seconds, args.rounds)
+        if "connect" in only:
+            res["connect"] = connect_time(bin_dir, 10 if args.smoke else 200)
     res["machine"]["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
     print(table(res, args.sessions))
     print(f"\nload average before {' '.join(res['machine']['loadavg_before'])}, "

@@ -22,7 +22,7 @@ def run_smoke(tmp_path):
 def check_table(stdout):
     rows = [line for line in stdout.splitlines()
             if line.startswith("| ") and not line.startswith("| measure")]
-    assert len(rows) == 18, stdout  # 11 request rates, 2 memory, 3 data path, 2 connect
+    assert len(rows) == 21, stdout  # 11 request rates, 2 memory, 4 + 2 data path, 2 connect
     for row in rows:  # every measure produced a number (or says why it was skipped)
         value = row.split("|")[2]
         assert any(ch.isdigit() for ch in value) or "skipped" in value, row
@@ -55,11 +55,26 @@ def test_bench_smoke(tmp_path):
     assert mem["rss_full_kb"] > mem["rss_before_kb"] > 0 and mem["bytes_per_session"] > 0
     assert mem["live_sessions"] == 20000 and mem["sessions_left"] == 0
     assert mem["rss_after_kb"] < mem["rss_full_kb"]  # expiry gave memory back
-    assert set(res["datapath"]) == {"raw-64", "api-64", "raw-1200", "api-1200"}
+    assert set(res["datapath"]) == {f"{mode}-{size}" for size in (64, 1200)
+                                    for mode in ("raw", "raw-gso", "api", "api1")}
     for run in res["datapath"].values():
         assert run["received"] > 0 and run["sent"] >= run["received"], run
+        assert run["ratio_to_raw"] > 0 and run["ratio_to_raw-gso"] > 0
     py = res["python"]
-    assert "skipped" in py or (py["socket"]["received"] > 0 and py["ruphin"]["received"] > 0)
+    assert "skipped" in py or all(py[m]["received"] > 0 for m in ("socket", "ruphin", "ruphin1"))
     ttc = res["connect"]
     assert ttc["failed"] < ttc["trials"]
     assert ttc["echo_ms"] >= ttc["connected_ms"] > 0 and ttc["rtt_floor_ms"] > 0
+
+
+def test_only_some_parts(tmp_path):
+    """--only runs the parts asked for, and the table has only their rows."""
+    out = tmp_path / "bench.json"
+    result = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "run.py"), "--smoke",
+                             "--only", "connect", "--json", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line for line in result.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| measure")]
+    assert len(rows) == 2 and all("client start" in row for row in rows), result.stdout
+    assert "connect" in json.loads(out.read_text()) and "datapath" not in json.loads(out.read_text())
