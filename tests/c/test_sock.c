@@ -5,7 +5,7 @@
  * and rp_sock_send_batch skips a failure and goes on.
  * "test_sock --small-mtu" runs the MTU test alone, in a network namespace
  * whose loopback has an MTU of 1300 (tests/c/test_core.py sets it up). */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include "check.h"
 #include "sock.h"
 
@@ -128,6 +128,37 @@ static void test_gso_falls_back_on_a_small_mtu(void)
     send_run(RP_GSO_MAX, 1000);
 }
 
+/* A socket that cannot segment (here: UDP checksums turned off, which
+ * segmentation needs; an old kernel or IPsec refuse it likewise): the
+ * kernel refuses the segmented message, the datagrams go again one a
+ * message and arrive, and GSO stays off for this socket. */
+static void test_gso_turns_off_when_refused(void)
+{
+    static uint8_t payloads[8][300];
+    const uint8_t *bufs[8];
+    size_t lens[8], sizes[16];
+    ruphin_addr a, to[8];
+    char firsts[16];
+    int fa = receiver(&a), error = 99, one = 1, i;
+    rp_sock s;
+    open_sender(&s);
+    CHECK(setsockopt((int)s.fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof one) == 0);
+    for (i = 0; i < 8; i++) {
+        memset(payloads[i], 'a' + i, sizeof payloads[i]);
+        bufs[i] = payloads[i];
+        lens[i] = sizeof payloads[i];
+        to[i] = a;
+    }
+    CHECK_EQ(s.gso_limit, RP_GSO_MAX);
+    CHECK_EQ(rp_sock_send_many(&s, to, bufs, lens, 8, true, &error), 8);
+    CHECK_EQ(error, RUPHIN_OK);
+    CHECK_EQ(s.gso_limit, 0);
+    CHECK_EQ(arrived_sizes(fa, sizes, firsts, 16), 8);
+    CHECK(sizes[7] == 300 && firsts[7] == 'h');
+    rp_sock_close(&s);
+    close(fa);
+}
+
 /* The kernel refuses the second (too large for IPv4): the first went, the
  * third was not tried. */
 static void test_the_first_failure_stops_send_many(void)
@@ -193,6 +224,7 @@ int main(int argc, char **argv)
     RUN(test_each_datagram_reaches_its_destination);
     RUN(test_a_run_with_gso);
     RUN(test_a_run_without_gso);
+    RUN(test_gso_turns_off_when_refused);
     RUN(test_the_first_failure_stops_send_many);
     RUN(test_send_batch_skips_a_failure);
     return check_report();
