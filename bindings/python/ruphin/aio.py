@@ -7,7 +7,7 @@ socket descriptor and next deadline (no extra thread).
         print(await client.recv())
 """
 import asyncio
-from typing import Any, Optional, Tuple, TypeVar
+from typing import Any, List, Optional, Tuple, TypeVar
 
 from ._addr import Address, AddressLike
 from ._node import Client as _Client, Event, EventType, Holepuncher as _Holepuncher
@@ -42,23 +42,25 @@ class _Driven:
     def _run(self) -> None:
         if self._end is not None:
             return
-        while (ev := self._poll()) is not None:
-            if ev.type == EventType.DATA:
-                self._data.put_nowait(ev)
-            elif ev.type == EventType.FAILED:
-                self._finish(ev)
-                return
-            else:
-                self._keep(ev)
+        while events := self._poll():
+            for ev in events:
+                if ev.type == EventType.DATA:
+                    self._data.put_nowait(ev)
+                elif ev.type == EventType.FAILED:
+                    self._finish(ev)
+                    return
+                else:
+                    self._keep(ev)
         self._schedule()
 
-    def _poll(self) -> Optional[Event]:
-        """node.poll(0), with an error turned into the FAILED event that
-        ends the node (raised here, it would reach no waiter)."""
+    def _poll(self) -> List[Event]:
+        """node.poll_many(0) (the events ready, in one call), with an error
+        turned into the FAILED event that ends the node (raised here, it
+        would reach no waiter)."""
         try:
-            return self.node.poll(0)
+            return self.node.poll_many(0)
         except Error as e:
-            return Event(EventType.FAILED, error=e.code)
+            return [Event(EventType.FAILED, error=e.code)]
 
     def _keep(self, ev: Event) -> None:
         """Queues a non-DATA event; nobody may ever read a holepuncher's, so
