@@ -89,7 +89,9 @@ static side raw_receive(int fd, double seconds)
     return got;
 }
 
-/* One message of `segments` datagrams of `size` bytes, cut by the kernel. */
+/* One message of `segments` datagrams of `size` bytes, cut by the kernel
+ * (the same cmsg as core/src/sock.c writes: the raw side uses none of the
+ * library's code). */
 static void gso_message(struct msghdr *h, struct iovec *iovs, unsigned segments, size_t size,
                         char *ctl, size_t ctl_len)
 {
