@@ -42,19 +42,35 @@ void rp_client_set_locals(rp_client *c, const ruphin_addr *locals, size_t count)
         c->locals[c->local_count++] = locals[i];
 }
 
+/* The join probe (wire.h), with our first local address when it fits (it
+ * tells the holepuncher whether our NAT kept our port, and the server where
+ * to find us on a shared LAN); not sent when the session id leaves no room
+ * for it. */
+static void send_join_probe(rp_client *c)
+{
+    uint8_t frame[RP_JOIN_PROBE_LEN];
+    size_t len = rp_wire_encode_join_probe(frame, sizeof frame, c->session_id, c->session_id_len,
+                                           c->locals, c->local_count > 0 ? 1 : 0);
+    if (len > 0)
+        rp_send_frame(&c->out, &c->holepuncher, frame, len);
+}
+
 /* Join, or JoinExt (with our local addresses, and the cookie that proves our
  * address or else padding so that the answer is no larger) once the
- * holepuncher showed it speaks generation 1. Until it did, the probe goes
- * along with every Join: a lost probe or answer would otherwise leave us on
- * generation 0 for good, and a holepuncher refuses a Join with a short
- * session id (its answer would be larger). */
+ * holepuncher showed it speaks generation 1. Until it did, the probe and
+ * the join probe go along with every Join: a lost probe or answer would
+ * otherwise leave us on generation 0 for good, and a holepuncher refuses a
+ * Join with a short session id (its answer would be larger) but answers
+ * the join probe at once. */
 static void send_join(rp_client *c)
 {
     uint8_t frame[160];
     size_t len;
     if (!c->hp_ext) {
-        if (c->cfg.extensions)
+        if (c->cfg.extensions) {
             rp_send_probe(&c->out, &c->holepuncher);
+            send_join_probe(c);
+        }
         rp_send_session(&c->out, &c->holepuncher, RP_FRAME_JOIN, c->session_id,
                         c->session_id_len);
         return;
@@ -178,12 +194,28 @@ static void start_scan(rp_client *c, int64_t now)
  * hellos (a server busy with another scan may need them). A server without
  * NAT (the holepuncher says so) gets full hellos at once: they reach it
  * before anything else could, and there is no router to clash. */
+static bool server_may_scan(uint8_t flags)
+{
+    return (flags & (RP_RELAY_OFFERED | RP_RELAY_ON_PROOF)) != 0 &&
+           (flags & RP_PORT_CHANGED) != 0 && (flags & RP_PEER_WITHOUT_NAT) == 0;
+}
+
+/* The answer to our join probe can only say that the relay would be
+ * offered (RP_RELAY_ON_PROOF); the answer to our JoinExt with its cookie
+ * says whether it is. If it is not after all, the server will not scan:
+ * full hellos at once. */
 static void choose_hello_ttl(rp_client *c, int64_t now, const rp_frame *f)
 {
-    if (c->low_ttl_until == 0 && c->relay_offered && speaks_ext(c) &&
-        (f->flags & RP_PORT_CHANGED) != 0 && (f->flags & RP_PEER_WITHOUT_NAT) == 0) {
-        c->low_ttl = true;
-        c->low_ttl_until = scan_end(c, now);
+    if (!speaks_ext(c))
+        return;
+    if (server_may_scan(f->flags)) {
+        if (c->low_ttl_until == 0) {
+            c->low_ttl = true;
+            c->low_ttl_until = scan_end(c, now);
+        }
+        c->scan_confirmed |= (f->flags & RP_RELAY_OFFERED) != 0;
+    } else if (c->low_ttl && !c->scan_confirmed) {
+        c->low_ttl = false;
     }
 }
 

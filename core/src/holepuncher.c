@@ -8,7 +8,8 @@
  * - when the table is full, Registers of new ids are dropped and counted;
  *   refreshes of existing sessions still work.
  * Generation 1: a probe gets Capabilities; RegisterExt marks the owner as
- * speaking generation 1; JoinExt gets PeerInfoExt (with a fresh nonce, and
+ * speaking generation 1; JoinExt (or a join probe, which stands for one)
+ * gets PeerInfoExt (with a fresh nonce, and
  * the joiner's local addresses for the owner) where the other side speaks it.
  */
 #include "roles.h"
@@ -345,8 +346,9 @@ static bool would_amplify(const rp_holepuncher *hp, const ruphin_addr *from, con
                           const ruphin_addr *owner)
 {
     size_t request = f->payload_len + RP_HEADER_LEN;
+    size_t answer_ext = owner->family == 4 ? RP_PEER_INFO_EXT_V4_REPLY : RP_PEER_INFO_EXT_MAX_REPLY;
     if (f->type == RP_FRAME_JOIN_EXT) /* padded, or proven by a cookie: required */
-        return request < RP_PEER_INFO_EXT_MAX_REPLY && !cookie_valid(hp, from, f->cookie);
+        return request < answer_ext && !cookie_valid(hp, from, f->cookie);
     return hp->cfg.no_amplification &&
            request < (owner->family == 4 ? RP_PEER_INFO_V4_LEN : RP_PEER_INFO_V6_LEN);
 }
@@ -363,12 +365,20 @@ static bool owner_reachable(const rp_holepuncher *hp, const rp_session *s)
 }
 
 /* The relay forwards to each side what the other sends: both must have
- * proven their address, or a spoofed join would aim one at a victim. */
-static bool relay_allowed(const rp_holepuncher *hp, const rp_session *s, const ruphin_addr *from,
-                          const rp_frame *join)
+ * proven their address (the owner its session, the joiner with a cookie),
+ * or a spoofed join would aim one at a victim. */
+static bool session_relayable(const rp_session *s)
 {
-    return rp_session_flag(s, RP_SESSION_OWNER_EXT) && rp_session_flag(s, RP_SESSION_PROVEN) &&
-           cookie_valid(hp, from, join->cookie);
+    return rp_session_flag(s, RP_SESSION_OWNER_EXT) && rp_session_flag(s, RP_SESSION_PROVEN);
+}
+
+/* Whether the relay would be offered to a join that proved its address:
+ * told to one that did not (RP_RELAY_ON_PROOF), so that the client knows at
+ * once that the server may scan its ports. Only where cookies are handed
+ * out (not in a group, on_probe). */
+static bool relay_on_proof(const rp_holepuncher *hp, const rp_session *s)
+{
+    return hp->relays != NULL && hp->cfg.workers <= 1 && session_relayable(s);
 }
 
 /* Whether none of a joiner's local addresses has the port we see it from
@@ -382,12 +392,37 @@ static bool port_changed(const ruphin_addr *from, const rp_frame *join)
     return true;
 }
 
+/* The answer to a JoinExt: PeerInfoExt with a fresh nonce to both peers (a
+ * generation-0 PeerInfo to an owner that registered the original way), the
+ * owner's first: the joiner's first hello (and any early data after it)
+ * then reaches a server that already knows it. */
+static void announce_ext(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
+                         const rp_frame *f, const rp_session *s, const ruphin_addr *owner)
+{
+    bool owner_ext = rp_session_flag(s, RP_SESSION_OWNER_EXT);
+    bool proven = cookie_valid(hp, from, f->cookie);
+    uint64_t nonce = hp->out.random(hp->out.ctx);
+    uint8_t relay = proven && session_relayable(s) && relay_add(hp, now, nonce, from, owner)
+                        ? RP_RELAY_OFFERED : 0;
+    uint8_t to_joiner = (owner_ext ? RP_PEER_SPEAKS_EXT : 0) | relay;
+
+    if (port_changed(from, f))
+        to_joiner |= RP_PORT_CHANGED;
+    if (rp_session_flag(s, RP_SESSION_NO_NAT))
+        to_joiner |= RP_PEER_WITHOUT_NAT;
+    if (!proven && relay_on_proof(hp, s))
+        to_joiner |= RP_RELAY_ON_PROOF;
+    if (owner_ext)
+        send_peer_info_ext(hp, owner, nonce, RP_PEER_SPEAKS_EXT | relay, from, f);
+    else
+        send_peer_info(hp, owner, from);
+    send_peer_info_ext(hp, from, nonce, to_joiner, owner, NULL);
+}
+
 static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
     rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
-    bool client_ext = f->type == RP_FRAME_JOIN_EXT, owner_ext;
     ruphin_addr owner;
-    uint64_t nonce;
 
     if (s == NULL) { /* never longer than the Join */
         rp_send_session(&hp->out, from, RP_FRAME_SESSION_NOT_FOUND, f->session_id,
@@ -395,30 +430,16 @@ static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, co
         return;
     }
     rp_session_owner(s, &owner);
-    owner_ext = rp_session_flag(s, RP_SESSION_OWNER_EXT);
     if (would_amplify(hp, from, f, &owner) || !owner_reachable(hp, s) ||
         !rp_ratelimit_allow(&hp->per_target, &owner, now)) {
         refuse(hp);
         return;
     }
-    /* The owner's PeerInfo leaves first: the joiner's first hello (and any
-     * early data after it) then reaches a server that already knows it. */
-    if (!client_ext) {
+    if (f->type == RP_FRAME_JOIN_EXT) {
+        announce_ext(hp, now, from, f, s, &owner);
+    } else { /* the owner's first, as above */
         send_peer_info(hp, &owner, from);
         send_peer_info(hp, from, &owner);
-    } else {
-        uint8_t relay, changed = port_changed(from, f) ? RP_PORT_CHANGED : 0;
-        uint8_t open = rp_session_flag(s, RP_SESSION_NO_NAT) ? RP_PEER_WITHOUT_NAT : 0;
-        nonce = hp->out.random(hp->out.ctx);
-        relay = relay_allowed(hp, s, from, f) && relay_add(hp, now, nonce, from, &owner)
-                    ? RP_RELAY_OFFERED : 0;
-        if (owner_ext)
-            send_peer_info_ext(hp, &owner, nonce, RP_PEER_SPEAKS_EXT | relay, from, f);
-        else
-            send_peer_info(hp, &owner, from);
-        send_peer_info_ext(hp, from, nonce,
-                           (owner_ext ? RP_PEER_SPEAKS_EXT : 0) | relay | changed | open, &owner,
-                           NULL);
     }
     rp_emit(&hp->out, RUPHIN_EVENT_SESSION_JOINED, 0, from, f->session_id, f->session_id_len);
 }
@@ -438,6 +459,7 @@ void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *fr
                           const rp_frame *frame)
 {
     bool ext = hp->cfg.extensions;
+    rp_frame join; /* what a join probe stands for */
     hp->last_now = now;
     rotate_cookie_keys(hp, now);
     /* Relayed traffic has its own budget (per pair, in bytes). */
@@ -455,6 +477,8 @@ void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *fr
         rp_send_empty(&hp->out, from, RP_FRAME_HELLO_RESP);
     else if (ext && rp_wire_is_probe(frame))
         on_probe(hp, from);
+    else if (ext && rp_wire_decode_join_probe(frame, &join))
+        on_join(hp, now, from, &join);
     else if (ext && frame->type == RP_FRAME_UNREGISTER)
         on_unregister(hp, frame);
     else if (ext && frame->type == RP_FRAME_RELAY)

@@ -162,6 +162,7 @@ typedef struct rp_client {
     int64_t relay_from;   /* PUNCHING: when to start trying the relay */
     bool low_ttl;         /* PUNCHING: frames to the server with a low TTL ... */
     int64_t low_ttl_until;/* ... until then (0: not chosen) */
+    bool scan_confirmed;  /* the relay was offered: the server will scan us */
     uint64_t nonce;       /* from PeerInfoExt; 0 = none yet */
     uint64_t cookie;      /* from Capabilities: proves our address; 0 = none */
     /* The nonce before the latest re-join: each join gets a new one, which

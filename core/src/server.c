@@ -462,8 +462,10 @@ static void on_peer_info(rp_server *s, int64_t now, const rp_frame *f)
     } else if (p->state == RP_PEER_ANNOUNCED) {
         if (created)
             rp_emit(&s->out, RUPHIN_EVENT_PEER_ANNOUNCED, 0, &p->addr, NULL, 0);
-        if (created && p->ext && p->relay_offered && rp_scan_possible(&p->addr) &&
-            !port_kept(p))
+        /* The first announcement to offer the relay, which may be a later
+         * one: a client's join probe is answered before its cookie proved it. */
+        if (p->ext && p->relay_offered && p->scan.sent == 0 && !rp_scan_running(&p->scan) &&
+            rp_scan_possible(&p->addr) && !port_kept(p))
             rp_scan_start(&p->scan, &p->addr, now + rp_scan_delay(&s->cfg));
         /* Punch now even when it was announced before: the client may have
          * re-joined because our earlier hellos got lost. */

@@ -12,7 +12,9 @@ enum { M_LEN = 0, M_HASH = 1, M_OFFSET = 2 };
 
 /* A tiny assembler: jumps name a label, resolved once all is emitted
  * (classic BPF jumps only forward, by at most 255). */
-enum label { L_OTHER, L_RELAY, L_EXT, L_V0, L_HASH, L_DONE, LABELS, NO_LABEL = -1 };
+enum label {
+    L_OTHER, L_ACK, L_JOIN_PROBE, L_RELAY, L_EXT, L_V0, L_HASH, L_DONE, LABELS, NO_LABEL = -1
+};
 
 typedef struct program {
     struct sock_filter *insns;
@@ -34,11 +36,19 @@ static void label(program *p, enum label l)
     p->at[l] = p->n;
 }
 
+/* An unconditional jump (its distance is k, not jt). */
+static void jump(program *p, enum label to)
+{
+    emit(p, BPF_JMP | BPF_JA, (int)to, NO_LABEL, 0);
+}
+
 static void resolve(program *p)
 {
     unsigned i;
     for (i = 0; i < p->n; i++) {
-        if (p->jt_label[i] != NO_LABEL)
+        if (p->insns[i].code == (BPF_JMP | BPF_JA))
+            p->insns[i].k = p->at[p->jt_label[i]] - i - 1;
+        else if (p->jt_label[i] != NO_LABEL)
             p->insns[i].jt = (unsigned char)(p->at[p->jt_label[i]] - i - 1);
         if (p->jf_label[i] != NO_LABEL)
             p->insns[i].jf = (unsigned char)(p->at[p->jf_label[i]] - i - 1);
@@ -74,6 +84,16 @@ static void emit_hash(program *p, unsigned members)
     emit(p, BPF_RET | BPF_A, NO_LABEL, NO_LABEL, 0);
 }
 
+/* The id's length is the byte at `at`, the id follows it: hash it. */
+static void hash_id_after_length(program *p, unsigned at)
+{
+    emit(p, BPF_LD | BPF_B | BPF_ABS, NO_LABEL, NO_LABEL, at);
+    emit(p, BPF_ST, NO_LABEL, NO_LABEL, M_LEN);
+    emit(p, BPF_LD | BPF_IMM, NO_LABEL, NO_LABEL, at + 1);
+    emit(p, BPF_ST, NO_LABEL, NO_LABEL, M_OFFSET);
+    jump(p, L_HASH);
+}
+
 /* The program's packet data starts at the UDP payload (the frame). A
  * return value of at least `members` leaves the choice to the kernel. */
 size_t rp_steer_program(struct sock_filter *insns, unsigned members)
@@ -88,18 +108,21 @@ size_t rp_steer_program(struct sock_filter *insns, unsigned members)
     on_type(&p, 12, L_EXT);
     on_type(&p, 18, L_EXT); /* Unregister */
     on_type(&p, 15, L_RELAY);
+    on_type(&p, 6, L_ACK);
     label(&p, L_OTHER);
     emit(&p, BPF_RET | BPF_K, NO_LABEL, NO_LABEL, 0xffffffffu);
+    label(&p, L_ACK); /* a join probe (wire.h) starts with ff 6a */
+    emit(&p, BPF_LD | BPF_H | BPF_ABS, NO_LABEL, NO_LABEL, 4);
+    emit(&p, BPF_JMP | BPF_JEQ | BPF_K, L_JOIN_PROBE, NO_LABEL, 0xff6a);
+    emit(&p, BPF_RET | BPF_K, NO_LABEL, NO_LABEL, 0xffffffffu); /* the probe, any other */
+    label(&p, L_JOIN_PROBE);
+    hash_id_after_length(&p, 6);
     label(&p, L_RELAY);
     emit(&p, BPF_LD | BPF_W | BPF_ABS, NO_LABEL, NO_LABEL, 8); /* the nonce's low word */
     emit(&p, BPF_ALU | BPF_MOD | BPF_K, NO_LABEL, NO_LABEL, members);
     emit(&p, BPF_RET | BPF_A, NO_LABEL, NO_LABEL, 0);
-    label(&p, L_EXT); /* id length at byte 4, id from byte 5 */
-    emit(&p, BPF_LD | BPF_B | BPF_ABS, NO_LABEL, NO_LABEL, 4);
-    emit(&p, BPF_ST, NO_LABEL, NO_LABEL, M_LEN);
-    emit(&p, BPF_LD | BPF_IMM, NO_LABEL, NO_LABEL, 5);
-    emit(&p, BPF_ST, NO_LABEL, NO_LABEL, M_OFFSET);
-    emit(&p, BPF_JMP | BPF_JA, NO_LABEL, NO_LABEL, 0); /* to the hash: k patched below */
+    label(&p, L_EXT);
+    hash_id_after_length(&p, 4);
     label(&p, L_V0); /* the id is the rest of the frame */
     emit(&p, BPF_LD | BPF_W | BPF_LEN, NO_LABEL, NO_LABEL, 0);
     emit(&p, BPF_ALU | BPF_SUB | BPF_K, NO_LABEL, NO_LABEL, 4);
@@ -108,7 +131,6 @@ size_t rp_steer_program(struct sock_filter *insns, unsigned members)
     emit(&p, BPF_ST, NO_LABEL, NO_LABEL, M_OFFSET);
     emit_hash(&p, members);
     resolve(&p);
-    p.insns[p.at[L_V0] - 1].k = p.at[L_HASH] - p.at[L_V0]; /* JA jumps by k */
     return p.n;
 }
 #endif

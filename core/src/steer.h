@@ -8,6 +8,8 @@
  *   Register (2), Join (3):          id = bytes 4.., its length the rest
  *   RegisterExt (11), JoinExt (12),
  *   Unregister (18):                 id length at byte 4, id from byte 5
+ *   a join probe (RegisterAck, 6,
+ *   starting ff 6a):                 id length at byte 6, id from byte 7
  *   Relay (15):                      the low 32 bits of the nonce (bytes 8..11);
  *                                    member i picks nonces equal to i mod N
  *   anything else (HelloReq, ...):   no choice: the kernel's 4-tuple hash

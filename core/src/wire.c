@@ -463,6 +463,36 @@ int rp_wire_is_probe(const rp_frame *f)
            memcmp(f->session_id, RP_PROBE_ID, RP_PROBE_ID_LEN) == 0;
 }
 
+size_t rp_wire_encode_join_probe(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                 const ruphin_addr *locals, size_t local_count)
+{
+    /* Capped at the probe's size: what does not fit fails the writer. */
+    writer w = start_frame(buf, cap < RP_JOIN_PROBE_LEN ? cap : RP_JOIN_PROBE_LEN);
+    write_bytes(&w, (const uint8_t *)RP_JOIN_PROBE_MARK, RP_JOIN_PROBE_MARK_LEN);
+    write_session_id(&w, id, id_len);
+    write_locals(&w, locals, local_count);
+    while (w.ok && (size_t)(w.p - buf) < RP_JOIN_PROBE_LEN)
+        write_u8(&w, 0);
+    return finish_frame(buf, &w, RP_FRAME_REGISTER_ACK);
+}
+
+int rp_wire_decode_join_probe(const rp_frame *f, rp_frame *join)
+{
+    reader r = {f->session_id, f->session_id_len, true};
+    if (f->type != RP_FRAME_REGISTER_ACK || f->session_id_len != RUPHIN_MAX_SESSION_ID ||
+        memcmp(f->session_id, RP_JOIN_PROBE_MARK, RP_JOIN_PROBE_MARK_LEN) != 0)
+        return 0;
+    memset(join, 0, sizeof *join);
+    join->type = RP_FRAME_JOIN_EXT;
+    join->payload = f->payload;
+    join->payload_len = f->payload_len;
+    read_bytes(&r, RP_JOIN_PROBE_MARK_LEN);
+    read_session_id(&r, join);
+    read_locals(&r, join);
+    skip_padding(&r);
+    return r.ok;
+}
+
 size_t rp_wire_encode_relay(uint8_t *buf, size_t cap, uint64_t nonce, const uint8_t *payload,
                             size_t len)
 {

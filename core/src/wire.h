@@ -52,10 +52,16 @@ enum {
     /* About the owner: its address is one of the local addresses it
      * registered with (no NAT: a joiner's full hellos reach it at once). */
     RP_PEER_WITHOUT_NAT = 8,
+    /* To the joiner: the relay is not offered because this join did not
+     * prove the joiner's address, but would be to one that does (with a
+     * cookie). The answer to a join probe, sent before Capabilities came. */
+    RP_RELAY_ON_PROOF = 16,
     RP_HELLO_EXT_REQ = 0,           /* HelloExt kinds */
     RP_HELLO_EXT_RESP = 1,
-    /* The largest PeerInfoExt a holepuncher sends to a joining client (an
-     * IPv6 owner, no local addresses): clients pad JoinExt to this size. */
+    /* The PeerInfoExt a holepuncher sends to a joining client (no local
+     * addresses) about an IPv4 owner, and the largest (an IPv6 owner):
+     * clients pad JoinExt to the largest. */
+    RP_PEER_INFO_EXT_V4_REPLY = 4 /* header */ + 8 + 1 + 7 + 1,
     RP_PEER_INFO_EXT_MAX_REPLY = 4 /* header */ + 8 + 1 + 19 + 1
 };
 
@@ -75,6 +81,19 @@ enum {
     RP_PEER_INFO_V6_LEN = 23,
     RP_MAX_FRAME_LEN = 65535,
     RP_MAX_DATA_LEN = RP_MAX_FRAME_LEN - RP_HEADER_LEN - 28 /* IPv4+UDP headers */
+};
+
+/* The join probe: a generation-0 RegisterAck (which an original holepuncher
+ * ignores, like the probe) whose session id has the longest length,
+ * RUPHIN_MAX_SESSION_ID bytes: RP_JOIN_PROBE_MARK, then a JoinExt payload
+ * without cookie (u8 id length, id, address list), then zero padding. Its
+ * 24 bytes are more than the answer about an IPv4 owner, so it is answered
+ * at once without a cookie, whatever the length of the session id; a
+ * client sends it with its first Join (docs/PROTOCOL.md). */
+#define RP_JOIN_PROBE_MARK "\xffj"
+enum {
+    RP_JOIN_PROBE_MARK_LEN = 2,
+    RP_JOIN_PROBE_LEN = RP_HEADER_LEN + RUPHIN_MAX_SESSION_ID
 };
 
 /* Why a datagram is not a well-formed frame. */
@@ -158,5 +177,11 @@ size_t rp_wire_encode_sealed(uint8_t *buf, size_t cap, uint8_t kind, uint64_t se
 int rp_wire_has_session_id(uint16_t type);
 /* 1 when f is the generation-1 probe. */
 int rp_wire_is_probe(const rp_frame *f);
+/* A join probe for id with these local addresses; 0 when they do not fit. */
+size_t rp_wire_encode_join_probe(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                 const ruphin_addr *locals, size_t local_count);
+/* 1 when f is a well-formed join probe: then *join is the JoinExt it
+ * stands for (no cookie; payload_len that of the probe). */
+int rp_wire_decode_join_probe(const rp_frame *f, rp_frame *join);
 
 #endif

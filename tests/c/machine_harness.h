@@ -18,10 +18,14 @@ typedef struct sent_frame {
     uint64_t token, cookie; /* RegisterExt, RegisterAckExt, Capabilities, JoinExt */
     size_t len;
     int ttl;         /* 0: the socket's own */
+    bool join_probe; /* a RegisterAck that is a join probe (local_count: its) */
 } sent_frame;
 
 static sent_frame sent[LOG_LEN];
 static int nsent;
+/* The bytes of the first frames, to hand them to another machine. */
+enum { RAW_FRAMES = 256, RAW_LEN = 160 };
+static uint8_t sent_raw[RAW_FRAMES][RAW_LEN];
 static rp_event_queue queue;
 static int64_t stats[RUPHIN_STAT_COUNT];
 
@@ -35,9 +39,13 @@ static int nsent_total; /* also those past the log's end */
 static int capture_ttl(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len,
                        int ttl)
 {
-    rp_frame f;
+    rp_frame f, join;
+    bool join_probe;
     (void)ctx;
     CHECK_EQ(rp_wire_decode(frame, len, &f), RP_WIRE_OK); /* we only ever send valid frames */
+    join_probe = rp_wire_decode_join_probe(&f, &join) == 1;
+    if (join_probe)
+        f.local_count = join.local_count;
     nsent_total++;
     if (nsent < LOG_LEN) {
         sent[nsent].to = *to;
@@ -49,6 +57,9 @@ static int capture_ttl(void *ctx, const ruphin_addr *to, const uint8_t *frame, s
         sent[nsent].cookie = f.cookie;
         sent[nsent].len = len;
         sent[nsent].ttl = ttl;
+        sent[nsent].join_probe = join_probe;
+        if (nsent < RAW_FRAMES && len <= RAW_LEN)
+            memcpy(sent_raw[nsent], frame, len);
         nsent++;
     }
     return 0;
@@ -86,6 +97,15 @@ static int count_sent(int from, uint16_t type, const ruphin_addr *to)
     int i, n = 0;
     for (i = from; i < nsent; i++)
         n += sent[i].type == type && ruphin_addr_equal(&sent[i].to, to) == 1;
+    return n;
+}
+
+/* Counts join probes sent to addr since log index from. */
+static inline int count_join_probes(int from, const ruphin_addr *to)
+{
+    int i, n = 0;
+    for (i = from; i < nsent; i++)
+        n += sent[i].join_probe && ruphin_addr_equal(&sent[i].to, to) == 1;
     return n;
 }
 

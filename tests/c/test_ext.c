@@ -57,6 +57,13 @@ static rp_frame *join_cookie(const char *id, uint64_t cookie)
                                                    strlen(id), NULL, 0, cookie));
 }
 
+static rp_frame *join_probe(const char *id, const ruphin_addr *locals, size_t n)
+{
+    static uint8_t buf[64];
+    return decoded(buf, rp_wire_encode_join_probe(buf, sizeof buf, (const uint8_t *)id,
+                                                  strlen(id), locals, n));
+}
+
 static rp_server ext_server(rp_config *cfg, rp_output *out)
 {
     rp_server s;
@@ -246,7 +253,9 @@ static void test_client_ext_flow_and_adoption(void)
     rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
     rp_client_set_locals(&c, &lan, 1);
     rp_client_start(&c, 0);
-    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 1); /* the probe */
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 2); /* the probe, the join probe */
+    CHECK_EQ(count_join_probes(0, &HP), 1);
+    CHECK(sent[1].join_probe && sent[1].local_count == 1 && sent[1].len == RP_JOIN_PROBE_LEN);
     CHECK_EQ(count_sent(0, RP_FRAME_JOIN, &HP), 1);
     rp_client_input(&c, 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
     CHECK_EQ(count_sent(0, RP_FRAME_JOIN_EXT, &HP), 1);
@@ -321,7 +330,9 @@ static void test_relay_through_the_holepuncher(void)
     rp_holepuncher_input(&hp, 0, &SERVER, claim("id", sent[nsent - 1].token,
                                                 sent[nsent - 1].cookie));
     rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", NULL, 0, RP_PEER_INFO_EXT_MAX_REPLY));
-    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT | RP_PORT_CHANGED);
+    /* Not offered to the padded join, but it would be with a cookie. */
+    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT | RP_RELAY_ON_PROOF | RP_PORT_CHANGED);
+    CHECK_EQ(sent[nsent - 2].flags, RP_PEER_SPEAKS_EXT); /* the owner's: nothing offered */
     rp_holepuncher_input(&hp, 0, &CLIENT, join_cookie("id", probe_cookie(&hp, &CLIENT)));
     CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED | RP_PORT_CHANGED);
     mark = nsent;
@@ -756,14 +767,15 @@ static void test_the_probe_is_repeated_until_answered(void)
     cfg.extensions = true;
     rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)"id", 2);
     rp_client_start(&c, 0);
-    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 1);
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 2); /* the probe, the join probe */
     RUN_CLOCK(rp_client_tick, &c, 1, cfg.retransmit_ms);
-    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 2);
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 4);
+    CHECK_EQ(count_join_probes(0, &HP), 2);
     CHECK_EQ(count_sent(0, RP_FRAME_JOIN, &HP), 2);
     rp_client_input(&c, cfg.retransmit_ms + 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
     CHECK_EQ(count_sent(0, RP_FRAME_JOIN_EXT, &HP), 1);
     RUN_CLOCK(rp_client_tick, &c, cfg.retransmit_ms + 1, 3 * cfg.retransmit_ms);
-    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 2); /* answered: no more */
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &HP), 4); /* answered: no more */
 
     out = setup(&cfg);
     cfg.extensions = true;
@@ -775,6 +787,203 @@ static void test_the_probe_is_repeated_until_answered(void)
     rp_server_input(&s, cfg.retransmit_ms + 1, &HP, FRAME("\x00\x05\x00\x0a\x01"));
     CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_EXT, &HP), 1);
     rp_server_free(&s);
+}
+
+/* The join probe: a generation-0 RegisterAck with a 20-byte id (an original
+ * holepuncher parses and ignores it) holding a JoinExt payload. */
+static void test_join_probe_wire(void)
+{
+    uint8_t buf[64];
+    ruphin_addr lan = CLIENT_LAN;
+    rp_frame f, join;
+    CHECK_BYTES(buf, rp_wire_encode_join_probe(buf, sizeof buf, (const uint8_t *)"natlab", 6, &lan, 1),
+                "\x00\x18\x00\x06\xffj\x06natlab\x01\x04\x0a\x00\x00\x03\x13\x88\0\0\0");
+    CHECK_EQ(rp_wire_decode(buf, RP_JOIN_PROBE_LEN, &f), RP_WIRE_OK);
+    CHECK(f.type == RP_FRAME_REGISTER_ACK && f.session_id_len == RUPHIN_MAX_SESSION_ID);
+    CHECK_EQ(rp_wire_is_probe(&f), 0);
+    CHECK_EQ(rp_wire_decode_join_probe(&f, &join), 1);
+    CHECK(join.type == RP_FRAME_JOIN_EXT && join.session_id_len == 6 &&
+          memcmp(join.session_id, "natlab", 6) == 0 && join.cookie == 0);
+    CHECK(join.local_count == 1 && ruphin_addr_equal(&join.locals[0], &lan) == 1);
+    CHECK_EQ(join.payload_len + RP_HEADER_LEN, RP_JOIN_PROBE_LEN);
+    buf[RP_JOIN_PROBE_LEN - 1] = 1; /* padding must be zeros */
+    CHECK(rp_wire_decode(buf, RP_JOIN_PROBE_LEN, &f) == RP_WIRE_OK &&
+          rp_wire_decode_join_probe(&f, &join) == 0);
+    /* The longest ids that fit: 9 bytes with an IPv4 address, 16 without. */
+    CHECK_EQ(rp_wire_encode_join_probe(buf, sizeof buf, (const uint8_t *)"123456789", 9, &lan, 1),
+             RP_JOIN_PROBE_LEN);
+    CHECK_EQ(rp_wire_encode_join_probe(buf, sizeof buf, (const uint8_t *)"1234567890", 10, &lan, 1), 0);
+    CHECK_EQ(rp_wire_encode_join_probe(buf, sizeof buf, (const uint8_t *)"1234567890123456", 16,
+                                       NULL, 0), RP_JOIN_PROBE_LEN);
+    CHECK_EQ(rp_wire_encode_join_probe(buf, sizeof buf, (const uint8_t *)"12345678901234567", 17,
+                                       NULL, 0), 0);
+    /* Other RegisterAcks are not join probes. */
+    f = *FRAME("\x00\x0d\x00\x06\xffruphin/1");
+    CHECK_EQ(rp_wire_decode_join_probe(&f, &join), 0);
+}
+
+/* A join probe is answered at once like a padded JoinExt (its 24 bytes are
+ * more than the answer about an IPv4 owner), telling the joiner that the
+ * relay would be offered to a proven join; the answer about an IPv6 owner
+ * would be larger, so that one is refused. */
+static void test_holepuncher_answers_a_join_probe(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    ruphin_addr lan = CLIENT_LAN, server6 = {6, 0, 4000, 0, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                                                              0, 0, 0, 0, 0, 0, 0, 2}};
+    int mark;
+    cfg.extensions = true;
+    cfg.relay_rate = 40;
+    rp_holepuncher_init(&hp, &cfg, &out, 1);
+    rp_holepuncher_input(&hp, 0, &SERVER, claim("id", 0, probe_cookie(&hp, &SERVER)));
+    pop();
+    mark = nsent;
+    rp_holepuncher_input(&hp, 1, &CLIENT, join_probe("id", &lan, 1));
+    CHECK_EQ(nsent - mark, 2);
+    CHECK(sent[mark].type == RP_FRAME_PEER_INFO_EXT && ruphin_addr_equal(&sent[mark].to, &SERVER) == 1);
+    CHECK_EQ(sent[mark].flags, RP_PEER_SPEAKS_EXT);
+    CHECK_EQ(sent[mark].local_count, 1); /* the owner learns the joiner's LAN address */
+    CHECK(sent[mark + 1].type == RP_FRAME_PEER_INFO_EXT && ruphin_addr_equal(&sent[mark + 1].to, &CLIENT) == 1);
+    CHECK_EQ(sent[mark + 1].flags, RP_PEER_SPEAKS_EXT | RP_RELAY_ON_PROOF); /* its port is its own */
+    CHECK(sent[mark + 1].len <= RP_JOIN_PROBE_LEN);
+    CHECK(sent[mark].nonce == sent[mark + 1].nonce && sent[mark].nonce != 0);
+    CHECK_EQ(pop().type, RUPHIN_EVENT_SESSION_JOINED);
+    /* An unknown id: SessionNotFound with that id. */
+    mark = nsent;
+    rp_holepuncher_input(&hp, 1, &CLIENT, join_probe("nope", NULL, 0));
+    CHECK(nsent - mark == 1 && sent[mark].type == RP_FRAME_SESSION_NOT_FOUND &&
+          sent[mark].len == RP_HEADER_LEN + 4);
+    /* An IPv6 owner: a 33-byte answer to a 24-byte probe is refused. */
+    rp_holepuncher_input(&hp, 2, &server6, claim("six", 0, probe_cookie(&hp, &server6)));
+    mark = nsent;
+    rp_holepuncher_input(&hp, 2, &CLIENT, join_probe("six", NULL, 0));
+    CHECK_EQ(nsent, mark);
+    CHECK_EQ(stats[RUPHIN_STAT_RX_REFUSED], 1);
+    rp_holepuncher_free(&hp);
+
+    /* Without the relay nothing is promised; without extensions a join
+     * probe is just an unexpected RegisterAck, as for an original. */
+    out = setup(&cfg);
+    cfg.extensions = true;
+    rp_holepuncher_init(&hp, &cfg, &out, 1);
+    rp_holepuncher_input(&hp, 0, &SERVER, claim("id", 0, probe_cookie(&hp, &SERVER)));
+    rp_holepuncher_input(&hp, 1, &CLIENT, join_probe("id", &lan, 1));
+    CHECK_EQ(sent[nsent - 1].flags, RP_PEER_SPEAKS_EXT);
+    rp_holepuncher_free(&hp);
+    out = setup(&cfg);
+    rp_holepuncher_init(&hp, &cfg, &out, 1);
+    rp_holepuncher_input(&hp, 1, &CLIENT, join_probe("id", &lan, 1));
+    CHECK(nsent == 0 && stats[RUPHIN_STAT_RX_UNEXPECTED] == 1);
+    rp_holepuncher_free(&hp);
+}
+
+/* The answer to the join probe says the relay would be offered once the
+ * client proves its address: the server may then scan it, so its hellos go
+ * low at once; the answer to its proven join settles it. */
+static void test_client_hello_ttl_before_the_relay_is_settled(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    uint8_t may_scan = RP_PEER_SPEAKS_EXT | RP_RELAY_ON_PROOF | RP_PORT_CHANGED;
+
+    punching_client(&c, &cfg, &out, 42, may_scan);
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == RP_LOW_TTL);
+    /* Not offered after all (say the relay is full): full hellos at once. */
+    rp_client_input(&c, 40, &HP, peer_info_ext(43, RP_PEER_SPEAKS_EXT | RP_PORT_CHANGED, &SERVER, NULL, 0));
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == 0);
+    RUN_CLOCK(rp_client_tick, &c, 41, 41 + cfg.punch_interval_ms);
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == 0);
+
+    /* Offered: low until the scan would be over, whatever comes later. */
+    out = setup(&cfg);
+    punching_client(&c, &cfg, &out, 42, may_scan);
+    rp_client_input(&c, 40, &HP, peer_info_ext(43, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED | RP_PORT_CHANGED,
+                                               &SERVER, NULL, 0));
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == RP_LOW_TTL);
+    rp_client_input(&c, 50, &HP, peer_info_ext(44, RP_PEER_SPEAKS_EXT | RP_PORT_CHANGED, &SERVER, NULL, 0));
+    CHECK(sent[nsent - 1].type == RP_FRAME_HELLO_EXT && sent[nsent - 1].ttl == RP_LOW_TTL);
+}
+
+/* The server scans a client once an announcement offers the relay, also when
+ * an earlier one (the answer to the client's join probe) did not. */
+static void test_server_scans_once_a_later_announcement_offers_the_relay(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = ext_server(&cfg, &out);
+    int64_t later = 60;
+
+    rp_server_input(&s, 10, &HP, peer_info_ext(77, RP_PEER_SPEAKS_EXT, &CLIENT_NATTED, NULL, 0));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
+    rp_server_input(&s, later, &HP,
+                    peer_info_ext(78, RP_PEER_SPEAKS_EXT | RP_RELAY_OFFERED, &CLIENT_NATTED, NULL, 0));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE); /* the same client */
+    RUN_CLOCK(rp_server_tick, &s, later + 1, later + rp_scan_delay(&cfg) - 1);
+    CHECK_EQ(count_probes(0, &CLIENT_NATTED), 0);
+    RUN_CLOCK(rp_server_tick, &s, later + rp_scan_delay(&cfg), later + rp_scan_delay(&cfg));
+    CHECK_EQ(count_probes(0, &CLIENT_NATTED), RP_SCAN_BATCH);
+    CHECK(sent[nsent - 1].nonce == 78);
+    rp_server_free(&s);
+}
+
+/* Hands the frames logged from index from on that went to `to` over to
+ * deliver(ctx, frame), in order; returns the log's end before delivery. */
+static int hand_over(int from, const ruphin_addr *to, void (*deliver)(void *, rp_frame *),
+                     void *ctx)
+{
+    int end = nsent, i;
+    for (i = from; i < end && i < RAW_FRAMES; i++)
+        if (ruphin_addr_equal(&sent[i].to, to) == 1)
+            deliver(ctx, decoded(sent_raw[i], sent[i].len));
+    return end;
+}
+
+static void to_holepuncher(void *hp, rp_frame *f)
+{
+    rp_holepuncher_input(hp, 20, &CLIENT, f);
+}
+
+static void to_client(void *c, rp_frame *f)
+{
+    rp_client_input(c, 40, &HP, f);
+}
+
+/* With any session id, however short, our holepuncher announces the server
+ * to a generation-1 client after one round trip: its first datagrams carry
+ * the join probe, which is answered at once (a short generation-0 Join is
+ * refused: its answer would be larger), as a generation-0 Join of a long id
+ * is. */
+static void test_one_round_trip_to_the_server_address(void)
+{
+    static const char *ids[] = {"a", "natlab", "123456789", "a-longer-session-id"};
+    ruphin_addr lan = CLIENT_LAN;
+    size_t i;
+    for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        rp_config cfg;
+        rp_output out = setup(&cfg);
+        rp_holepuncher hp;
+        rp_client c;
+        int mark;
+        cfg.extensions = true;
+        cfg.max_sessions = 8;
+        rp_holepuncher_init(&hp, &cfg, &out, 1);
+        rp_holepuncher_input(&hp, 0, &SERVER, claim(ids[i], 0, probe_cookie(&hp, &SERVER)));
+        pop();
+        rp_client_init(&c, &cfg, &out, &HP, (const uint8_t *)ids[i], strlen(ids[i]));
+        rp_client_set_locals(&c, &lan, 1);
+        mark = nsent;
+        rp_client_start(&c, 0);
+        mark = hand_over(mark, &HP, to_holepuncher, &hp);
+        hand_over(mark, &CLIENT, to_client, &c);
+        CHECK_EQ(c.state, RUPHIN_STATE_PUNCHING);
+        CHECK(ruphin_addr_equal(&c.server, &SERVER) == 1);
+        CHECK(count_sent(mark, RP_FRAME_PEER_INFO_EXT, &SERVER) +
+              count_sent(mark, RP_FRAME_PEER_INFO, &SERVER) >= 1);
+        rp_holepuncher_free(&hp);
+    }
 }
 
 int main(void)
@@ -800,5 +1009,10 @@ int main(void)
     RUN(test_the_relay_waits_for_a_late_scan);
     RUN(test_a_fruitless_scan_quiets_the_server);
     RUN(test_the_probe_is_repeated_until_answered);
+    RUN(test_join_probe_wire);
+    RUN(test_holepuncher_answers_a_join_probe);
+    RUN(test_client_hello_ttl_before_the_relay_is_settled);
+    RUN(test_server_scans_once_a_later_announcement_offers_the_relay);
+    RUN(test_one_round_trip_to_the_server_address);
     return check_report();
 }

@@ -316,8 +316,8 @@ def parse_args(argv):
     ap.add_argument("--timeout", type=int, default=10, help="client --timeout, seconds")
     ap.add_argument("--session", default=SESSION,
                     help=f"session id ({SESSION!r}: its generation-0 Join is shorter than the "
-                         "answer, so the holepuncher asks for a cookie first; an id of 7 bytes "
-                         "or more is answered at once)")
+                         "answer, which the holepuncher refuses; the client's join probe is "
+                         "answered at once)")
     ap.add_argument("--hp-args", default=None,
                     help="extra holepuncher arguments (with --targets: the relay, if it has one)")
     ap.add_argument("--peer-args", default="", help="extra server and client arguments")

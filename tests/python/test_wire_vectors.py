@@ -6,7 +6,7 @@ import struct
 import pytest
 
 import ruphin
-from pyhelpers import pump
+from pyhelpers import FAST, pump, saw
 
 
 def frame(ftype, payload=b""):
@@ -94,3 +94,30 @@ def test_probe_gets_capabilities(hp, raw):
         other.bind(("127.0.0.1", 0))
         other.settimeout(2)
         assert exchange(hp, other, probe)[5:] != answer[5:]
+
+
+JOIN_PROBE_NATLAB = bytes.fromhex(
+    "0018 0006 ff6a 06 6e61746c6162 01 04 0a000003 1388 000000")  # docs/PROTOCOL.md
+
+
+def test_join_probe_is_answered_at_once(hp, raw):
+    """The join probe of docs/PROTOCOL.md, byte for byte, from a plain socket
+    that has no cookie: the holepuncher answers at once with a PeerInfoExt
+    no longer than the probe, and tells the owner about the joiner."""
+    server = ruphin.Server(hp.local_address, b"natlab", **FAST)
+    try:
+        pump(hp, server, until=saw(server, ruphin.EventType.REGISTERED))
+        assert len(JOIN_PROBE_NATLAB) == 24
+        answer = exchange(hp, raw, JOIN_PROBE_NATLAB)
+        assert struct.unpack(">HH", answer[:4]) == (21, 13)  # PeerInfoExt, 21 bytes
+        # nonce, flags (speaks generation 1; port 5000 is not the one seen),
+        # then the owner's address.
+        assert answer[12] == 1 | 4
+        assert answer[13:] == (b"\x04\x7f\x00\x00\x01"
+                               + struct.pack(">H", server.local_address[1]) + b"\x00")
+        events = pump(server, until=saw(server, ruphin.EventType.PEER_ANNOUNCED), timeout=2)
+        announced = [e for _, e in events if e.type == ruphin.EventType.PEER_ANNOUNCED]
+        assert announced and announced[0].peer == raw.getsockname()
+        assert hp.stats()["rx_refused"] == 0
+    finally:
+        server.close()
