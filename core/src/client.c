@@ -213,6 +213,9 @@ static void choose_hello_ttl(rp_client *c, int64_t now, const rp_frame *f)
             c->low_ttl = true;
             c->low_ttl_until = scan_end(c, now);
         }
+        /* The relay waits for the server's scan, also when we do not scan. */
+        if (c->cfg.relay_rate == 0 && c->relay_from < c->low_ttl_until)
+            c->relay_from = c->low_ttl_until;
         c->scan_confirmed |= (f->flags & RP_RELAY_OFFERED) != 0;
     } else if (c->low_ttl && !c->scan_confirmed) {
         c->low_ttl = false;
@@ -251,9 +254,11 @@ static void on_peer_info(rp_client *c, int64_t now, const rp_frame *f)
         if (c->relay_from == 0) /* from the first announcement, not from re-joins */
             c->relay_from = now + relay_delay(&c->cfg);
         choose_hello_ttl(c, now, f);
-        /* Once per handshake, from the first announcement. */
+        /* Once per handshake, from the first announcement; not when the
+         * server's NAT kept its port, which is then the one our hellos go
+         * to already (a scan would only flood the server's router). */
         if (speaks_ext(c) && c->scan.sent == 0 && !rp_scan_running(&c->scan) &&
-            rp_scan_possible(&c->server))
+            rp_scan_possible(&c->server) && (f->flags & RP_PEER_PORT_KEPT) == 0)
             start_scan(c, now);
     }
     if (c->state == RUPHIN_STATE_JOINING)

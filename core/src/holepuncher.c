@@ -230,6 +230,25 @@ static bool without_nat(const ruphin_addr *from, const rp_frame *f)
     return false;
 }
 
+/* Whether none of a peer's local addresses has the port we see it from
+ * (also when it gave none): its NAT changed its port. For a joiner, the
+ * server's rule for probing its ports. */
+static bool port_changed(const ruphin_addr *from, const rp_frame *join)
+{
+    uint8_t i;
+    for (i = 0; i < join->local_count; i++)
+        if (join->locals[i].port == from->port)
+            return false;
+    return true;
+}
+
+/* What the owner's registration says about its NAT, told to joiners. */
+static void record_owner_nat(rp_session *s, const ruphin_addr *from, const rp_frame *f)
+{
+    rp_session_set_flag(s, RP_SESSION_NO_NAT, without_nat(from, f));
+    rp_session_set_flag(s, RP_SESSION_PORT_KEPT, !port_changed(from, f));
+}
+
 static void on_register(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
                         const rp_frame *f)
 {
@@ -244,7 +263,7 @@ static void on_register(rp_holepuncher *hp, int64_t now, const ruphin_addr *from
     else if ((s = create_session(hp, now, from, f)) == NULL)
         return;
     rp_session_set_flag(s, RP_SESSION_OWNER_EXT, f->type == RP_FRAME_REGISTER_EXT);
-    rp_session_set_flag(s, RP_SESSION_NO_NAT, without_nat(from, f));
+    record_owner_nat(s, from, f);
     rp_send_session(&hp->out, from, RP_FRAME_REGISTER_ACK, f->session_id, f->session_id_len);
 }
 
@@ -302,7 +321,7 @@ static void on_claim(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, c
         return;
     }
     rp_session_set_flag(s, RP_SESSION_OWNER_EXT | RP_SESSION_CLAIMED, 1);
-    rp_session_set_flag(s, RP_SESSION_NO_NAT, without_nat(from, f));
+    record_owner_nat(s, from, f);
     rp_session_set_flag(s, RP_SESSION_PROVEN, proven || cookie_valid(hp, from, f->cookie));
     send_claim_ack(hp, from, f);
 }
@@ -381,17 +400,6 @@ static bool relay_on_proof(const rp_holepuncher *hp, const rp_session *s)
     return hp->relays != NULL && hp->cfg.workers <= 1 && session_relayable(s);
 }
 
-/* Whether none of a joiner's local addresses has the port we see it from
- * (also when it gave none): the server's rule for probing its ports. */
-static bool port_changed(const ruphin_addr *from, const rp_frame *join)
-{
-    uint8_t i;
-    for (i = 0; i < join->local_count; i++)
-        if (join->locals[i].port == from->port)
-            return false;
-    return true;
-}
-
 /* The answer to a JoinExt: PeerInfoExt with a fresh nonce to both peers (a
  * generation-0 PeerInfo to an owner that registered the original way), the
  * owner's first: the joiner's first hello (and any early data after it)
@@ -410,6 +418,8 @@ static void announce_ext(rp_holepuncher *hp, int64_t now, const ruphin_addr *fro
         to_joiner |= RP_PORT_CHANGED;
     if (rp_session_flag(s, RP_SESSION_NO_NAT))
         to_joiner |= RP_PEER_WITHOUT_NAT;
+    if (rp_session_flag(s, RP_SESSION_PORT_KEPT))
+        to_joiner |= RP_PEER_PORT_KEPT;
     if (!proven && relay_on_proof(hp, s))
         to_joiner |= RP_RELAY_ON_PROOF;
     if (owner_ext)

@@ -37,7 +37,8 @@ enum {
     RP_SESSION_CLAIMED = 0x40,   /* registered with a proof: refreshed only with its token */
     RP_SESSION_PROVEN = 0x20,    /* the owner echoed a cookie from its current address */
     RP_SESSION_NO_NAT = 0x10,    /* the owner's address is one of its local ones */
-    RP_SESSION_FAMILY_MASK = 0x0f
+    RP_SESSION_PORT_KEPT = 0x08, /* one of the owner's local addresses has its port */
+    RP_SESSION_FAMILY_MASK = 0x07
 };
 
 typedef struct rp_sessions {

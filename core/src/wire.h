@@ -56,6 +56,10 @@ enum {
      * prove the joiner's address, but would be to one that does (with a
      * cookie). The answer to a join probe, sent before Capabilities came. */
     RP_RELAY_ON_PROOF = 16,
+    /* About the owner: one of the local addresses it registered with has
+     * the port the holepuncher saw (its NAT kept the port, so it is the
+     * port a joiner's hellos need: scanning the owner's ports is no use). */
+    RP_PEER_PORT_KEPT = 32,
     RP_HELLO_EXT_REQ = 0,           /* HelloExt kinds */
     RP_HELLO_EXT_RESP = 1,
     /* The PeerInfoExt a holepuncher sends to a joining client (no local

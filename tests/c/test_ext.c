@@ -616,6 +616,25 @@ static void test_holepuncher_tells_nat_facts(void)
                                                                     probe_cookie(&hp, &SERVER))));
     rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", &lan, 1, RP_PEER_INFO_EXT_MAX_REPLY));
     CHECK_EQ(sent[nsent - 1].flags & (RP_PEER_WITHOUT_NAT | RP_PORT_CHANGED), RP_PEER_WITHOUT_NAT);
+    CHECK(sent[nsent - 1].flags & RP_PEER_PORT_KEPT);
+    rp_holepuncher_free(&hp);
+
+    /* An owner behind a NAT that kept its port (a LAN address with it). */
+    out = setup(&cfg);
+    cfg.extensions = true;
+    rp_holepuncher_init(&hp, &cfg, &out, 1);
+    lan.port = SERVER.port;
+    rp_holepuncher_input(&hp, 0, &SERVER,
+                         decoded(buf, rp_wire_encode_register_proof(buf, sizeof buf,
+                                                                    (const uint8_t *)"id", 2,
+                                                                    &lan, 1, 0,
+                                                                    probe_cookie(&hp, &SERVER))));
+    rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("id", NULL, 0, RP_PEER_INFO_EXT_MAX_REPLY));
+    CHECK_EQ(sent[nsent - 1].flags & (RP_PEER_WITHOUT_NAT | RP_PEER_PORT_KEPT), RP_PEER_PORT_KEPT);
+    /* One that registered without local addresses: nothing known. */
+    rp_holepuncher_input(&hp, 0, &STRANGER, claim("other", 0, probe_cookie(&hp, &STRANGER)));
+    rp_holepuncher_input(&hp, 0, &CLIENT, join_ext("other", NULL, 0, RP_PEER_INFO_EXT_MAX_REPLY));
+    CHECK_EQ(sent[nsent - 1].flags & (RP_PEER_WITHOUT_NAT | RP_PEER_PORT_KEPT), 0);
     rp_holepuncher_free(&hp);
 }
 
@@ -986,6 +1005,33 @@ static void test_one_round_trip_to_the_server_address(void)
     }
 }
 
+/* A server whose NAT kept its port is reached at the announced port, which
+ * the client's hellos go to already: the client does not scan it. Its relay
+ * still waits for the server's scan of its own ports, when there is one. */
+static void test_client_does_not_scan_a_server_that_kept_its_port(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_client c;
+    int64_t server_scan_end = 2 + rp_scan_delay(&cfg) + RP_SCAN_PASSES * rp_scan_pass_ms() +
+                              3 * cfg.punch_interval_ms;
+
+    punching_client(&c, &cfg, &out, 7, RP_PEER_SPEAKS_EXT | RP_PEER_PORT_KEPT | RP_RELAY_OFFERED |
+                                       RP_PORT_CHANGED);
+    RUN_CLOCK(rp_client_tick, &c, 3, server_scan_end - 1);
+    CHECK_EQ(count_probes(0, &SERVER), 0);
+    CHECK_EQ(count_sent(0, RP_FRAME_RELAY, &HP), 0);
+    RUN_CLOCK(rp_client_tick, &c, server_scan_end, server_scan_end + cfg.punch_interval_ms);
+    CHECK(count_sent(0, RP_FRAME_RELAY, &HP) >= 1);
+
+    /* Nobody scans: the relay after a third of the handshake. */
+    out = setup(&cfg);
+    punching_client(&c, &cfg, &out, 7, RP_PEER_SPEAKS_EXT | RP_PEER_PORT_KEPT | RP_RELAY_OFFERED);
+    RUN_CLOCK(rp_client_tick, &c, 3, cfg.handshake_timeout_ms / 3 + cfg.punch_interval_ms);
+    CHECK_EQ(count_probes(0, &SERVER), 0);
+    CHECK(count_sent(0, RP_FRAME_RELAY, &HP) >= 1);
+}
+
 int main(void)
 {
     RUN(test_group_nonces_come_back_to_their_member);
@@ -1014,5 +1060,6 @@ int main(void)
     RUN(test_client_hello_ttl_before_the_relay_is_settled);
     RUN(test_server_scans_once_a_later_announcement_offers_the_relay);
     RUN(test_one_round_trip_to_the_server_address);
+    RUN(test_client_does_not_scan_a_server_that_kept_its_port);
     return check_report();
 }
