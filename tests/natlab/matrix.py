@@ -40,7 +40,8 @@ CI_CASES = [("public", "public", 0), ("restricted", "restricted", 0),
             ("fullcone", "restricted", 20), ("restricted-open", "restricted-open", 20),
             ("restricted", "restricted-open", 0), ("restricted-open", "restricted-open", 0),
             ("symmetric", "public", 0), ("symmetric", "restricted", 0),
-            ("restricted", "symmetric", 0), (SAME_NAT, SAME_NAT, 0),
+            ("restricted", "symmetric", 0), ("restricted-open", "symmetric", 0),
+            (SAME_NAT, SAME_NAT, 0),
             ("symmetric", "symmetric", 0)]
 CI_PAIRS = list(dict.fromkeys((s, c) for s, c, _ in CI_CASES))
 
