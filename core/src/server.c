@@ -104,8 +104,10 @@ static void on_capabilities(rp_server *s, int64_t now, const rp_frame *f)
     s->hp_ext = true;
     s->cookie = f->cookie;
     send_register(s);
-    if (s->state == RUPHIN_STATE_REGISTERING)
-        rp_retry_start(&s->register_retry, now, &s->cfg);
+    /* Retransmitted until answered, also when a plain Register of ours was
+     * acked meanwhile (Capabilities came late): until the claim is, the
+     * session is unproven, and a strict holepuncher refuses its joins. */
+    rp_retry_start(&s->register_retry, now, &s->cfg);
 }
 
 static void fail(rp_server *s, int32_t error)
@@ -128,7 +130,10 @@ static void on_register_ack(rp_server *s, int64_t now, const rp_frame *f)
         return;
     }
     s->last_ack = now;
-    rp_retry_stop(&s->register_retry);
+    /* Once we claim (we have a cookie), only RegisterAckExt answers that
+     * claim; a plain RegisterAck answers an earlier plain Register. */
+    if (f->type != RP_FRAME_REGISTER_ACK || s->cookie == 0)
+        rp_retry_stop(&s->register_retry);
     if (s->state == RUPHIN_STATE_REGISTERING) {
         s->state = RUPHIN_STATE_REGISTERED;
         s->give_up = RUPHIN_NO_DEADLINE;

@@ -362,6 +362,37 @@ static void test_group_members_give_no_cookie(void)
     rp_holepuncher_free(&hp);
 }
 
+/* The probe's answer came late, after a plain Register (as to an original
+ * holepuncher): the server claims at once, and retransmits the claim until
+ * its RegisterAckExt, though the plain Register's ack arrives meanwhile.
+ * Until the claim is answered, a strict holepuncher refuses the session's
+ * joins (a lost claim used to wait for the next refresh). */
+static void test_a_late_claim_is_retransmitted(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s;
+    int mark;
+    cfg.extensions = true;
+    rp_server_init(&s, &cfg, &out, &HP, ID, ID_LEN);
+    rp_server_start(&s, 0);
+    RUN_CLOCK(rp_server_tick, &s, 1, cfg.retransmit_ms); /* no answer: a plain Register */
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER, &HP), 1);
+    rp_server_input(&s, 300, &HP, FRAME("\x00\x0d\x00\x0a\x01\0\0\0\0\0\0\0\x09"));
+    CHECK(sent[nsent - 1].type == RP_FRAME_REGISTER_EXT && sent[nsent - 1].cookie == 9);
+    rp_server_input(&s, 301, &HP, FRAME("\x00\x09\x00\x06owned"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_REGISTERED);
+    mark = nsent; /* the claim was lost */
+    RUN_CLOCK(rp_server_tick, &s, 302, 300 + cfg.retransmit_ms);
+    CHECK_EQ(count_sent(mark, RP_FRAME_REGISTER_EXT, &HP), 1);
+    CHECK(sent[nsent - 1].cookie == 9);
+    rp_server_input(&s, 600, &HP, ack_ext(77, 10));
+    mark = nsent;
+    RUN_CLOCK(rp_server_tick, &s, 601, cfg.keepalive_ms - 1);
+    CHECK_EQ(count_sent(mark, RP_FRAME_REGISTER_EXT, &HP), 0); /* answered: until the refresh */
+    rp_server_free(&s);
+}
+
 int main(void)
 {
     (void)peer_info; /* a harness helper that these tests do not need */
@@ -372,6 +403,7 @@ int main(void)
     RUN(test_cookies_prove_joiners);
     RUN(test_strict_mode_refuses_unproven_owners);
     RUN(test_server_claims_with_its_token);
+    RUN(test_a_late_claim_is_retransmitted);
     RUN(test_client_joins_with_its_cookie);
     RUN(test_unregister_needs_the_token);
     RUN(test_group_members_give_no_cookie);
