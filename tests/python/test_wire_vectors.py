@@ -110,9 +110,9 @@ def test_join_probe_is_answered_at_once(hp, raw):
         assert len(JOIN_PROBE_NATLAB) == 24
         answer = exchange(hp, raw, JOIN_PROBE_NATLAB)
         assert struct.unpack(">HH", answer[:4]) == (21, 13)  # PeerInfoExt, 21 bytes
-        # nonce, flags (speaks generation 1; port 5000 is not the one seen),
-        # then the owner's address.
-        assert answer[12] == 1 | 4
+        # nonce, flags (speaks generation 1; port 5000 is not the one seen;
+        # the owner's local addresses have its port), then its address.
+        assert answer[12] == 1 | 4 | 32
         assert answer[13:] == (b"\x04\x7f\x00\x00\x01"
                                + struct.pack(">H", server.local_address[1]) + b"\x00")
         events = pump(server, until=saw(server, ruphin.EventType.PEER_ANNOUNCED), timeout=2)
