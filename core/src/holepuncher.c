@@ -50,7 +50,13 @@ static int64_t cookie_window_ms(const rp_holepuncher *hp)
 /* A new window gets a new key; the last one stays for the cookies made in it. */
 static void rotate_cookie_keys(rp_holepuncher *hp, int64_t now)
 {
-    int64_t window = (now < 0 ? 0 : now) / cookie_window_ms(hp);
+    int64_t length, window;
+    if (now >= hp->cookie_from && now < hp->cookie_until)
+        return; /* every request asks: a comparison, not a division */
+    length = cookie_window_ms(hp);
+    window = (now < 0 ? 0 : now) / length;
+    hp->cookie_from = window == 0 ? INT64_MIN : window * length;
+    hp->cookie_until = (window + 1) * length;
     if (window == hp->cookie_window)
         return;
     hp->cookie_keys[1] = window == hp->cookie_window + 1 ? hp->cookie_keys[0] : random_key(hp);
@@ -193,13 +199,27 @@ static void on_relay(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
 
 
 
+/* The session table's hash of the frame's id: the prefetch's, if it ran. */
+static uint32_t id_hash(const rp_holepuncher *hp, const rp_frame *f)
+{
+    return f->id_hashed ? f->id_hash
+                        : rp_sessions_hash(&hp->sessions, f->session_id, f->session_id_len);
+}
+
+static rp_session *find_session(const rp_holepuncher *hp, const rp_frame *f)
+{
+    return rp_sessions_find_hashed(&hp->sessions, id_hash(hp, f), f->session_id,
+                                   f->session_id_len);
+}
+
 /* A new session owned by from; NULL when the table is full (counted). */
 static rp_session *create_session(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
                                   const rp_frame *f)
 {
     int full;
-    rp_session *s = rp_sessions_add(&hp->sessions, f->session_id, f->session_id_len, from,
-                                    (uint32_t)(now + session_lifetime(hp)), &full);
+    rp_session *s = rp_sessions_add_hashed(&hp->sessions, id_hash(hp, f), f->session_id,
+                                           f->session_id_len, from,
+                                           (uint32_t)(now + session_lifetime(hp)), &full);
     if (s == NULL) {
         rp_count(&hp->out, RUPHIN_STAT_SESSIONS_REFUSED);
         return NULL;
@@ -252,7 +272,7 @@ static void record_owner_nat(rp_session *s, const ruphin_addr *from, const rp_fr
 static void on_register(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
                         const rp_frame *f)
 {
-    rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
+    rp_session *s = find_session(hp, f);
 
     if (s != NULL && (!rp_session_owned_by(s, from) || rp_session_flag(s, RP_SESSION_CLAIMED))) {
         conflict(hp);
@@ -298,7 +318,7 @@ static bool unclaimed_owner(const rp_session *s, const ruphin_addr *from)
  * proven only once it echoes a cookie made for it. */
 static void on_claim(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
-    rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
+    rp_session *s = find_session(hp, f);
     bool proven = false;
 
     if (s == NULL) {
@@ -330,7 +350,7 @@ static void on_claim(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, c
  * no answer, so nothing to amplify; reported as SESSION_EXPIRED. */
 static void on_unregister(rp_holepuncher *hp, const rp_frame *f)
 {
-    rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
+    rp_session *s = find_session(hp, f);
     ruphin_addr owner;
     if (s == NULL || !holds_token(hp, s, f)) {
         conflict(hp);
@@ -431,7 +451,7 @@ static void announce_ext(rp_holepuncher *hp, int64_t now, const ruphin_addr *fro
 
 static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
-    rp_session *s = rp_sessions_find(&hp->sessions, f->session_id, f->session_id_len);
+    rp_session *s = find_session(hp, f);
     ruphin_addr owner;
 
     if (s == NULL) { /* never longer than the Join */
@@ -497,10 +517,15 @@ void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *fr
         rp_count(&hp->out, RUPHIN_STAT_RX_UNEXPECTED);
 }
 
-void rp_holepuncher_prefetch(const rp_holepuncher *hp, const rp_frame *frame, int round)
+void rp_holepuncher_prefetch(const rp_holepuncher *hp, rp_frame *frame, int round)
 {
-    if (frame->session_id != NULL)
-        rp_sessions_prefetch(&hp->sessions, frame->session_id, frame->session_id_len, round);
+    if (frame->session_id == NULL)
+        return;
+    if (!frame->id_hashed) {
+        frame->id_hash = rp_sessions_hash(&hp->sessions, frame->session_id, frame->session_id_len);
+        frame->id_hashed = 1;
+    }
+    rp_sessions_prefetch(&hp->sessions, frame->id_hash, round);
 }
 
 void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now)

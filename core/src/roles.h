@@ -45,6 +45,7 @@ typedef struct rp_holepuncher {
     rp_sipkey owner_key;      /* never changes while the holepuncher runs */
     rp_sipkey cookie_keys[2]; /* the current window's, and the one before */
     int64_t cookie_window;    /* the window cookie_keys[0] belongs to; -1: none yet */
+    int64_t cookie_from, cookie_until; /* its times: [from, until) needs no rotation */
 } rp_holepuncher;
 
 int rp_holepuncher_init(rp_holepuncher *hp, const rp_config *cfg, const rp_output *out,
@@ -53,7 +54,7 @@ void rp_holepuncher_free(rp_holepuncher *hp);
 void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
                           const rp_frame *frame);
 /* Announces the session lookup frame will need (rp_sessions_prefetch). */
-void rp_holepuncher_prefetch(const rp_holepuncher *hp, const rp_frame *frame, int round);
+void rp_holepuncher_prefetch(const rp_holepuncher *hp, rp_frame *frame, int round);
 void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now);
 int64_t rp_holepuncher_deadline(const rp_holepuncher *hp);
 

@@ -212,9 +212,20 @@ void rp_sessions_free(rp_sessions *t)
     memset(t, 0, sizeof *t);
 }
 
+uint32_t rp_sessions_hash(const rp_sessions *t, const uint8_t *id, size_t id_len)
+{
+    return hash_id(t, id, id_len);
+}
+
 rp_session *rp_sessions_find(const rp_sessions *t, const uint8_t *id, size_t id_len)
 {
-    uint32_t link = *bucket_of(t, id, id_len);
+    return rp_sessions_find_hashed(t, hash_id(t, id, id_len), id, id_len);
+}
+
+rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const uint8_t *id,
+                                    size_t id_len)
+{
+    uint32_t link = *bucket_for(t, hash);
     while (link != 0) {
         rp_session *s = record_at(t, link);
         if (s->id_len == id_len && memcmp(s->id, id, id_len) == 0)
@@ -224,9 +235,9 @@ rp_session *rp_sessions_find(const rp_sessions *t, const uint8_t *id, size_t id_
     return NULL;
 }
 
-void rp_sessions_prefetch(const rp_sessions *t, const uint8_t *id, size_t id_len, int round)
+void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, int round)
 {
-    const uint32_t *head = bucket_of(t, id, id_len);
+    const uint32_t *head = bucket_for(t, hash);
     if (round == 0) {
         PREFETCH(head);
     } else if (*head != 0) {
@@ -279,6 +290,13 @@ static void set_owner(rp_session *s, const ruphin_addr *owner)
 rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
                             const ruphin_addr *owner, uint32_t expires, int *full)
 {
+    return rp_sessions_add_hashed(t, hash_id(t, id, id_len), id, id_len, owner, expires, full);
+}
+
+rp_session *rp_sessions_add_hashed(rp_sessions *t, uint32_t hash, const uint8_t *id,
+                                   size_t id_len, const ruphin_addr *owner, uint32_t expires,
+                                   int *full)
+{
     uint32_t i, *head;
     rp_session *s;
 
@@ -298,7 +316,7 @@ rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
     s->id_len = (uint8_t)id_len;
     set_owner(s, owner);
     s->expires = expires;
-    head = bucket_of(t, id, id_len);
+    head = bucket_for(t, hash);
     s->chain = *head;
     *head = link_of(i);
     list_append(t, i);

@@ -62,15 +62,24 @@ int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed);
 void rp_sessions_free(rp_sessions *t);
 
 rp_session *rp_sessions_find(const rp_sessions *t, const uint8_t *id, size_t id_len);
-/* A lookup of id about to happen, announced so that its cache misses can
- * overlap with those of other lookups: call it for every id of a batch with
- * round 0 (fetches the bucket), then again with round 1 (its first record). */
+/* The table's hash of an id, for the _hashed calls: a request's lookups
+ * (announced twice, then made, then maybe an add) hash its id once. */
+uint32_t rp_sessions_hash(const rp_sessions *t, const uint8_t *id, size_t id_len);
+rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const uint8_t *id,
+                                    size_t id_len);
+/* A lookup of the id with this hash about to happen, announced so that its
+ * cache misses can overlap with those of other lookups: call it for every id
+ * of a batch with round 0 (fetches the bucket), then again with round 1 (its
+ * first record). */
 enum { RP_SESSIONS_PREFETCH_ROUNDS = 2 };
-void rp_sessions_prefetch(const rp_sessions *t, const uint8_t *id, size_t id_len, int round);
+void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, int round);
 /* Adds a new id (not present). NULL when the table is full or memory ran out;
  * *full tells which. */
 rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
                             const ruphin_addr *owner, uint32_t expires, int *full);
+rp_session *rp_sessions_add_hashed(rp_sessions *t, uint32_t hash, const uint8_t *id,
+                                   size_t id_len, const ruphin_addr *owner, uint32_t expires,
+                                   int *full);
 /* Sets a new expiry time (later than every other) and moves it to the newest end. */
 void rp_sessions_refresh(rp_sessions *t, rp_session *s, uint32_t expires);
 /* The session that expires first, or NULL. */

@@ -103,9 +103,11 @@ static void from_sockaddr(const struct sockaddr_storage *ss, ruphin_addr *out)
  * IPv4 goes out of an IPv6 socket as a mapped address. */
 static socklen_t to_sockaddr(const ruphin_addr *a, int sock_family, struct sockaddr_storage *ss)
 {
-    memset(ss, 0, sizeof *ss);
+    /* Only the returned length counts: the rest of ss is left as it is (a
+     * send clears a few bytes, not the 128 of a sockaddr_storage). */
     if (sock_family == 4 && a->family == 4) {
         struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        memset(sin, 0, sizeof *sin);
         sin->sin_family = AF_INET;
         memcpy(&sin->sin_addr, a->ip, 4);
         sin->sin_port = htons(a->port);
@@ -114,6 +116,7 @@ static socklen_t to_sockaddr(const ruphin_addr *a, int sock_family, struct socka
     if (sock_family == 6 && (a->family == 6 || a->family == 4)) {
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
         uint8_t *ip = (uint8_t *)&sin6->sin6_addr;
+        memset(sin6, 0, sizeof *sin6);
         sin6->sin6_family = AF_INET6;
         sin6->sin6_port = htons(a->port);
         if (a->family == 4) {
@@ -313,6 +316,40 @@ int rp_sock_send_ttl(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf
     return rc;
 }
 
+#ifdef __linux__
+/* recvmmsg's headers for a batch: pointing at its slots once and for all,
+ * so that a receive call only resets what the last one wrote. */
+typedef struct rx_headers {
+    struct mmsghdr msgs[RP_RX_BATCH_MAX];
+    struct iovec iovs[RP_RX_BATCH_MAX];
+    struct sockaddr_storage addrs[RP_RX_BATCH_MAX];
+} rx_headers;
+
+static int rx_headers_init(rp_rx_batch *b)
+{
+    rx_headers *h = calloc(1, sizeof *h);
+    unsigned i;
+    if (h == NULL)
+        return RUPHIN_ERR_NOMEM;
+    for (i = 0; i < b->capacity; i++) {
+        h->iovs[i].iov_base = b->slots + i * b->slot_size;
+        h->iovs[i].iov_len = b->slot_size;
+        h->msgs[i].msg_hdr.msg_iov = &h->iovs[i];
+        h->msgs[i].msg_hdr.msg_iovlen = 1;
+        h->msgs[i].msg_hdr.msg_name = &h->addrs[i];
+        h->msgs[i].msg_hdr.msg_namelen = sizeof h->addrs[i];
+    }
+    b->msgs = h;
+    return RUPHIN_OK;
+}
+#else
+static int rx_headers_init(rp_rx_batch *b)
+{
+    (void)b;
+    return RUPHIN_OK;
+}
+#endif
+
 int rp_rx_batch_init(rp_rx_batch *b, unsigned capacity, size_t slot_size)
 {
     memset(b, 0, sizeof *b);
@@ -323,12 +360,13 @@ int rp_rx_batch_init(rp_rx_batch *b, unsigned capacity, size_t slot_size)
         return RUPHIN_ERR_NOMEM;
     b->capacity = capacity;
     b->slot_size = slot_size;
-    return RUPHIN_OK;
+    return rx_headers_init(b);
 }
 
 void rp_rx_batch_free(rp_rx_batch *b)
 {
     free(b->slots);
+    free(b->msgs);
     memset(b, 0, sizeof *b);
 }
 
@@ -342,31 +380,22 @@ static bool transient_recv_error(int err)
 #ifdef __linux__
 int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
 {
-    struct mmsghdr msgs[RP_RX_BATCH_MAX];
-    struct iovec iovs[RP_RX_BATCH_MAX];
-    struct sockaddr_storage addrs[RP_RX_BATCH_MAX];
+    rx_headers *h = b->msgs;
     unsigned i;
     int n;
 
-    memset(msgs, 0, b->capacity * sizeof msgs[0]);
-    for (i = 0; i < b->capacity; i++) {
-        iovs[i].iov_base = b->slots + i * b->slot_size;
-        iovs[i].iov_len = b->slot_size;
-        msgs[i].msg_hdr.msg_iov = &iovs[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &addrs[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
-    }
+    for (i = 0; i < b->count; i++) /* what the last call wrote back */
+        h->msgs[i].msg_hdr.msg_namelen = sizeof h->addrs[i];
     b->count = b->next = 0;
     do {
-        n = recvmmsg(s->fd, msgs, b->capacity, MSG_DONTWAIT, NULL);
+        n = recvmmsg(s->fd, h->msgs, b->capacity, MSG_DONTWAIT, NULL);
     } while (n < 0 && transient_recv_error(errno));
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : RUPHIN_ERR_IO;
     for (i = 0; i < (unsigned)n; i++) {
-        b->lens[i] = msgs[i].msg_len;
-        b->truncated[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-        from_sockaddr(&addrs[i], &b->from[i]);
+        b->lens[i] = h->msgs[i].msg_len;
+        b->truncated[i] = (h->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+        from_sockaddr(&h->addrs[i], &b->from[i]);
     }
     b->count = (unsigned)n;
     return n;

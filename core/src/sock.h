@@ -60,6 +60,7 @@ typedef struct rp_rx_batch {
     size_t lens[RP_RX_BATCH_MAX];
     bool truncated[RP_RX_BATCH_MAX]; /* larger than slot_size: cut short */
     ruphin_addr from[RP_RX_BATCH_MAX];
+    void *msgs;       /* Linux: recvmmsg's headers, set up once (sock.c) */
 } rp_rx_batch;
 
 int rp_rx_batch_init(rp_rx_batch *b, unsigned capacity, size_t slot_size);

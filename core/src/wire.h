@@ -128,6 +128,10 @@ typedef struct rp_frame {
     uint64_t token;            /* RegisterExt with proof, RegisterAckExt: the owner token */
     uint64_t cookie;           /* Capabilities, RegisterExt, JoinExt, RegisterAckExt */
     uint8_t has_proof;         /* RegisterExt: it carried a token and a cookie */
+    /* Not on the wire: a holepuncher's session-table hash of session_id,
+     * kept by its prefetch for the lookup that follows (id_hashed). */
+    uint8_t id_hashed;
+    uint32_t id_hash;
 } rp_frame;
 
 /* Decodes one datagram; returns RP_WIRE_OK or why it is malformed. */
