@@ -42,8 +42,11 @@ int64_t rp_config_silence_limit(const rp_config *cfg);
 
 /* A bounded queue of events. Small payloads (session ids) are copied in;
  * larger ones (Data) point into the datagram being processed, which the
- * driver keeps untouched until the queue is empty. */
-enum { RP_EVENT_QUEUE_LEN = 64 };
+ * driver keeps untouched until the queue is empty. Room for the events of a
+ * whole receive batch (64 datagrams, up to 2 events each, node.c), so that
+ * a holepuncher that reports every Register and Join still answers a batch
+ * with one send call. */
+enum { RP_EVENT_QUEUE_LEN = 2 * 64 + 2 };
 
 typedef struct rp_queued_event {
     ruphin_event event;

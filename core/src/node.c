@@ -30,6 +30,12 @@ enum {
     DATA_QUEUE_BYTES = 256 * 1024 /* ruphin_send_batch's frames, at most */
 };
 
+/* A whole receive batch's events fit in the queue, and its answers in one
+ * send call (machine.h, sock.h). */
+typedef char rp_event_queue_fits_a_batch
+    [RP_EVENT_QUEUE_LEN >= (RP_RX_BATCH_MAX + 1) * MAX_EVENTS_PER_DATAGRAM ? 1 : -1];
+typedef char rp_tx_batch_fits_a_batch[RP_TX_BATCH_MAX >= 2 * HOLEPUNCHER_BATCH ? 1 : -1];
+
 /* ruphin_send_batch: the state machines write each Data frame into a slot
  * of its own, and the queue goes out with one system call. */
 typedef struct data_queue {

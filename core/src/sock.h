@@ -69,8 +69,10 @@ void rp_rx_batch_free(rp_rx_batch *b);
  * (0 when none is waiting) or RUPHIN_ERR_IO. */
 int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b);
 
-/* Small frames queued while a batch is processed, sent with one call. */
-enum { RP_TX_BATCH_MAX = 64, RP_TX_SLOT_SIZE = 64 };
+/* Small frames queued while a batch is processed, sent with one call: up to
+ * 128, a holepuncher's answers to a whole receive batch (two datagrams for
+ * a Join that finds its session). */
+enum { RP_TX_BATCH_MAX = 128, RP_TX_SLOT_SIZE = 64 };
 
 typedef struct rp_tx_batch {
     uint8_t slots[RP_TX_BATCH_MAX][RP_TX_SLOT_SIZE];

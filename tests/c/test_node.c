@@ -181,6 +181,54 @@ static void test_bad_datagrams_are_counted_and_harmless(void)
     close_trio(&t);
 }
 
+/* 64 requests (a receive batch) from one socket, waiting at the holepuncher. */
+static void send_requests(int fd, const ruphin_node *to, uint8_t type)
+{
+    ruphin_addr a;
+    struct sockaddr_in sin;
+    uint8_t frame[8] = {0, 8, 0, type, 'i', 'd', 0, 0};
+    int i;
+    ruphin_local_addr(to, &a);
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(a.port);
+    sin.sin_addr.s_addr = htonl(0x7f000001);
+    for (i = 0; i < 64; i++) {
+        frame[6] = (uint8_t)i;
+        CHECK(sendto(fd, frame, sizeof frame, 0, (struct sockaddr *)&sin, sizeof sin) == 8);
+    }
+}
+
+/* The events of a whole receive batch (one per Register of a new id, one
+ * per Join that finds its session) fit in the queue: every request of the
+ * batch is answered before its first event is handed out, so the answers
+ * leave together instead of the batch being cut where the queue filled. */
+static void test_holepuncher_answers_a_whole_batch_first(void)
+{
+    ruphin_node *hp;
+    ruphin_event ev;
+    ruphin_options *o;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), i;
+    ruphin_options_new(&o);
+    ruphin_options_set(o, RUPHIN_OPT_RATE_LIMIT, 0);
+    ruphin_options_set(o, RUPHIN_OPT_NO_AMPLIFICATION, 0);
+    CHECK_EQ(ruphin_holepuncher_new(&hp, "127.0.0.1:0", o), RUPHIN_OK);
+    ruphin_options_free(o);
+    send_requests(fd, hp, 2); /* Register */
+    CHECK_EQ(ruphin_poll(hp, 1000, &ev), 1);
+    CHECK_EQ(ev.type, RUPHIN_EVENT_SESSION_REGISTERED);
+    CHECK_EQ(ruphin_stat(hp, RUPHIN_STAT_TX_DATAGRAMS), 64);
+    for (i = 1; i < 64; i++)
+        CHECK_EQ(ruphin_poll(hp, 0, &ev), 1);
+    send_requests(fd, hp, 3); /* Join: PeerInfo to the joiner and to the owner */
+    CHECK_EQ(ruphin_poll(hp, 1000, &ev), 1);
+    CHECK_EQ(ev.type, RUPHIN_EVENT_SESSION_JOINED);
+    CHECK_EQ(ruphin_stat(hp, RUPHIN_STAT_TX_DATAGRAMS), 64 + 128);
+    CHECK_EQ(ruphin_stat(hp, RUPHIN_STAT_TX_FAILED), 0);
+    close(fd);
+    ruphin_close(hp);
+}
+
 static void *wake_later(void *node)
 {
     sleep_ms(100);
@@ -374,5 +422,6 @@ int main(void)
     RUN(test_batches_round_trip);
     RUN(test_send_batch_errors);
     RUN(test_poll_batch_contract);
+    RUN(test_holepuncher_answers_a_whole_batch_first);
     return check_report();
 }
