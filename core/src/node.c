@@ -60,6 +60,7 @@ struct ruphin_node {
     bool started;
     bool batching;            /* inside process_batches: small frames wait in tx_batch */
     rp_rx_batch rx;
+    bool rx_drained;          /* the last receive emptied the socket: wait for the next */
     rp_frame *frames;         /* the receive batch, decoded as it arrives */
     bool decoded[RP_RX_BATCH_MAX]; /* frames[i] is valid (else malformed) */
     rp_tx_batch tx_batch;
@@ -455,9 +456,22 @@ static void decode_batch(ruphin_node *node)
                 rp_holepuncher_prefetch(&node->m.holepuncher, &node->frames[i], round);
 }
 
+/* Reads and decodes a new batch, waiting up to wait_ms (-1: a long while)
+ * for its first datagram, or not at all (0). Returns how many came, or an
+ * error. A batch that is not full emptied the socket. */
+static int read_batch(ruphin_node *node, int wait_ms)
+{
+    int rc = rp_sock_recv_wait(&node->sock, &node->rx, wait_ms);
+    node->rx_drained = rc >= 0 && (unsigned)rc < node->rx.capacity;
+    if (rc > 0)
+        decode_batch(node);
+    return rc;
+}
+
 /* Processes received datagrams, reading a new batch only once the current
  * one is done and every event was handed out (Data events point into the
- * batch), up to max_reads batches (0: only what is left of the current one).
+ * batch), up to max_reads batches (0: only what is left of the current one),
+ * and none once the socket was found empty: the next read is the wait's.
  * Within a batch it goes on while the event queue has room, so that the
  * answers to a whole batch leave in one send call. Returns 1 when more may
  * be waiting, 0 when the socket is drained, or an error. */
@@ -468,17 +482,12 @@ static int process_batches(ruphin_node *node, int max_reads)
     node->batching = true;
     for (;;) {
         if (node->rx.next == node->rx.count) {
-            if (!rp_events_empty(&node->events) || batches++ == max_reads)
+            if (!rp_events_empty(&node->events) || node->rx_drained || batches++ == max_reads)
                 break;
-            rc = rp_sock_recv_batch(&node->sock, &node->rx);
+            rc = read_batch(node, 0);
             if (rc <= 0)
                 break;
-            decode_batch(node);
             now = rp_clock_ms();
-            /* A short batch emptied the socket: do not ask again (a system
-             * call that would only say so) before waiting. */
-            if ((unsigned)rc < node->rx.capacity)
-                batches = max_reads;
         }
         if (rp_events_room(&node->events) < MAX_EVENTS_PER_DATAGRAM)
             break;
@@ -486,9 +495,9 @@ static int process_batches(ruphin_node *node, int max_reads)
     }
     node->batching = false;
     flush_tx(node);
-    if (rc > 0 && (unsigned)rc < node->rx.capacity && node->rx.next == node->rx.count)
-        return 0; /* drained */
-    return rc < 0 ? rc : rc > 0;
+    if (rc < 0)
+        return rc;
+    return !(node->rx_drained && node->rx.next == node->rx.count);
 }
 
 /* Hands out queued events into events[n..max). Their data stays valid
@@ -552,10 +561,17 @@ static int32_t poll_events(ruphin_node *node, int32_t timeout_ms, ruphin_event *
         if ((n = take_events(node, events, 0, max)) > 0)
             return more_events(node, events, n, max);
         now = rp_clock_ms();
-        if (rp_due(end, now))
-            return 0;
-        if (rc == 0 && (rc = rp_sock_wait(&node->sock, wait_ms(node, now, end))) < 0)
+        if (rc > 0) { /* more may be waiting: the clock and timers had their look */
+            if (rp_due(end, now))
+                return 0;
+            continue;
+        }
+        /* Drained: the wait is the next read (one system call, where a poll
+         * and then a read would be two); when the time is up, a last look. */
+        if ((rc = read_batch(node, wait_ms(node, now, end))) < 0)
             return rc;
+        if (rc == 0 && rp_due(end, rp_clock_ms()))
+            return 0;
     }
 }
 

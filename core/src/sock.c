@@ -57,6 +57,11 @@ typedef SOCKET native_socket;
 #define ERR_INTR EINTR
 typedef int native_socket;
 #endif
+#ifdef __linux__
+#define DONT_WAIT MSG_DONTWAIT /* the descriptor blocks: see set_nonblocking */
+#else
+#define DONT_WAIT 0
+#endif
 
 /* rp_sock keeps the descriptor in an intptr_t, wide enough for both. */
 #define NATIVE(fd) ((native_socket)(fd))
@@ -131,9 +136,14 @@ static socklen_t to_sockaddr(const ruphin_addr *a, int sock_family, struct socka
     return 0;
 }
 
+/* On Linux every call but rp_sock_recv_wait passes MSG_DONTWAIT instead,
+ * so that the wait can be a blocking receive. */
 static int set_nonblocking(intptr_t fd)
 {
-#ifdef _WIN32
+#if defined(__linux__)
+    (void)fd;
+    return 0;
+#elif defined(_WIN32)
     u_long on = 1;
     return ioctlsocket(NATIVE(fd), FIONBIO, &on) == 0 ? 0 : -1;
 #else
@@ -284,7 +294,8 @@ int rp_sock_send(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf, si
     socklen_t sslen = destination(s, to, &ss);
     if (sslen == 0)
         return RUPHIN_ERR_ADDRESS_FAMILY;
-    if (sendto(NATIVE(s->fd), (const char *)buf, (int)len, 0, (struct sockaddr *)&ss, sslen) >= 0)
+    if (sendto(NATIVE(s->fd), (const char *)buf, (int)len, DONT_WAIT, (struct sockaddr *)&ss,
+               sslen) >= 0)
         return RUPHIN_OK;
     return send_error(LAST_ERROR);
 }
@@ -378,20 +389,21 @@ static bool transient_recv_error(int err)
 }
 
 #ifdef __linux__
-int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
+/* Empties the batch for a receive: resets what the last one wrote back. */
+static void rx_reset(rp_rx_batch *b)
 {
     rx_headers *h = b->msgs;
     unsigned i;
-    int n;
-
-    for (i = 0; i < b->count; i++) /* what the last call wrote back */
+    for (i = 0; i < b->count; i++)
         h->msgs[i].msg_hdr.msg_namelen = sizeof h->addrs[i];
     b->count = b->next = 0;
-    do {
-        n = recvmmsg(s->fd, h->msgs, b->capacity, MSG_DONTWAIT, NULL);
-    } while (n < 0 && transient_recv_error(errno));
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : RUPHIN_ERR_IO;
+}
+
+/* The batch after a receive of n datagrams; returns n. */
+static int rx_done(rp_rx_batch *b, int n)
+{
+    rx_headers *h = b->msgs;
+    unsigned i;
     for (i = 0; i < (unsigned)n; i++) {
         b->lens[i] = h->msgs[i].msg_len;
         b->truncated[i] = (h->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
@@ -399,6 +411,65 @@ int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
     }
     b->count = (unsigned)n;
     return n;
+}
+
+int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
+{
+    int n;
+    rx_reset(b);
+    do {
+        n = recvmmsg(s->fd, ((rx_headers *)b->msgs)->msgs, b->capacity, MSG_DONTWAIT, NULL);
+    } while (n < 0 && transient_recv_error(errno));
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : RUPHIN_ERR_IO;
+    return rx_done(b, n);
+}
+
+/* The receive timeout: a power of two no longer than timeout_ms (-1: 65 s),
+ * so that it rarely changes (a system call) while waits of about the same
+ * length follow one another; a wait cut short this way is simply made
+ * again. Never 0, which would mean no timeout, and a blocking receive then
+ * restarts after a signal instead of returning. */
+static int set_recv_timeout(rp_sock *s, int timeout_ms)
+{
+    int t = 1;
+    struct timeval tv;
+    while (t <= (timeout_ms < 0 ? 65536 : timeout_ms) / 2 && t < 65536)
+        t *= 2;
+    if (t == s->recv_timeout)
+        return 0;
+    tv.tv_sec = t / 1000;
+    tv.tv_usec = (t % 1000) * 1000;
+    if (setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+        return -1;
+    s->recv_timeout = t;
+    return t;
+}
+
+/* A blocking receive that says "nothing" well before its timeout: someone
+ * made the descriptor nonblocking (an event loop may, for ruphin_fd). */
+static bool made_nonblocking(int64_t start, int timeout)
+{
+    return rp_clock_ms() - start < timeout / 2;
+}
+
+int rp_sock_recv_wait(rp_sock *s, rp_rx_batch *b, int timeout_ms)
+{
+    int64_t start = rp_clock_ms();
+    int n;
+    if (timeout_ms == 0)
+        return rp_sock_recv_batch(s, b);
+    if (s->recv_timeout < 0 || set_recv_timeout(s, timeout_ms) < 0) /* poll, then read */
+        return rp_sock_wait(s, timeout_ms) > 0 ? rp_sock_recv_batch(s, b) : 0;
+    rx_reset(b);
+    do {
+        n = recvmmsg(s->fd, ((rx_headers *)b->msgs)->msgs, b->capacity, MSG_WAITFORONE, NULL);
+    } while (n < 0 && errno != EINTR && transient_recv_error(errno));
+    if (n >= 0)
+        return rx_done(b, n);
+    if ((errno == EAGAIN || errno == EWOULDBLOCK) && made_nonblocking(start, s->recv_timeout))
+        s->recv_timeout = -1; /* from now on */
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : RUPHIN_ERR_IO;
 }
 #else
 int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
@@ -423,6 +494,11 @@ int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
         b->count++;
     }
     return (int)b->count;
+}
+
+int rp_sock_recv_wait(rp_sock *s, rp_rx_batch *b, int timeout_ms)
+{
+    return rp_sock_wait(s, timeout_ms) > 0 ? rp_sock_recv_batch(s, b) : 0;
 }
 #endif
 

@@ -26,10 +26,14 @@ typedef struct rp_sock {
     ruphin_addr local; /* as bound, with the port the OS chose */
     size_t gso_limit;  /* datagrams up to this size may share a segmented message;
                           lowered when the path or the system refuses (0: never) */
+    int recv_timeout;  /* Linux: the receive timeout set on the socket, ms (0: none yet) */
 } rp_sock;
 
-/* Opens a nonblocking UDP socket bound to addr. buffer_size > 0 sets both
- * socket buffers. An IPv6 wildcard address also accepts IPv4. members > 1:
+/* Opens a UDP socket bound to addr that no call blocks on but
+ * rp_sock_recv_wait (on Linux the descriptor itself is left blocking and
+ * every other call asks not to wait; elsewhere it is nonblocking).
+ * buffer_size > 0 sets both socket buffers. An IPv6 wildcard address also
+ * accepts IPv4. members > 1:
  * it joins a group of that many sockets on addr (SO_REUSEPORT, steer.h),
  * and member 0 installs the group's steering program; Linux only, else
  * RUPHIN_ERR_NOT_SUPPORTED. */
@@ -68,6 +72,12 @@ void rp_rx_batch_free(rp_rx_batch *b);
 /* Refills an exhausted batch without waiting: the number of datagrams read
  * (0 when none is waiting) or RUPHIN_ERR_IO. */
 int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b);
+/* Refills an exhausted batch, waiting up to timeout_ms (> 0; -1: a long
+ * while) for its first datagram: the number read, 0 when none came in time
+ * or a signal came first (the caller looks at its clock again), or
+ * RUPHIN_ERR_IO. On Linux one blocking recvmmsg, as a plain responder would
+ * wait, instead of a poll and then a receive: a system call less per batch. */
+int rp_sock_recv_wait(rp_sock *s, rp_rx_batch *b, int timeout_ms);
 
 /* Small frames queued while a batch is processed, sent with one call: up to
  * 128, a holepuncher's answers to a whole receive batch (two datagrams for

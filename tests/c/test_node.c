@@ -6,6 +6,7 @@
 #include "ruphin.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -179,6 +180,41 @@ static void test_bad_datagrams_are_counted_and_harmless(void)
     ev = run_until(&t, t.client, RUPHIN_EVENT_DATA);
     CHECK(ev.type == RUPHIN_EVENT_DATA && ev.len == 2);
     close_trio(&t);
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* On Linux a poll waits in a blocking receive (sock.c); an event loop may
+ * make the descriptor nonblocking for its own purposes: the wait then falls
+ * back to waiting on the descriptor, still for as long as asked and without
+ * spinning, and datagrams still arrive. */
+static void test_poll_waits_on_a_nonblocking_fd(void)
+{
+    ruphin_node *hp;
+    ruphin_event ev;
+    int64_t start;
+    double cpu;
+    int fd, i;
+    CHECK_EQ(ruphin_holepuncher_new(&hp, "127.0.0.1:0", NULL), RUPHIN_OK);
+    fd = (int)ruphin_fd(hp);
+    CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK) == 0);
+    for (i = 0; i < 2; i++) { /* the first wait finds out, the second knows */
+        start = ruphin_now();
+        cpu = cpu_seconds();
+        CHECK_EQ(ruphin_poll(hp, 200, &ev), 0);
+        CHECK(ruphin_now() - start >= 200);
+        CHECK(cpu_seconds() - cpu < 0.1); /* a spinning wait would take all 200 ms */
+    }
+    send_raw(hp, "\x00\x04\x00\x08", 4); /* HelloReq */
+    CHECK_EQ(ruphin_poll(hp, 50, &ev), 0);
+    CHECK_EQ(ruphin_stat(hp, RUPHIN_STAT_RX_DATAGRAMS), 1);
+    CHECK_EQ(ruphin_stat(hp, RUPHIN_STAT_TX_DATAGRAMS), 1);
+    ruphin_close(hp);
 }
 
 /* 64 requests (a receive batch) from one socket, waiting at the holepuncher. */
@@ -423,5 +459,6 @@ int main(void)
     RUN(test_send_batch_errors);
     RUN(test_poll_batch_contract);
     RUN(test_holepuncher_answers_a_whole_batch_first);
+    RUN(test_poll_waits_on_a_nonblocking_fd);
     return check_report();
 }
