@@ -467,9 +467,11 @@ int rp_sock_recv_wait(rp_sock *s, rp_rx_batch *b, int timeout_ms)
     } while (n < 0 && errno != EINTR && transient_recv_error(errno));
     if (n >= 0)
         return rx_done(b, n);
-    if ((errno == EAGAIN || errno == EWOULDBLOCK) && made_nonblocking(start, s->recv_timeout))
-        s->recv_timeout = -1; /* from now on */
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : RUPHIN_ERR_IO;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return errno == EINTR ? 0 : RUPHIN_ERR_IO;
+    if (made_nonblocking(start, s->recv_timeout))
+        s->recv_timeout = -1; /* poll from now on */
+    return 0;
 }
 #else
 int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
