@@ -64,6 +64,40 @@ static rp_frame *join_probe(const char *id, const ruphin_addr *locals, size_t n)
                                                   strlen(id), locals, n));
 }
 
+/* A cookie is good in the window it was made in and the next one, not
+ * later (the holepuncher checks the window by comparing times, dividing
+ * only when one ends). */
+static void test_cookies_last_one_window_more(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    int64_t life, window;
+    uint64_t cookie;
+    int mark;
+    cfg.extensions = true;
+    cfg.no_amplification = 1;
+    cfg.rate_limit = 0;
+    rp_holepuncher_init(&hp, &cfg, &out, 1);
+    life = cfg.keepalive_ms * cfg.missed_keepalives;
+    window = life > 30000 ? life : 30000;
+    rp_holepuncher_input(&hp, 0, &SERVER, register_ext("id"));
+    rp_holepuncher_input(&hp, window / 2, &SERVER, register_ext("id"));
+    cookie = probe_cookie(&hp, &CLIENT); /* made at 0, in window 0 */
+    mark = nsent;
+    rp_holepuncher_input(&hp, window - 1, &CLIENT, join_cookie("id", cookie));
+    rp_holepuncher_input(&hp, window, &SERVER, register_ext("id"));
+    rp_holepuncher_input(&hp, window + 1, &CLIENT, join_cookie("id", cookie));
+    rp_holepuncher_input(&hp, 2 * window - 1, &CLIENT, join_cookie("id", cookie));
+    CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO_EXT, &CLIENT), 3);
+    mark = nsent;
+    rp_holepuncher_input(&hp, 2 * window, &CLIENT, join_cookie("id", cookie));
+    rp_holepuncher_input(&hp, 3 * window + 7, &CLIENT, join_cookie("id", cookie));
+    CHECK_EQ(count_sent(mark, RP_FRAME_PEER_INFO_EXT, &CLIENT), 0);
+    CHECK_EQ(stats[RUPHIN_STAT_RX_REFUSED], 2);
+    rp_holepuncher_free(&hp);
+}
+
 static rp_server ext_server(rp_config *cfg, rp_output *out)
 {
     rp_server s;
@@ -1061,5 +1095,6 @@ int main(void)
     RUN(test_server_scans_once_a_later_announcement_offers_the_relay);
     RUN(test_one_round_trip_to_the_server_address);
     RUN(test_client_does_not_scan_a_server_that_kept_its_port);
+    RUN(test_cookies_last_one_window_more);
     return check_report();
 }
