@@ -238,12 +238,19 @@ rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const u
 void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, int round)
 {
     const uint32_t *head = bucket_for(t, hash);
+    const rp_session *s;
     if (round == 0) {
         PREFETCH(head);
-    } else if (*head != 0) {
-        const rp_session *s = record_at(t, *head);
+    } else if (*head != 0 && round == 1) {
+        s = record_at(t, *head);
         PREFETCH(s);
         PREFETCH((const uint8_t *)(s + 1) - 1); /* a record may straddle two lines */
+    } else if (*head != 0) {
+        s = record_at(t, *head);
+        if (s->older != NIL)
+            PREFETCH(&t->items[s->older].newer);
+        if (s->newer != NIL)
+            PREFETCH(&t->items[s->newer].older);
     }
 }
 

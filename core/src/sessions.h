@@ -70,8 +70,9 @@ rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const u
 /* A lookup of the id with this hash about to happen, announced so that its
  * cache misses can overlap with those of other lookups: call it for every id
  * of a batch with round 0 (fetches the bucket), then again with round 1 (its
- * first record). */
-enum { RP_SESSIONS_PREFETCH_ROUNDS = 2 };
+ * first record), and for a refresh to come with round 2 (that record's
+ * neighbours in the expiry list, which a refresh relinks). */
+enum { RP_SESSIONS_PREFETCH_ROUNDS = 3 };
 void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, int round);
 /* Adds a new id (not present). NULL when the table is full or memory ran out;
  * *full tells which. */
