@@ -119,6 +119,8 @@ typedef struct rp_server {
     rp_peer_table peers;
     int64_t peers_deadline; /* earliest timer among peers (may be early) */
     bool hp_ext;            /* the holepuncher answered our probe */
+    rp_retry reprobe;       /* registered the original way: the probe again */
+    bool reprobed;          /* ... that round of probes was started */
     /* Ownership (docs/SECURITY.md): a holepuncher that gave us a cookie with
      * its Capabilities takes proofs; its acks bring our owner token. */
     uint64_t cookie;        /* the latest cookie for our address; 0: none */

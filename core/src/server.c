@@ -27,6 +27,7 @@ int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
     s->give_up = s->next_refresh = RUPHIN_NO_DEADLINE;
     s->peers_deadline = RUPHIN_NO_DEADLINE;
     rp_retry_stop(&s->register_retry);
+    rp_retry_stop(&s->reprobe);
     if (cfg->sealed)
         rp_seal_session_key(cfg->seal_key, id, id_len, s->cfg.seal_key);
     return rp_peers_init(&s->peers);
@@ -103,6 +104,7 @@ static void on_capabilities(rp_server *s, int64_t now, const rp_frame *f)
         return;
     s->hp_ext = true;
     s->cookie = f->cookie;
+    rp_retry_stop(&s->reprobe);
     send_register(s);
     /* Retransmitted until answered, also when a plain Register of ours was
      * acked meanwhile (Capabilities came late): until the claim is, the
@@ -134,6 +136,13 @@ static void on_register_ack(rp_server *s, int64_t now, const rp_frame *f)
      * claim; a plain RegisterAck answers an earlier plain Register. */
     if (f->type != RP_FRAME_REGISTER_ACK || s->cookie == 0)
         rp_retry_stop(&s->register_retry);
+    /* Registered the original way, but the probe or its answer may have
+     * been lost, twice: until we claim our session, a strict holepuncher
+     * refuses its joins. Probe a few more times before the first refresh. */
+    if (s->cfg.extensions && !s->hp_ext && !s->reprobed) {
+        s->reprobed = true;
+        rp_retry_start(&s->reprobe, now, &s->cfg);
+    }
     if (s->state == RUPHIN_STATE_REGISTERING) {
         s->state = RUPHIN_STATE_REGISTERED;
         s->give_up = RUPHIN_NO_DEADLINE;
@@ -661,6 +670,13 @@ static void tick_registration(rp_server *s, int64_t now)
         send_register(s);
         rp_retry_backoff(&s->register_retry, now, &s->cfg);
     }
+    if (rp_due(s->reprobe.next, now)) { /* until one goes at the longest interval */
+        rp_send_probe(&s->out, &s->holepuncher);
+        if (s->reprobe.interval >= s->cfg.retransmit_max_ms)
+            rp_retry_stop(&s->reprobe);
+        else
+            rp_retry_backoff(&s->reprobe, now, &s->cfg);
+    }
 }
 
 /* Runs one peer's timers; returns false when the peer was removed. */
@@ -735,7 +751,7 @@ int64_t rp_server_deadline(const rp_server *s)
     if (s->state == RUPHIN_STATE_FAILED || s->state == RUPHIN_STATE_IDLE)
         return RUPHIN_NO_DEADLINE;
     d = rp_earliest(s->give_up, s->register_retry.next);
-    d = rp_earliest(d, s->next_refresh);
+    d = rp_earliest(d, rp_earliest(s->reprobe.next, s->next_refresh));
     if (s->state == RUPHIN_STATE_REGISTERED)
         d = rp_earliest(d, s->last_ack + rp_config_silence_limit(&s->cfg));
     return rp_earliest(d, s->peers_deadline);

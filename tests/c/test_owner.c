@@ -393,6 +393,48 @@ static void test_a_late_claim_is_retransmitted(void)
     rp_server_free(&s);
 }
 
+/* Registered the original way after the probe went unanswered twice (lost
+ * on a lossy path): the server probes four more times with backoff, so that
+ * it can claim its session before a strict holepuncher has refused its
+ * joins until the next refresh; an original holepuncher, which never
+ * answers, gets only those four. */
+static void test_the_probe_is_repeated_after_an_original_registration(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s;
+    int64_t t0 = cfg.retransmit_ms + 10;
+    int mark;
+    cfg.extensions = true;
+    rp_server_init(&s, &cfg, &out, &HP, ID, ID_LEN);
+    rp_server_start(&s, 0);
+    RUN_CLOCK(rp_server_tick, &s, 1, cfg.retransmit_ms); /* probe and Register, probe lost */
+    rp_server_input(&s, t0, &HP, FRAME("\x00\x09\x00\x06owned"));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_REGISTERED);
+    mark = nsent;
+    RUN_CLOCK(rp_server_tick, &s, t0 + 1, t0 + cfg.keepalive_ms - 1);
+    CHECK_EQ(count_sent(mark, RP_FRAME_REGISTER_ACK, &HP), 4);
+    CHECK_EQ(count_sent(mark, RP_FRAME_REGISTER, &HP), 0);
+
+    /* Answered at last: the claim goes at once, no more probes. */
+    out = setup(&cfg);
+    cfg.extensions = true;
+    rp_server_free(&s);
+    rp_server_init(&s, &cfg, &out, &HP, ID, ID_LEN);
+    rp_server_start(&s, 0);
+    RUN_CLOCK(rp_server_tick, &s, 1, cfg.retransmit_ms);
+    rp_server_input(&s, t0, &HP, FRAME("\x00\x09\x00\x06owned"));
+    RUN_CLOCK(rp_server_tick, &s, t0 + 1, t0 + cfg.retransmit_ms);
+    rp_server_input(&s, t0 + cfg.retransmit_ms + 20, &HP,
+                    FRAME("\x00\x0d\x00\x0a\x01\0\0\0\0\0\0\0\x09"));
+    CHECK(sent[nsent - 1].type == RP_FRAME_REGISTER_EXT && sent[nsent - 1].cookie == 9);
+    mark = nsent;
+    rp_server_input(&s, t0 + cfg.retransmit_ms + 40, &HP, ack_ext(77, 10));
+    RUN_CLOCK(rp_server_tick, &s, t0 + cfg.retransmit_ms + 41, t0 + cfg.keepalive_ms - 1);
+    CHECK_EQ(count_sent(mark, RP_FRAME_REGISTER_ACK, &HP), 0);
+    rp_server_free(&s);
+}
+
 int main(void)
 {
     (void)peer_info; /* a harness helper that these tests do not need */
@@ -404,6 +446,7 @@ int main(void)
     RUN(test_strict_mode_refuses_unproven_owners);
     RUN(test_server_claims_with_its_token);
     RUN(test_a_late_claim_is_retransmitted);
+    RUN(test_the_probe_is_repeated_after_an_original_registration);
     RUN(test_client_joins_with_its_cookie);
     RUN(test_unregister_needs_the_token);
     RUN(test_group_members_give_no_cookie);
