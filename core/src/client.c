@@ -222,6 +222,21 @@ static void choose_hello_ttl(rp_client *c, int64_t now, const rp_frame *f)
     }
 }
 
+/* Whether to probe the server's ports, once per handshake. Not while the
+ * server scans ours and its NAT kept its port (then the port our hellos go
+ * to is right, and two scans at once flood the server's router: one that
+ * takes unsolicited packets in records a flow for each of our probes).
+ * Otherwise we scan: a server whose NAT maps it anew per destination, or a
+ * clash at the server's router, sends to us from a port we cannot know. */
+static bool should_scan(const rp_client *c, const rp_frame *f)
+{
+    bool server_scans_us = server_may_scan(f->flags);
+    if (!speaks_ext(c) || c->scan.sent != 0 || rp_scan_running(&c->scan) ||
+        !rp_scan_possible(&c->server))
+        return false;
+    return !(server_scans_us && (f->flags & RP_PEER_PORT_KEPT) != 0);
+}
+
 static void on_capabilities(rp_client *c, const rp_frame *f)
 {
     if (c->hp_ext)
@@ -254,11 +269,7 @@ static void on_peer_info(rp_client *c, int64_t now, const rp_frame *f)
         if (c->relay_from == 0) /* from the first announcement, not from re-joins */
             c->relay_from = now + relay_delay(&c->cfg);
         choose_hello_ttl(c, now, f);
-        /* Once per handshake, from the first announcement; not when the
-         * server's NAT kept its port, which is then the one our hellos go
-         * to already (a scan would only flood the server's router). */
-        if (speaks_ext(c) && c->scan.sent == 0 && !rp_scan_running(&c->scan) &&
-            rp_scan_possible(&c->server) && (f->flags & RP_PEER_PORT_KEPT) == 0)
+        if (should_scan(c, f))
             start_scan(c, now);
     }
     if (c->state == RUPHIN_STATE_JOINING)

@@ -1039,9 +1039,12 @@ static void test_one_round_trip_to_the_server_address(void)
     }
 }
 
-/* A server whose NAT kept its port is reached at the announced port, which
- * the client's hellos go to already: the client does not scan it. Its relay
- * still waits for the server's scan of its own ports, when there is one. */
+/* A server whose NAT kept its port, and which scans the client's ports, is
+ * reached at the announced port, which the client's hellos go to already:
+ * the client does not scan it too, and its relay waits for the server's
+ * scan. When the server will not scan (the client's port was kept, or no
+ * relay after all), the client scans: a clash at the server's router may
+ * have moved the server's port. */
 static void test_client_does_not_scan_a_server_that_kept_its_port(void)
 {
     rp_config cfg;
@@ -1058,12 +1061,19 @@ static void test_client_does_not_scan_a_server_that_kept_its_port(void)
     RUN_CLOCK(rp_client_tick, &c, server_scan_end, server_scan_end + cfg.punch_interval_ms);
     CHECK(count_sent(0, RP_FRAME_RELAY, &HP) >= 1);
 
-    /* Nobody scans: the relay after a third of the handshake. */
+    /* The server will not scan us: we scan. */
     out = setup(&cfg);
     punching_client(&c, &cfg, &out, 7, RP_PEER_SPEAKS_EXT | RP_PEER_PORT_KEPT | RP_RELAY_OFFERED);
-    RUN_CLOCK(rp_client_tick, &c, 3, cfg.handshake_timeout_ms / 3 + cfg.punch_interval_ms);
-    CHECK_EQ(count_probes(0, &SERVER), 0);
-    CHECK(count_sent(0, RP_FRAME_RELAY, &HP) >= 1);
+    RUN_CLOCK(rp_client_tick, &c, 3, 2 + rp_scan_delay(&cfg));
+    CHECK_EQ(count_probes(0, &SERVER), RP_SCAN_BATCH);
+    /* Promised on proof, then not offered: the server will not scan, we do. */
+    out = setup(&cfg);
+    punching_client(&c, &cfg, &out, 7, RP_PEER_SPEAKS_EXT | RP_PEER_PORT_KEPT | RP_RELAY_ON_PROOF |
+                                       RP_PORT_CHANGED);
+    rp_client_input(&c, 40, &HP, peer_info_ext(8, RP_PEER_SPEAKS_EXT | RP_PEER_PORT_KEPT |
+                                                  RP_PORT_CHANGED, &SERVER, NULL, 0));
+    RUN_CLOCK(rp_client_tick, &c, 41, 40 + rp_scan_delay(&cfg));
+    CHECK_EQ(count_probes(0, &SERVER), RP_SCAN_BATCH);
 }
 
 int main(void)
