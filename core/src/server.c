@@ -670,13 +670,19 @@ static void tick_registration(rp_server *s, int64_t now)
         send_register(s);
         rp_retry_backoff(&s->register_retry, now, &s->cfg);
     }
-    if (rp_due(s->reprobe.next, now)) { /* until one goes at the longest interval */
-        rp_send_probe(&s->out, &s->holepuncher);
-        if (s->reprobe.interval >= s->cfg.retransmit_max_ms)
-            rp_retry_stop(&s->reprobe);
-        else
-            rp_retry_backoff(&s->reprobe, now, &s->cfg);
-    }
+}
+
+/* The probes after an original-way registration (on_register_ack), until
+ * one goes at the longest interval. */
+static void tick_reprobe(rp_server *s, int64_t now)
+{
+    if (!rp_due(s->reprobe.next, now))
+        return;
+    rp_send_probe(&s->out, &s->holepuncher);
+    if (s->reprobe.interval >= s->cfg.retransmit_max_ms)
+        rp_retry_stop(&s->reprobe);
+    else
+        rp_retry_backoff(&s->reprobe, now, &s->cfg);
 }
 
 /* Runs one peer's timers; returns false when the peer was removed. */
@@ -740,6 +746,7 @@ void rp_server_tick(rp_server *s, int64_t now)
 {
     if (s->state == RUPHIN_STATE_FAILED || s->state == RUPHIN_STATE_IDLE)
         return;
+    tick_reprobe(s, now);
     tick_registration(s, now);
     if (s->state != RUPHIN_STATE_FAILED)
         tick_peers(s, now);
