@@ -449,7 +449,7 @@ static void on_peer_info(rp_server *s, int64_t now, const rp_frame *f)
     rp_peer *p = ext ? find_by_nonce(s, f->nonce) : NULL;
     uint8_t i;
 
-    if (!usable_peer_addr(&f->peer)) {
+    if (!usable_peer_addr(&f->peer) || (ext && f->nonce == 0)) { /* 0: no nonce */
         rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
     }
@@ -525,9 +525,8 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
         if (at != NULL) {
             /* Only an unproven hello from there so far, most likely this very
              * client's generation-0 punch: the nonce settles it. */
-            uint64_t nonce = p->nonce;
             rp_peers_remove(&s->peers, at); /* moves entries: find p again */
-            p = find_by_nonce(s, nonce);
+            p = find_by_nonce(s, f->nonce); /* its nonce, or the one before */
         }
         if (moving)
             rp_emit(&s->out, RUPHIN_EVENT_DISCONNECTED, 0, &p->addr, NULL, 0);

@@ -1076,6 +1076,26 @@ static void test_client_does_not_scan_a_server_that_kept_its_port(void)
     CHECK_EQ(count_probes(0, &SERVER), RP_SCAN_BATCH);
 }
 
+/* A PeerInfoExt without a nonce (0, which the holepuncher never sends) is
+ * dropped: a peer whose nonce became 0 could not be found again when a
+ * hello moved it (the fuzz target crashed the server so). */
+static void test_server_drops_an_announcement_without_nonce(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = ext_server(&cfg, &out);
+    rp_server_input(&s, 10, &HP, peer_info_ext(0, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    CHECK_EQ(stats[RUPHIN_STAT_RX_UNEXPECTED], 1);
+    rp_server_input(&s, 11, &HP, peer_info_ext(5, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
+    rp_server_input(&s, 12, &HP, peer_info_ext(0, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
+    rp_server_input(&s, 13, &STRANGER, hello_ext(RP_HELLO_EXT_REQ, 9)); /* unproven, HEARD */
+    rp_server_input(&s, 14, &STRANGER, hello_ext(RP_HELLO_EXT_REQ, 5)); /* moves the client */
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+    rp_server_free(&s);
+}
+
 int main(void)
 {
     RUN(test_group_nonces_come_back_to_their_member);
@@ -1105,6 +1125,7 @@ int main(void)
     RUN(test_server_scans_once_a_later_announcement_offers_the_relay);
     RUN(test_one_round_trip_to_the_server_address);
     RUN(test_client_does_not_scan_a_server_that_kept_its_port);
+    RUN(test_server_drops_an_announcement_without_nonce);
     RUN(test_cookies_last_one_window_more);
     return check_report();
 }
