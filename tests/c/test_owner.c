@@ -83,6 +83,14 @@ static uint64_t register_owned(rp_holepuncher *hp)
     return ack ? ack->token : 0;
 }
 
+/* A generation-1 server for ID, started at 0 (its probe sent). */
+static void start_ext_server(rp_server *s, rp_config *cfg, rp_output *out)
+{
+    cfg->extensions = true;
+    rp_server_init(s, cfg, out, &HP, ID, ID_LEN);
+    rp_server_start(s, 0);
+}
+
 static void test_siphash_reference_vectors(void)
 {
     /* From the SipHash paper (appendix A) and its reference test vectors. */
@@ -255,9 +263,7 @@ static void test_server_claims_with_its_token(void)
     rp_output out = setup(&cfg);
     rp_server s;
     int mark;
-    cfg.extensions = true;
-    rp_server_init(&s, &cfg, &out, &HP, ID, ID_LEN);
-    rp_server_start(&s, 0);
+    start_ext_server(&s, &cfg, &out);
     rp_server_input(&s, 1, &HP, FRAME("\x00\x0d\x00\x0a\x01\0\0\0\0\0\0\0\x09"));
     CHECK_EQ(sent[nsent - 1].type, RP_FRAME_REGISTER_EXT);
     CHECK(sent[nsent - 1].token == 0 && sent[nsent - 1].cookie == 9);
@@ -305,9 +311,7 @@ static void test_unregister_needs_the_token(void)
     rp_holepuncher_free(&hp);
 
     out = setup(&cfg);
-    cfg.extensions = true;
-    rp_server_init(&s, &cfg, &out, &HP, ID, ID_LEN);
-    rp_server_start(&s, 0);
+    start_ext_server(&s, &cfg, &out);
     mark = nsent;
     rp_server_stop(&s); /* no token yet: nothing to send */
     CHECK_EQ(nsent, mark);
@@ -373,9 +377,7 @@ static void test_a_late_claim_is_retransmitted(void)
     rp_output out = setup(&cfg);
     rp_server s;
     int mark;
-    cfg.extensions = true;
-    rp_server_init(&s, &cfg, &out, &HP, ID, ID_LEN);
-    rp_server_start(&s, 0);
+    start_ext_server(&s, &cfg, &out);
     RUN_CLOCK(rp_server_tick, &s, 1, cfg.retransmit_ms); /* no answer: a plain Register */
     CHECK_EQ(count_sent(0, RP_FRAME_REGISTER, &HP), 1);
     rp_server_input(&s, 300, &HP, FRAME("\x00\x0d\x00\x0a\x01\0\0\0\0\0\0\0\x09"));
@@ -405,9 +407,7 @@ static void test_the_probe_is_repeated_after_an_original_registration(void)
     rp_server s;
     int64_t t0 = cfg.retransmit_ms + 10;
     int mark;
-    cfg.extensions = true;
-    rp_server_init(&s, &cfg, &out, &HP, ID, ID_LEN);
-    rp_server_start(&s, 0);
+    start_ext_server(&s, &cfg, &out);
     RUN_CLOCK(rp_server_tick, &s, 1, cfg.retransmit_ms); /* probe and Register, probe lost */
     rp_server_input(&s, t0, &HP, FRAME("\x00\x09\x00\x06owned"));
     CHECK_EQ(pop().type, RUPHIN_EVENT_REGISTERED);
@@ -417,11 +417,9 @@ static void test_the_probe_is_repeated_after_an_original_registration(void)
     CHECK_EQ(count_sent(mark, RP_FRAME_REGISTER, &HP), 0);
 
     /* Answered at last: the claim goes at once, no more probes. */
-    out = setup(&cfg);
-    cfg.extensions = true;
     rp_server_free(&s);
-    rp_server_init(&s, &cfg, &out, &HP, ID, ID_LEN);
-    rp_server_start(&s, 0);
+    out = setup(&cfg);
+    start_ext_server(&s, &cfg, &out);
     RUN_CLOCK(rp_server_tick, &s, 1, cfg.retransmit_ms);
     rp_server_input(&s, t0, &HP, FRAME("\x00\x09\x00\x06owned"));
     RUN_CLOCK(rp_server_tick, &s, t0 + 1, t0 + cfg.retransmit_ms);
