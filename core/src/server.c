@@ -505,6 +505,15 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
     bool created;
 
     p = at != NULL && nonce_of(at, f->nonce) ? at : find_by_nonce(s, f->nonce);
+    if ((p == NULL || p->state == RP_PEER_HEARD) && at != NULL && at->state != RP_PEER_HEARD)
+        /* From an announced client's own address, with a nonce we were never
+         * told (or heard only in unproven hellos from elsewhere): it re-joined
+         * and its latest announcement to us was lost. The address proves what
+         * a generation-0 hello from there proves (on_hello); our answer
+         * echoes its nonce, which it takes. Ignored, a client that reaches us
+         * only through its scan of our ports (the conntrack clash) would wait
+         * for its next re-join, long after the scan. */
+        p = at;
     if (p == NULL) {
         /* Before the announcement: remember it for the handshake window, but
          * do not answer yet (see on_hello). */

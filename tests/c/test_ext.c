@@ -751,6 +751,35 @@ static void test_the_nonce_before_a_rejoin_still_counts(void)
     CHECK_EQ(c.state, RUPHIN_STATE_CONNECTED);
 }
 
+/* The server missed the client's latest announcement (a re-join): the
+ * client's hellos carry a nonce it never heard of. From the announced
+ * address that is as good as a generation-0 hello; from anywhere else it
+ * proves nothing. */
+static void test_a_missed_rejoin_still_connects_from_the_announced_address(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = ext_server(&cfg, &out);
+    int mark;
+
+    rp_server_input(&s, 10, &HP, peer_info_ext(5, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_PEER_ANNOUNCED);
+    rp_server_input(&s, 20, &CLIENT_NATTED, hello_ext(RP_HELLO_EXT_REQ, 6));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_NONE);
+    mark = nsent;
+    rp_server_input(&s, 21, &CLIENT, hello_ext(RP_HELLO_EXT_REQ, 6));
+    CHECK_EQ(pop().type, RUPHIN_EVENT_CONNECTED);
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_EXT, &CLIENT), 1);
+    CHECK(sent[nsent - 1].nonce == 6 && sent[nsent - 1].ttl == 0); /* the client takes its own */
+    /* Its keepalives keep it alive. */
+    mark = nsent;
+    rp_server_input(&s, 21 + cfg.keepalive_ms, &CLIENT, hello_ext(RP_HELLO_EXT_REQ, 6));
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_EXT, &CLIENT), 1);
+    rp_server_tick(&s, 30 + rp_config_silence_limit(&cfg));
+    CHECK_EQ(rp_server_can_send(&s, &CLIENT), RUPHIN_OK);
+    rp_server_free(&s);
+}
+
 /* A client ticked late scans slower (a few batches made up for per tick):
  * the relay waits for the end of the scan, but not into the last quarter
  * of the handshake. */
@@ -1116,6 +1145,7 @@ int main(void)
     RUN(test_holepuncher_tells_nat_facts);
     RUN(test_client_scans_the_server);
     RUN(test_the_nonce_before_a_rejoin_still_counts);
+    RUN(test_a_missed_rejoin_still_connects_from_the_announced_address);
     RUN(test_the_relay_waits_for_a_late_scan);
     RUN(test_a_fruitless_scan_quiets_the_server);
     RUN(test_the_probe_is_repeated_until_answered);
