@@ -31,6 +31,7 @@ BASE_PORT = 10000 + os.getpid() % 1000 * 20  # below the ephemeral range; runs s
 # Registers per second no holepuncher of ours reaches on one core (it sizes
 # the table of the register run).
 REGISTER_RATE_CEILING = 2_000_000
+MISSED_KEEPALIVES = 3  # the default: a session lives 3 keepalive intervals
 
 
 def build(out):
@@ -84,10 +85,10 @@ def warmup(seconds):
     return min(0.5, seconds / 2)
 
 
-def load(bin_dir, server, port, mode, seconds, sessions=0, owner_port=0):
+def load(bin_dir, server, port, mode, seconds, sessions=0, owner_port=0, warm=None):
     """One loadgen run against a server; its JSON result."""
     argv = [os.path.join(bin_dir, "loadgen"), "--target", f"127.0.0.1:{port}", "--mode", mode,
-            "--seconds", str(seconds), "--warmup", str(warmup(seconds)),
+            "--seconds", str(seconds), "--warmup", str(warmup(seconds) if warm is None else warm),
             "--sessions", str(sessions), "--owner-port", str(owner_port),
             "--server-pid", str(server.proc.pid)]
     out = subprocess.run(pinned(1, argv), capture_output=True, text=True, timeout=600)
@@ -123,6 +124,8 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
             for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0),
                             ("refresh", sessions), ("register", 0)):  # join fills the table
                 runs.setdefault(mode, []).append(load(bin_dir, hp, port + 3, mode, seconds, k))
+        runs.setdefault("register-level", []).append(
+            register_level(bin_dir, port + 3, seconds, sessions, runs["register"][-1]["rate"]))
         # The same holepuncher as a group of WORKERS on one port, a thread
         # (and core) each: how it scales, next to the raw responder's scaling.
         group_port = BASE_PORT + 12 + r
@@ -132,6 +135,25 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
                 runs.setdefault("group-" + mode, []).append(
                     load(bin_dir, group, group_port, mode, seconds, k))
     return {name: median_run(results) for name, results in runs.items()}
+
+
+def register_level(bin_dir, port, seconds, sessions, rate):
+    """Register (new ids) with as many sessions expiring as arrive: each
+    lives just long enough (`sessions` / the growing run's `rate`) that the
+    table holds about `sessions` once the first ones expire, and the measure
+    starts then. The register row above grows the table instead (to several
+    million: fresh memory to fault in and a larger index), which a
+    holepuncher serving a steady population never does. The result has the
+    live sessions counted at its end ("live") and every Register the
+    holepuncher received, warm-up included ("received")."""
+    life_s = min(max(sessions / max(rate, 1), 0.3), 30)
+    keepalive_ms = max(1, round(life_s * 1000 / MISSED_KEEPALIVES))
+    with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port}", str(sessions * 4),
+                 str(keepalive_ms)]) as hp:
+        result = load(bin_dir, hp, port, "register", seconds, warm=life_s + warmup(seconds))
+        stats = hp_stats(hp)
+        result["live"], result["received"] = stats["sessions"], stats["rx"]
+    return result
 
 
 def median_run(results):
@@ -255,6 +277,10 @@ def holepuncher_rows(res, sessions):
                        ("join-miss", "Join (not found)")):
         base = raw2 if mode == "join" else raw
         rows.append((f"holepuncher, {name}/s, {sessions:,} sessions", hp[mode], base))
+        if mode == "register":
+            level = hp["register-level"]
+            rows.append((f"holepuncher, Register (new ids) as others expire/s, level "
+                         f"{level['live']:,} sessions", level, raw))
     for mode, name in (("hello", "HelloReq"), ("join", "Join (found)"),
                        ("join-miss", "Join (not found)")):
         rows.append((f"holepuncher, {WORKERS} workers, {name}/s, {sessions:,} sessions",

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HOLEPUNCHER_RUNS = ("raw", "raw2", "workers", "hello", "register", "refresh", "join",
-                    "join-miss", "group-hello", "group-join", "group-join-miss")
+HOLEPUNCHER_RUNS = ("raw", "raw2", "workers", "hello", "register", "register-level", "refresh",
+                    "join", "join-miss", "group-hello", "group-join", "group-join-miss")
 
 
 def run_smoke(tmp_path):
@@ -22,7 +22,7 @@ def run_smoke(tmp_path):
 def check_table(stdout):
     rows = [line for line in stdout.splitlines()
             if line.startswith("| ") and not line.startswith("| measure")]
-    assert len(rows) == 21, stdout  # 11 request rates, 2 memory, 4 + 2 data path, 2 connect
+    assert len(rows) == 22, stdout  # 12 request rates, 2 memory, 4 + 2 data path, 2 connect
     for row in rows:  # every measure produced a number (or says why it was skipped)
         value = row.split("|")[2]
         assert any(ch.isdigit() for ch in value) or "skipped" in value, row
@@ -45,6 +45,9 @@ def check_holepuncher(hp):
     assert hp["group-join"]["prefilled"] == hp["group-join"]["sessions"] > 0
     assert hp["group-join"]["owner_rx"] > 0
     assert hp["refresh"]["prefilled"] > 0  # its sockets registered their ids first
+    # At a level population, sessions expired while new ones came.
+    level = hp["register-level"]
+    assert 0 < level["live"] < level["received"], level
 
 
 def test_bench_smoke(tmp_path):
