@@ -115,10 +115,10 @@ static bool speaks_ext(const rp_client *c)
     return c->nonce != 0 && c->server_ext;
 }
 
-static void send_hello_ext(rp_client *c, const ruphin_addr *to, uint8_t kind)
+static void send_hello_ext(rp_client *c, const ruphin_addr *to, uint8_t kind, uint64_t nonce)
 {
     uint8_t frame[32];
-    size_t len = rp_wire_encode_hello_ext(frame, sizeof frame, kind, c->nonce);
+    size_t len = rp_wire_encode_hello_ext(frame, sizeof frame, kind, nonce);
     rp_send_frame(&c->out, to, frame, len);
 }
 
@@ -373,7 +373,7 @@ static void become_connected(rp_client *c, int64_t now)
     /* Tell the server at once which of its paths we took (it may have
      * connected us on another one), before any Data goes there. */
     if (speaks_ext(c))
-        send_hello_ext(c, &c->server, RP_HELLO_EXT_REQ);
+        send_hello_ext(c, &c->server, RP_HELLO_EXT_REQ, c->nonce);
     if (awaiting_seal(c)) {
         c->seal.mine = 0; /* (re)start on this path: the relay's attempt may be lost */
         start_seal(c, now);
@@ -432,10 +432,15 @@ static void on_relay(rp_client *c, int64_t now, const rp_frame *f)
 }
 
 /* A HelloExt carrying our nonce proves the server from whatever address it
- * comes (its NAT may map it to another port for us, or it is on our LAN). */
+ * comes (its NAT may map it to another port for us, or it is on our LAN).
+ * From the server's announced address any nonce proves what a generation-0
+ * hello from there proves (on_server_frame): the announcement of our latest
+ * re-join reached the server but not us, so its hellos carry a nonce we were
+ * never told, and its scan of our ports may be all that reaches us. */
 static void on_hello_ext(rp_client *c, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
-    bool ours = f->nonce == c->nonce || (f->nonce == c->old_nonce && c->old_nonce != 0);
+    bool ours = f->nonce == c->nonce || (f->nonce == c->old_nonce && c->old_nonce != 0) ||
+                rp_addr_same(from, &c->server);
     if (!ours || c->nonce == 0) {
         rp_count(&c->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
@@ -443,7 +448,7 @@ static void on_hello_ext(rp_client *c, int64_t now, const ruphin_addr *from, con
     if (c->state == RUPHIN_STATE_CONNECTED && !rp_addr_same(from, &c->server))
         return; /* another path to the server: keep the first */
     if (f->flags == RP_HELLO_EXT_REQ)
-        send_hello_ext(c, from, RP_HELLO_EXT_RESP);
+        send_hello_ext(c, from, RP_HELLO_EXT_RESP, f->nonce); /* the one the server knows */
     c->server = *from;
     if (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_RELAYED)
         become_connected(c, now);

@@ -729,6 +729,7 @@ static void test_the_nonce_before_a_rejoin_still_counts(void)
     rp_output out = setup(&cfg);
     rp_server s = ext_server(&cfg, &out);
     rp_client c;
+    int mark;
 
     rp_server_input(&s, 10, &HP, peer_info_ext(5, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
     rp_server_input(&s, 11, &HP, peer_info_ext(6, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
@@ -745,21 +746,25 @@ static void test_the_nonce_before_a_rejoin_still_counts(void)
     punching_client(&c, &cfg, &out, 42, RP_PEER_SPEAKS_EXT);
     rp_client_input(&c, 3, &HP, peer_info_ext(43, RP_PEER_SPEAKS_EXT, &SERVER, NULL, 0));
     rp_client_input(&c, 4, &HP, peer_info_ext(44, RP_PEER_SPEAKS_EXT, &SERVER, NULL, 0));
-    rp_client_input(&c, 5, &SERVER, hello_ext(RP_HELLO_EXT_RESP, 42));
+    rp_client_input(&c, 5, &STRANGER, hello_ext(RP_HELLO_EXT_RESP, 42)); /* too old */
     CHECK_EQ(c.state, RUPHIN_STATE_PUNCHING);
-    rp_client_input(&c, 6, &SERVER, hello_ext(RP_HELLO_EXT_RESP, 43));
+    mark = nsent;
+    rp_client_input(&c, 6, &STRANGER, hello_ext(RP_HELLO_EXT_REQ, 43));
     CHECK_EQ(c.state, RUPHIN_STATE_CONNECTED);
+    /* The answer, with the nonce the server knows; then our own request. */
+    CHECK(sent[mark].flags == RP_HELLO_EXT_RESP && sent[mark].nonce == 43);
 }
 
-/* The server missed the client's latest announcement (a re-join): the
- * client's hellos carry a nonce it never heard of. From the announced
- * address that is as good as a generation-0 hello; from anywhere else it
- * proves nothing. */
+/* One peer missed the other's latest announcement (a re-join): the other's
+ * hellos carry a nonce it never heard of. From the announced address that
+ * is as good as a generation-0 hello, and answered with that nonce; from
+ * anywhere else it proves nothing. */
 static void test_a_missed_rejoin_still_connects_from_the_announced_address(void)
 {
     rp_config cfg;
     rp_output out = setup(&cfg);
     rp_server s = ext_server(&cfg, &out);
+    rp_client c;
     int mark;
 
     rp_server_input(&s, 10, &HP, peer_info_ext(5, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
@@ -778,6 +783,18 @@ static void test_a_missed_rejoin_still_connects_from_the_announced_address(void)
     rp_server_tick(&s, 30 + rp_config_silence_limit(&cfg));
     CHECK_EQ(rp_server_can_send(&s, &CLIENT), RUPHIN_OK);
     rp_server_free(&s);
+
+    /* The client's side: the server's scan probe, with the nonce of a
+     * re-join whose announcement the client missed. */
+    out = setup(&cfg);
+    punching_client(&c, &cfg, &out, 42, RP_PEER_SPEAKS_EXT);
+    rp_client_input(&c, 3, &STRANGER, hello_ext(RP_HELLO_EXT_REQ, 43));
+    CHECK_EQ(c.state, RUPHIN_STATE_PUNCHING);
+    mark = nsent;
+    rp_client_input(&c, 4, &SERVER, hello_ext(RP_HELLO_EXT_REQ, 43));
+    CHECK_EQ(c.state, RUPHIN_STATE_CONNECTED);
+    CHECK(sent[mark].flags == RP_HELLO_EXT_RESP && sent[mark].nonce == 43);
+    CHECK(ruphin_addr_equal(&c.server, &SERVER) == 1);
 }
 
 /* A client ticked late scans slower (a few batches made up for per tick):
