@@ -9,8 +9,8 @@ run, because absolute numbers drift on shared machines.
 --smoke runs each part for a fraction of a second (CI checks the suite runs;
 it asserts no speed). Server and load are pinned to different cores. --json
 also writes every measurement, unrounded, to FILE. --only runs some of the
-parts: holepuncher, memory, datapath, python, connect (the table then has
-only their rows).
+parts: holepuncher, memory, datapath, python, connect, natlab (the table
+then has only their rows; natlab needs root, else it says it was skipped).
 """
 import argparse
 import glob
@@ -46,6 +46,10 @@ def build(out):
         subprocess.run(["cc", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", *inc, "-I", HERE,
                         os.path.join(HERE, f"{name}.c"), *extra, "-lpthread",
                         "-o", os.path.join(out, name)], check=True)
+    # The command-line tool, for the NAT lab's peers and holepuncher.
+    subprocess.run(["cc", "-O2", "-std=gnu11", "-I", os.path.join(ROOT, "core", "include"),
+                    *glob.glob(os.path.join(ROOT, "cli", "*.c")), *core, "-lpthread",
+                    "-o", os.path.join(out, "ruphin")], check=True)
 
 
 def pinned(core, argv):
@@ -196,7 +200,10 @@ def memory_per_session(bin_dir, sessions, port, keepalive_ms):
             "bytes_per_session": (full - before) * 1024 / live, "left_kb": after - before}
 
 
-PARTS = ("holepuncher", "memory", "datapath", "python", "connect")
+PARTS = ("holepuncher", "memory", "datapath", "python", "connect", "natlab")
+# Time to connect through real NATs (tests/natlab): the most common home NAT
+# on both sides, at a one-way delay that dwarfs the machine's own latency.
+NATLAB_PAIR, NATLAB_DELAY_MS = ("restricted", "restricted"), 20
 DATAPATH_MODES = ("raw", "raw-gso", "api", "api1")
 PYTHON_MODES = ("socket", "ruphin", "ruphin1")
 
@@ -264,6 +271,25 @@ def connect_time(bin_dir, trials):
     out = subprocess.run([os.path.join(bin_dir, "connect_time"), str(trials)],
                          capture_output=True, text=True, check=True, timeout=300).stdout
     return json.loads(out)
+
+
+def natlab_connect(bin_dir, trials):
+    """A client's start to its first echo through the NAT lab (needs root and
+    network namespaces; else the reason it was skipped), against the floor of
+    one round trip to the holepuncher plus one between the peers."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "natlab"))
+    import lab as natlab  # noqa: E402  (the lab's own modules, as its tests use them)
+    import matrix  # noqa: E402
+    why = natlab.available()
+    if why:
+        return {"skipped": why}
+    with tempfile.TemporaryDirectory() as helper:
+        results = [matrix.trial(os.path.join(bin_dir, "ruphin"), *NATLAB_PAIR, NATLAB_DELAY_MS,
+                                helper_dir=helper) for _ in range(trials)]
+    echoes = [r.echo_ms for r in results if r.ok]
+    return {"pair": NATLAB_PAIR, "delay_ms": NATLAB_DELAY_MS, "trials": trials, "ok": len(echoes),
+            "echo_ms": statistics.median(echoes) if echoes else None,
+            "floor_ms": matrix.floor_ms(NATLAB_PAIR, NATLAB_DELAY_MS)}
 
 
 def holepuncher_rows(res, sessions):
@@ -344,8 +370,20 @@ def connect_rows(res, sessions):
             for key, what in (("connected", "CONNECTED"), ("echo", "first echo"))]
 
 
+def natlab_rows(res, sessions):
+    lab = res["natlab"]
+    name = (f"client start to first echo through two port-restricted NATs, "
+            f"{NATLAB_DELAY_MS} ms one-way (NAT lab)")
+    if "skipped" in lab:
+        return [f"| {name} | skipped | {lab['skipped']} | |"]
+    if lab["echo_ms"] is None:
+        return [f"| {name} | no trial of {lab['trials']} connected | | |"]
+    return [f"| {name}, median of {lab['ok']} of {lab['trials']} trials | {lab['echo_ms']:g} ms | "
+            f"{lab['echo_ms'] / lab['floor_ms']:.2f} x the floor ({lab['floor_ms']} ms) | |"]
+
+
 ROWS = {"holepuncher": holepuncher_rows, "memory": memory_rows, "datapath": datapath_rows,
-        "python": python_rows, "connect": connect_rows}
+        "python": python_rows, "connect": connect_rows, "natlab": natlab_rows}
 
 
 def table(res, sessions):
@@ -391,6 +429,8 @@ def main():
             res["python"] = python_rates(args.python, args.seconds, args.rounds)
         if "connect" in only:
             res["connect"] = connect_time(bin_dir, 10 if args.smoke else 200)
+        if "natlab" in only:
+            res["natlab"] = natlab_connect(bin_dir, 1 if args.smoke else 10)
     res["machine"]["loadavg_after"] = open("/proc/loadavg").read().split()[:3]
     print(table(res, args.sessions))
     print(f"\nload average before {' '.join(res['machine']['loadavg_before'])}, "
