@@ -131,7 +131,8 @@ enum {
     /* A first punch that opens our own NAT but dies before the peer's
      * router: host, our NAT (or two of them), then the internet. */
     RP_LOW_TTL = 3,
-    RP_LOW_TTL_PUNCHES = 5     /* of a server's to a generation-0 client (server.c) */
+    RP_LOW_TTL_PUNCHES = 5,    /* of a server's to a generation-0 client (server.c) */
+    RP_CONFIRM_HELLOS = 8      /* a server's to a client it connected, until heard (server.c) */
 };
 
 typedef struct rp_scan {

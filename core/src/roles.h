@@ -70,7 +70,7 @@ typedef struct rp_peer {
     ruphin_addr addr;   /* where it is (or, before it is heard, its public address) */
     rp_peer_state state;
     int64_t give_up;    /* ANNOUNCED, HEARD: end of the handshake window */
-    int64_t next_hello; /* ANNOUNCED: next punch */
+    int64_t next_hello; /* ANNOUNCED: next punch; CONNECTED: next confirming hello */
     int64_t last_heard; /* CONNECTED */
     /* Generation 1: the join's nonce proves the peer whatever address its
      * hellos come from; its local addresses are punched too. */
@@ -78,6 +78,7 @@ typedef struct rp_peer {
     bool relay_offered;
     bool relayed;        /* connected through the holepuncher's relay */
     uint8_t punches;     /* ANNOUNCED: punches so far, up to RP_LOW_TTL_PUNCHES */
+    uint8_t confirms;    /* CONNECTED: hellos left to send until it is heard again */
     rp_scan scan;        /* ANNOUNCED: probing the ports of its public address */
     uint64_t nonce;
     uint64_t old_nonce;  /* the one before a re-join (see rp_client's) */

@@ -229,6 +229,13 @@ static void report_or_seal(rp_server *s, int64_t now, rp_peer *p)
     send_seal_hello(s, now, p, 0);
 }
 
+/* A connected client was heard again on its path: it knows it is connected. */
+static void heard(rp_peer *p, int64_t now)
+{
+    p->last_heard = now;
+    p->confirms = 0;
+}
+
 static void on_sealed(rp_server *s, int64_t now, rp_peer *p, const rp_frame *f)
 {
     bool was_ready = rp_seal_ready(&p->seal);
@@ -249,7 +256,7 @@ static void on_sealed(rp_server *s, int64_t now, rp_peer *p, const rp_frame *f)
         rp_emit(&s->out, RUPHIN_EVENT_DATA, 0, &p->addr, plain, len);
         break;
     }
-    p->last_heard = now;
+    heard(p, now);
     if (!was_ready && rp_seal_ready(&p->seal))
         report_path(s, p);
 }
@@ -286,6 +293,11 @@ static void stop_scan(rp_server *s, rp_peer *p)
         s->scanning = 0;
 }
 
+/* Connects a client on the path its hello came by. A generation-1 client
+ * gets hellos until it is heard again: the one hello that connected it may
+ * be all that got through (a probe of its scan of our ports, when our NAT
+ * moved us to another port), and if our answer to it is lost, nothing else
+ * tells it where we are. */
 static void connect_peer(rp_server *s, int64_t now, rp_peer *p)
 {
     bool sealing = p->state == RP_PEER_CONNECTED && awaiting_seal(s, p);
@@ -293,7 +305,9 @@ static void connect_peer(rp_server *s, int64_t now, rp_peer *p)
     p->state = RP_PEER_CONNECTED;
     p->relayed = false;
     p->last_heard = now;
-    schedule_peer(s, now + rp_config_silence_limit(&s->cfg));
+    p->confirms = p->ext ? RP_CONFIRM_HELLOS : 0;
+    p->next_hello = now + s->cfg.punch_interval_ms;
+    schedule_peer(s, p->next_hello);
     if (sealing)
         send_seal_hello(s, now, p, 0); /* on the new path; the old attempt goes on */
     else
@@ -544,7 +558,7 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
             p->state = RP_PEER_ANNOUNCED; /* connected again below, at the new address */
     }
     if (p->state == RP_PEER_CONNECTED && !p->relayed)
-        p->last_heard = now;
+        heard(p, now);
     else if (p->state == RP_PEER_ANNOUNCED || p->relayed)
         connect_peer(s, now, p);
     if (f->flags == RP_HELLO_EXT_REQ && p->state == RP_PEER_CONNECTED) {
@@ -592,7 +606,7 @@ static void on_hello(rp_server *s, int64_t now, const ruphin_addr *from, const r
     if (p->state == RP_PEER_ANNOUNCED || p->relayed)
         connect_peer(s, now, p); /* (a relayed client found a direct path) */
     else if (p->state == RP_PEER_CONNECTED)
-        p->last_heard = now;
+        heard(p, now);
     /* Not yet announced: no answer. The client would take it for "connected"
      * and send Data we cannot accept yet; our own punch answers it as soon
      * as the announcement arrives. */
@@ -608,7 +622,7 @@ static void on_data(rp_server *s, int64_t now, const ruphin_addr *from, const rp
         return;
     }
     if (p != NULL && p->state == RP_PEER_CONNECTED)
-        p->last_heard = now;
+        heard(p, now);
     else if (!s->cfg.accept_unverified) {
         rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
@@ -693,6 +707,16 @@ static void tick_reprobe(rp_server *s, int64_t now)
         rp_retry_backoff(&s->reprobe, now, &s->cfg);
 }
 
+/* A confirming hello, at full TTL: the client's own packet came from there,
+ * so its NAT is open to us. */
+static void confirm(rp_server *s, int64_t now, rp_peer *p)
+{
+    uint8_t frame[32];
+    rp_send_frame(&s->out, &p->addr, frame, punch_frame(p, frame, sizeof frame));
+    p->confirms--;
+    p->next_hello = now + s->cfg.punch_interval_ms;
+}
+
 /* Runs one peer's timers; returns false when the peer was removed. */
 static bool tick_peer(rp_server *s, int64_t now, rp_peer *p)
 {
@@ -704,8 +728,11 @@ static bool tick_peer(rp_server *s, int64_t now, rp_peer *p)
         }
         rp_emit(&s->out, RUPHIN_EVENT_PUNCH_FAILED, RUPHIN_ERR_AUTH, &p->addr, NULL, 0);
     } else if (p->state == RP_PEER_CONNECTED) {
-        if (now - p->last_heard < rp_config_silence_limit(&s->cfg))
+        if (now - p->last_heard < rp_config_silence_limit(&s->cfg)) {
+            if (p->confirms > 0 && !p->relayed && rp_due(p->next_hello, now))
+                confirm(s, now, p);
             return true;
+        }
         rp_emit(&s->out, RUPHIN_EVENT_DISCONNECTED, RUPHIN_ERR_PEER_LOST, &p->addr, NULL, 0);
     } else if (rp_due(p->give_up, now)) {
         if (p->state == RP_PEER_ANNOUNCED)
@@ -729,7 +756,8 @@ static int64_t peer_deadline(const rp_server *s, const rp_peer *p)
     if (p->state == RP_PEER_CONNECTED && awaiting_seal(s, p))
         return rp_earliest(p->give_up, p->next_seal_hello);
     if (p->state == RP_PEER_CONNECTED)
-        return p->last_heard + rp_config_silence_limit(&s->cfg);
+        return rp_earliest(p->last_heard + rp_config_silence_limit(&s->cfg),
+                           p->confirms > 0 && !p->relayed ? p->next_hello : RUPHIN_NO_DEADLINE);
     if (p->state == RP_PEER_ANNOUNCED)
         return rp_earliest(rp_earliest(p->give_up, p->next_hello), p->scan.next);
     return p->give_up;

@@ -797,6 +797,45 @@ static void test_a_missed_rejoin_still_connects_from_the_announced_address(void)
     CHECK(ruphin_addr_equal(&c.server, &SERVER) == 1);
 }
 
+/* A client connected by one hello of its own (its scan's probe through the
+ * port the clash gave us) gets hellos until it is heard again: our answer
+ * may be lost, and nothing else tells it where we are. Bounded, full TTL,
+ * and they stop once it speaks on the path. */
+static void test_server_confirms_until_the_client_is_heard(void)
+{
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_server s = ext_server(&cfg, &out);
+    int64_t t;
+    int mark, i;
+
+    rp_server_input(&s, 10, &HP, peer_info_ext(5, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
+    rp_server_input(&s, 20, &CLIENT_NATTED, hello_ext(RP_HELLO_EXT_REQ, 5));
+    CHECK_EQ(rp_server_can_send(&s, &CLIENT_NATTED), RUPHIN_OK);
+    mark = nsent;
+    for (t = 20; t < 20 + 3 * RP_CONFIRM_HELLOS * cfg.punch_interval_ms; t += 10)
+        rp_server_tick(&s, t);
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_EXT, &CLIENT_NATTED), RP_CONFIRM_HELLOS);
+    for (i = mark; i < nsent; i++)
+        CHECK(sent[i].ttl == 0 && sent[i].nonce == 5 && sent[i].flags == RP_HELLO_EXT_REQ);
+    CHECK(rp_server_deadline(&s) > t); /* nothing more to send before the silence limit */
+    rp_server_free(&s);
+
+    out = setup(&cfg);
+    s = ext_server(&cfg, &out);
+    rp_server_input(&s, 10, &HP, peer_info_ext(5, RP_PEER_SPEAKS_EXT, &CLIENT, NULL, 0));
+    rp_server_input(&s, 20, &CLIENT_NATTED, hello_ext(RP_HELLO_EXT_REQ, 5));
+    rp_server_tick(&s, 20 + cfg.punch_interval_ms);
+    rp_server_input(&s, 30 + cfg.punch_interval_ms, &CLIENT_NATTED,
+                    hello_ext(RP_HELLO_EXT_RESP, 5));
+    mark = nsent;
+    for (t = 30 + cfg.punch_interval_ms; t < 20 + 3 * RP_CONFIRM_HELLOS * cfg.punch_interval_ms;
+         t += 10)
+        rp_server_tick(&s, t);
+    CHECK_EQ(count_sent(mark, RP_FRAME_HELLO_EXT, &CLIENT_NATTED), 0);
+    rp_server_free(&s);
+}
+
 /* A client ticked late scans slower (a few batches made up for per tick):
  * the relay waits for the end of the scan, but not into the last quarter
  * of the handshake. */
@@ -1163,6 +1202,7 @@ int main(void)
     RUN(test_client_scans_the_server);
     RUN(test_the_nonce_before_a_rejoin_still_counts);
     RUN(test_a_missed_rejoin_still_connects_from_the_announced_address);
+    RUN(test_server_confirms_until_the_client_is_heard);
     RUN(test_the_relay_waits_for_a_late_scan);
     RUN(test_a_fruitless_scan_quiets_the_server);
     RUN(test_the_probe_is_repeated_until_answered);
