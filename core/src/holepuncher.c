@@ -533,12 +533,15 @@ void rp_holepuncher_prefetch(const rp_holepuncher *hp, rp_frame *frame, int roun
 void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now)
 {
     rp_session *s;
+    uint32_t removed = 0;
     hp->last_now = now;
     /* Stop while the event queue is full: the deadline stays due, so the
      * next poll goes on where this one stopped and no event is lost. */
     while ((s = rp_sessions_oldest(&hp->sessions)) != NULL && rp_session_expired(s, now) &&
            !rp_events_full(hp->out.events)) {
         ruphin_addr owner;
+        if (removed++ % RP_SESSIONS_EXPIRE_BATCH == 0)
+            rp_sessions_prefetch_expired(&hp->sessions, now);
         rp_session_owner(s, &owner);
         rp_emit(&hp->out, RUPHIN_EVENT_SESSION_EXPIRED, 0, &owner, s->id, s->id_len);
         rp_sessions_remove(&hp->sessions, s);

@@ -254,6 +254,24 @@ void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, int round)
     }
 }
 
+void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now)
+{
+    uint32_t hashes[RP_SESSIONS_EXPIRE_BATCH], n = 0, k, i, head;
+    /* The expiry list mostly runs through the array in order (a new record
+     * takes the slot of the one that just expired), so walking it is cheap;
+     * the buckets are where the misses are. */
+    for (i = t->oldest; i != NIL && n < RP_SESSIONS_EXPIRE_BATCH &&
+                        rp_session_expired(&t->items[i], now);
+         i = t->items[i].newer) {
+        hashes[n] = hash_id(t, t->items[i].id, t->items[i].id_len);
+        PREFETCH(bucket_for(t, hashes[n]));
+        n++;
+    }
+    for (k = 0; k < n; k++)
+        if ((head = *bucket_for(t, hashes[k])) != 0)
+            PREFETCH(record_at(t, head));
+}
+
 static void list_append(rp_sessions *t, uint32_t i)
 {
     t->items[i].older = t->newest;

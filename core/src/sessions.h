@@ -74,6 +74,12 @@ rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const u
  * neighbours in the expiry list, which a refresh relinks). */
 enum { RP_SESSIONS_PREFETCH_ROUNDS = 3 };
 void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, int round);
+/* Removals of expired sessions about to happen, announced like lookups:
+ * the buckets and then the chains' first records of up to
+ * RP_SESSIONS_EXPIRE_BATCH sessions from the oldest on, as far as they have
+ * expired by now, which removing each one reads. */
+enum { RP_SESSIONS_EXPIRE_BATCH = 32 };
+void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now);
 /* Adds a new id (not present). NULL when the table is full or memory ran out;
  * *full tells which. */
 rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,

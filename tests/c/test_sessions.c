@@ -92,7 +92,11 @@ static void test_expiry_order_and_shrink(void)
     i = 0;
     memcpy(id, &i, sizeof i);
     rp_sessions_refresh(&t, rp_sessions_find(&t, id, sizeof i), 200000);
+    /* Announcing removals changes nothing (here at every step of them). */
+    rp_sessions_prefetch_expired(&t, 99999);
+    CHECK(t.count == 100000 && rp_sessions_oldest(&t) == &t.items[1]);
     while ((s = rp_sessions_oldest(&t)) != NULL && rp_session_expired(s, 99999)) {
+        rp_sessions_prefetch_expired(&t, 99999);
         rp_sessions_remove(&t, s);
         removed++;
     }
