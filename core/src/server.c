@@ -519,14 +519,14 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
     bool created;
 
     p = at != NULL && nonce_of(at, f->nonce) ? at : find_by_nonce(s, f->nonce);
+    /* From an announced client's own address, with a nonce we were never
+     * told (or heard only in unproven hellos from elsewhere): it re-joined
+     * and its latest announcement to us was lost. The address proves what a
+     * generation-0 hello from there proves (on_hello); our answer echoes its
+     * nonce, which it takes. Ignored, a client that reaches us only through
+     * its scan of our ports (the conntrack clash) would wait for its next
+     * re-join, long after the scan. */
     if ((p == NULL || p->state == RP_PEER_HEARD) && at != NULL && at->state != RP_PEER_HEARD)
-        /* From an announced client's own address, with a nonce we were never
-         * told (or heard only in unproven hellos from elsewhere): it re-joined
-         * and its latest announcement to us was lost. The address proves what
-         * a generation-0 hello from there proves (on_hello); our answer
-         * echoes its nonce, which it takes. Ignored, a client that reaches us
-         * only through its scan of our ports (the conntrack clash) would wait
-         * for its next re-join, long after the scan. */
         p = at;
     if (p == NULL) {
         /* Before the announcement: remember it for the handshake window, but
@@ -707,6 +707,12 @@ static void tick_reprobe(rp_server *s, int64_t now)
         rp_retry_backoff(&s->reprobe, now, &s->cfg);
 }
 
+/* Whether a connected client still gets confirming hellos (connect_peer). */
+static bool confirming(const rp_peer *p)
+{
+    return p->confirms > 0 && !p->relayed;
+}
+
 /* A confirming hello, at full TTL: the client's own packet came from there,
  * so its NAT is open to us. */
 static void confirm(rp_server *s, int64_t now, rp_peer *p)
@@ -729,7 +735,7 @@ static bool tick_peer(rp_server *s, int64_t now, rp_peer *p)
         rp_emit(&s->out, RUPHIN_EVENT_PUNCH_FAILED, RUPHIN_ERR_AUTH, &p->addr, NULL, 0);
     } else if (p->state == RP_PEER_CONNECTED) {
         if (now - p->last_heard < rp_config_silence_limit(&s->cfg)) {
-            if (p->confirms > 0 && !p->relayed && rp_due(p->next_hello, now))
+            if (confirming(p) && rp_due(p->next_hello, now))
                 confirm(s, now, p);
             return true;
         }
@@ -757,7 +763,7 @@ static int64_t peer_deadline(const rp_server *s, const rp_peer *p)
         return rp_earliest(p->give_up, p->next_seal_hello);
     if (p->state == RP_PEER_CONNECTED)
         return rp_earliest(p->last_heard + rp_config_silence_limit(&s->cfg),
-                           p->confirms > 0 && !p->relayed ? p->next_hello : RUPHIN_NO_DEADLINE);
+                           confirming(p) ? p->next_hello : RUPHIN_NO_DEADLINE);
     if (p->state == RP_PEER_ANNOUNCED)
         return rp_earliest(rp_earliest(p->give_up, p->next_hello), p->scan.next);
     return p->give_up;

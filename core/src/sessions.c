@@ -256,7 +256,7 @@ void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, int round)
 
 void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now)
 {
-    uint32_t hashes[RP_SESSIONS_EXPIRE_BATCH], n = 0, k, i, head;
+    uint32_t hashes[RP_SESSIONS_EXPIRE_BATCH], n = 0, k, i;
     /* The expiry list mostly runs through the array in order (a new record
      * takes the slot of the one that just expired), so walking it is cheap;
      * the buckets are where the misses are. */
@@ -264,12 +264,10 @@ void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now)
                         rp_session_expired(&t->items[i], now);
          i = t->items[i].newer) {
         hashes[n] = hash_id(t, t->items[i].id, t->items[i].id_len);
-        PREFETCH(bucket_for(t, hashes[n]));
-        n++;
+        rp_sessions_prefetch(t, hashes[n++], 0);
     }
     for (k = 0; k < n; k++)
-        if ((head = *bucket_for(t, hashes[k])) != 0)
-            PREFETCH(record_at(t, head));
+        rp_sessions_prefetch(t, hashes[k], 1);
 }
 
 static void list_append(rp_sessions *t, uint32_t i)

@@ -146,10 +146,22 @@ def start(lab, role, argv, log_path, ready, timeout):
     return proc if wait_for(log_path, ready, timeout, proc) else None
 
 
-def trial(ruphin, server_kind, client_kind, delay_ms=0, loss=0.0, helper_dir=None, count=3,
+def echo_count(loss):
+    """Datagrams the client sends for its server to echo. A trial succeeds
+    on the first echo; with loss, a datagram and its echo each cross one
+    lossy edge (at 5 %: 9.75 % lost per round trip), and the first may leave
+    before the path is open, so with 3 about one connected trial in a few
+    hundred got no echo back: the lab's luck, not the connection's. 10 make
+    that about 1e-9."""
+    return 3 if loss == 0 else 10
+
+
+def trial(ruphin, server_kind, client_kind, delay_ms=0, loss=0.0, helper_dir=None, count=None,
           timeout=10, hp_args=(), peer_args=(), keep_dir=None, keep_all=False, session=SESSION):
     """One connection attempt in a fresh lab: a Result. Its logs go to
-    keep_dir if it failed (or always, with keep_all)."""
+    keep_dir if it failed (or always, with keep_all). count: echo datagrams,
+    by default echo_count(loss)."""
+    count = count or echo_count(loss)
     with natlab.Lab(server_kind, client_kind, delay_ms, loss, helper_dir) as lab, \
             tempfile.TemporaryDirectory() as logs:
         log = {role: os.path.join(logs, f"{role}.log") for role in ("hp", "server", "client")}
@@ -250,16 +262,6 @@ def check_targets(runs):
     return checks
 
 
-def echo_count(loss):
-    """Datagrams the client sends for its server to echo. A trial succeeds
-    on the first echo; with loss, a datagram and its echo each cross one
-    lossy edge (at 5 %: 9.75 % lost per round trip), and the first may leave
-    before the path is open, so with 3 about one connected trial in a few
-    hundred got no echo back: the lab's luck, not the connection's. 10 make
-    that about 1e-9."""
-    return 3 if loss == 0 else 10
-
-
 def submit_condition(args, pairs, delay_ms, loss, pools):
     """Every trial of one condition: {pair: [future or deferred call]}. With
     pools, trials of pairs that need the port scan go to pools["scan"]
@@ -273,7 +275,7 @@ def submit_condition(args, pairs, delay_ms, loss, pools):
         for i in range(args.trials):
             keep = args.logs and os.path.join(args.logs, f"{pair[0]}-{pair[1]}-{delay_ms}ms-"
                                                          f"{loss:g}-{i}")
-            call = (trial, args.ruphin, pair[0], pair[1], delay_ms, loss, None, echo_count(loss),
+            call = (trial, args.ruphin, pair[0], pair[1], delay_ms, loss, None, None,
                     args.timeout, shlex.split(args.hp_args), shlex.split(args.peer_args), keep,
                     False, args.session)
             jobs[pair].append(pool.submit(*call) if pool else call)
