@@ -141,7 +141,7 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
     return {name: median_run(results) for name, results in runs.items()}
 
 
-def register_level(bin_dir, port, seconds, sessions, rate):
+def register_level(bin_dir, port, seconds, sessions, rate, hp_serve="hp_serve"):
     """Register (new ids) with as many sessions expiring as arrive: each
     lives just long enough (`sessions` / the growing run's `rate`) that the
     table holds about `sessions` once the first ones expire, and the measure
@@ -149,10 +149,11 @@ def register_level(bin_dir, port, seconds, sessions, rate):
     million: fresh memory to fault in and a larger index), which a
     holepuncher serving a steady population never does. The result has the
     live sessions counted at its end ("live") and every Register the
-    holepuncher received, warm-up included ("received")."""
+    holepuncher received, warm-up included ("received"). hp_serve: the
+    server's file name in bin_dir (bench/compare.py runs two builds)."""
     life_s = min(max(sessions / max(rate, 1), 0.3), 30)
     keepalive_ms = max(1, round(life_s * 1000 / MISSED_KEEPALIVES))
-    with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port}", str(sessions * 4),
+    with Server([os.path.join(bin_dir, hp_serve), f"127.0.0.1:{port}", str(sessions * 4),
                  str(keepalive_ms)]) as hp:
         result = load(bin_dir, hp, port, "register", seconds, warm=life_s + warmup(seconds))
         stats = hp_stats(hp)

@@ -114,16 +114,23 @@ static size_t buckets_size(uint32_t nbuckets)
     return (size_t)nbuckets * sizeof(uint32_t);
 }
 
-/* Relinks every record of old bucket b into the new index. */
+/* The end of the chain that starts at link (its terminating zero). */
+static uint32_t *chain_end(const rp_sessions *t, uint32_t *link)
+{
+    while (*link != 0)
+        link = &record_at(t, *link)->chain;
+    return link;
+}
+
+/* Relinks every record of old bucket b into the new index, in order. */
 static void migrate_bucket(rp_sessions *t, uint32_t b)
 {
     uint32_t link = t->old_buckets[b];
     while (link != 0) {
         rp_session *s = record_at(t, link);
         uint32_t next = s->chain;
-        uint32_t *head = &t->buckets[hash_id(t, s->id, s->id_len) & t->bucket_mask];
-        s->chain = *head;
-        *head = link;
+        s->chain = 0;
+        *chain_end(t, &t->buckets[hash_id(t, s->id, s->id_len) & t->bucket_mask]) = link;
         link = next;
     }
 }
@@ -320,7 +327,7 @@ rp_session *rp_sessions_add_hashed(rp_sessions *t, uint32_t hash, const uint8_t 
                                    size_t id_len, const ruphin_addr *owner, uint32_t expires,
                                    int *full)
 {
-    uint32_t i, *head;
+    uint32_t i;
     rp_session *s;
 
     *full = t->count >= t->limit;
@@ -339,9 +346,7 @@ rp_session *rp_sessions_add_hashed(rp_sessions *t, uint32_t hash, const uint8_t 
     s->id_len = (uint8_t)id_len;
     set_owner(s, owner);
     s->expires = expires;
-    head = bucket_for(t, hash);
-    s->chain = *head;
-    *head = link_of(i);
+    *chain_end(t, bucket_for(t, hash)) = link_of(i);
     list_append(t, i);
     return s;
 }

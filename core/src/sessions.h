@@ -3,7 +3,9 @@
  *
  * Compact by design (a public holepuncher may hold millions of sessions):
  * records live in one array and refer to each other by index; a hash index
- * (chained through the records) finds an id; a FIFO list ordered by expiry
+ * (chained through the records, each chain in the order its records came, so
+ * that the next to expire is usually first in its chain and its removal does
+ * not walk cold records) finds an id; a FIFO list ordered by expiry
  * time finds what expires next, so expiring costs work proportional to what
  * expires. The index grows and shrinks incrementally: a resize allocates the
  * new bucket array and every later add or remove moves a few old buckets

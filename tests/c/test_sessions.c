@@ -196,6 +196,39 @@ static void test_shrinking_moves_incrementally_too(void)
     rp_sessions_free(&t);
 }
 
+/* How many chains have a record that expires no later than the one before it. */
+static int chains_out_of_order(const rp_sessions *t)
+{
+    uint32_t b, link, bad = 0;
+    for (b = 0; b <= t->bucket_mask; b++) {
+        const rp_session *prev = NULL;
+        for (link = t->buckets[b]; link != 0; link = t->items[link - 1].chain) {
+            bad += prev != NULL && (int32_t)(t->items[link - 1].expires - prev->expires) <= 0;
+            prev = &t->items[link - 1];
+        }
+    }
+    return (int)bad;
+}
+
+static void test_chains_keep_the_oldest_first(void)
+{
+    /* New ids go to the end of their chain, and a resize keeps each chain's
+     * order: expiring the oldest session then finds it first in its chain
+     * instead of walking cold records to it (docs/PERFORMANCE.md). */
+    rp_sessions t;
+    int i, full;
+    ruphin_addr a = owner(5);
+    CHECK_EQ(rp_sessions_init(&t, 1 << 20, 44), RUPHIN_OK);
+    for (i = 0; i < 3000 || t.old_buckets != NULL; i++) { /* three doublings, moves done */
+        CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, (uint32_t)i, &full) != NULL);
+        if (i % 3 == 0)
+            rp_sessions_remove(&t, rp_sessions_oldest(&t));
+    }
+    CHECK(t.count > t.bucket_mask / 2); /* chains longer than one record to keep in order */
+    CHECK_EQ(chains_out_of_order(&t), 0);
+    rp_sessions_free(&t);
+}
+
 int main(void)
 {
     RUN(test_against_model);
@@ -203,5 +236,6 @@ int main(void)
     RUN(test_hash_collisions_still_found);
     RUN(test_growth_relinks_a_few_buckets_per_add);
     RUN(test_shrinking_moves_incrementally_too);
+    RUN(test_chains_keep_the_oldest_first);
     return check_report();
 }
