@@ -525,9 +525,10 @@ void rp_holepuncher_prefetch(const rp_holepuncher *hp, rp_frame *frame, int roun
         frame->id_hash = rp_sessions_hash(&hp->sessions, frame->session_id, frame->session_id_len);
         frame->id_hashed = 1;
     }
-    /* The last round, a refresh's neighbours, only for what may refresh. */
-    if (round < 2 || frame->type == RP_FRAME_REGISTER || frame->type == RP_FRAME_REGISTER_EXT)
-        rp_sessions_prefetch(&hp->sessions, frame->id_hash, round);
+    rp_sessions_prefetch(&hp->sessions, frame->id_hash, frame->session_id,
+                         frame->session_id_len,
+                         frame->type == RP_FRAME_REGISTER || frame->type == RP_FRAME_REGISTER_EXT,
+                         round);
 }
 
 void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now)

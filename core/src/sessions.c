@@ -224,6 +224,11 @@ uint32_t rp_sessions_hash(const rp_sessions *t, const uint8_t *id, size_t id_len
     return hash_id(t, id, id_len);
 }
 
+static int has_id(const rp_session *s, const uint8_t *id, size_t id_len)
+{
+    return s->id_len == id_len && memcmp(s->id, id, id_len) == 0;
+}
+
 rp_session *rp_sessions_find(const rp_sessions *t, const uint8_t *id, size_t id_len)
 {
     return rp_sessions_find_hashed(t, hash_id(t, id, id_len), id, id_len);
@@ -235,25 +240,37 @@ rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const u
     uint32_t link = *bucket_for(t, hash);
     while (link != 0) {
         rp_session *s = record_at(t, link);
-        if (s->id_len == id_len && memcmp(s->id, id, id_len) == 0)
+        if (has_id(s, id, id_len))
             return s;
         link = s->chain;
     }
     return NULL;
 }
 
-void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, int round)
+static void prefetch_record(const rp_session *s)
+{
+    PREFETCH(s);
+    PREFETCH((const uint8_t *)(s + 1) - 1); /* a record may straddle two lines */
+}
+
+void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id, size_t id_len,
+                          int refresh, int round)
 {
     const uint32_t *head = bucket_for(t, hash);
     const rp_session *s;
     if (round == 0) {
         PREFETCH(head);
-    } else if (*head != 0 && round == 1) {
-        s = record_at(t, *head);
-        PREFETCH(s);
-        PREFETCH((const uint8_t *)(s + 1) - 1); /* a record may straddle two lines */
-    } else if (*head != 0) {
-        s = record_at(t, *head);
+        return;
+    }
+    if (*head == 0)
+        return;
+    s = record_at(t, *head);
+    if (round == 1) {
+        prefetch_record(s);
+    } else if (!has_id(s, id, id_len)) {
+        if (s->chain != 0)
+            prefetch_record(record_at(t, s->chain));
+    } else if (refresh) {
         if (s->older != NIL)
             PREFETCH(&t->items[s->older].newer);
         if (s->newer != NIL)
@@ -263,7 +280,7 @@ void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, int round)
 
 void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now)
 {
-    uint32_t hashes[RP_SESSIONS_EXPIRE_BATCH], n = 0, k, i;
+    uint32_t hashes[RP_SESSIONS_EXPIRE_BATCH], n = 0, k, i, link;
     /* The expiry list mostly runs through the array in order (a new record
      * takes the slot of the one that just expired), so walking it is cheap;
      * the buckets are where the misses are. */
@@ -271,10 +288,11 @@ void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now)
                         rp_session_expired(&t->items[i], now);
          i = t->items[i].newer) {
         hashes[n] = hash_id(t, t->items[i].id, t->items[i].id_len);
-        rp_sessions_prefetch(t, hashes[n++], 0);
+        PREFETCH(bucket_for(t, hashes[n++]));
     }
     for (k = 0; k < n; k++)
-        rp_sessions_prefetch(t, hashes[k], 1);
+        if ((link = *bucket_for(t, hashes[k])) != 0)
+            prefetch_record(record_at(t, link));
 }
 
 static void list_append(rp_sessions *t, uint32_t i)

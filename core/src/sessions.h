@@ -72,10 +72,13 @@ rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const u
 /* A lookup of the id with this hash about to happen, announced so that its
  * cache misses can overlap with those of other lookups: call it for every id
  * of a batch with round 0 (fetches the bucket), then again with round 1 (its
- * first record), and for a refresh to come with round 2 (that record's
- * neighbours in the expiry list, which a refresh relinks). */
+ * first record), then with round 2: the chain's second record when the first
+ * is another id's (a lookup that misses reads it; about a quarter of chains
+ * are that long), or when it is this id's, and refresh is set, that record's
+ * neighbours in the expiry list, which a refresh relinks. */
 enum { RP_SESSIONS_PREFETCH_ROUNDS = 3 };
-void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, int round);
+void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id, size_t id_len,
+                          int refresh, int round);
 /* Removals of expired sessions about to happen, announced like lookups:
  * the buckets and then the chains' first records of up to
  * RP_SESSIONS_EXPIRE_BATCH sessions from the oldest on, as far as they have
