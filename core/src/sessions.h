@@ -82,7 +82,8 @@ void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id
 /* Removals of expired sessions about to happen, announced like lookups:
  * the buckets and then the chains' first records of up to
  * RP_SESSIONS_EXPIRE_BATCH sessions from the oldest on, as far as they have
- * expired by now, which removing each one reads. */
+ * expired by now, and of as many records from the array's end, which the
+ * removals move into their slots: removing each one reads both. */
 enum { RP_SESSIONS_EXPIRE_BATCH = 32 };
 void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now);
 /* Adds a new id (not present). NULL when the table is full or memory ran out;
