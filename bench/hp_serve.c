@@ -1,5 +1,5 @@
-/* A holepuncher through the public API, as an application would run it:
- * ruphin_poll in a loop. Usage: hp_serve ADDR:PORT MAX_SESSIONS
+/* A holepuncher through the public API, as `ruphin holepuncher --quiet`
+ * runs it: ruphin_poll_batch in a loop. Usage: hp_serve ADDR:PORT MAX_SESSIONS
  * [KEEPALIVE_MS [WORKERS]]. WORKERS > 1: a group of holepunchers on the
  * port (RUPHIN_OPT_WORKERS), worker i in its own thread on CPU i, each
  * with MAX_SESSIONS room. Prints READY; SIGUSR1 prints a line of counters
@@ -49,10 +49,10 @@ static void print_stats(void)
 static void *serve(void *arg)
 {
     intptr_t i = (intptr_t)arg;
-    ruphin_event ev;
+    ruphin_event evs[RUPHIN_POLL_BATCH_MAX];
     pin((int)(i % sysconf(_SC_NPROCESSORS_ONLN)));
-    while (!stop)
-        ruphin_poll(workers[i], 100, &ev); /* a signal cuts the wait short */
+    while (!stop) /* as `ruphin holepuncher --quiet` serves */
+        ruphin_poll_batch(workers[i], 100, evs, RUPHIN_POLL_BATCH_MAX); /* a signal ends it */
     return NULL;
 }
 
@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 {
     pthread_t threads[MAX_WORKERS];
     ruphin_options *o;
-    ruphin_event ev;
+    ruphin_event evs[RUPHIN_POLL_BATCH_MAX];
     int i;
     if (argc < 3) {
         fprintf(stderr, "usage: hp_serve ADDR:PORT MAX_SESSIONS [KEEPALIVE_MS [WORKERS]]\n");
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
     printf("READY\n");
     fflush(stdout);
     while (!stop) {
-        ruphin_poll(workers[0], 100, &ev); /* a signal cuts the wait short */
+        ruphin_poll_batch(workers[0], 100, evs, RUPHIN_POLL_BATCH_MAX); /* a signal ends it */
         if (report) {
             report = 0;
             print_stats();

@@ -85,6 +85,38 @@ class Server:
         self.close()
 
 
+class Daemon(Server):
+    """`ruphin holepuncher` itself on core 0, its log thrown away (written,
+    unless quiet, to /dev/null); served once it answers a HelloReq."""
+
+    def __init__(self, bin_dir, port, sessions, quiet):
+        self.proc = subprocess.Popen(pinned(0, [
+            os.path.join(bin_dir, "ruphin"), "holepuncher", "--listen", f"127.0.0.1:{port}",
+            "--max-sessions", str(sessions), "--keepalive-ms", "600000", "--rate-limit", "0",
+            "--no-amplification", "1", *(["--quiet"] if quiet else [])]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.1)
+            for _ in range(50):
+                s.sendto(b"\x00\x04\x00\x08", ("127.0.0.1", port))  # HelloReq
+                try:
+                    s.recv(16)
+                    return
+                except socket.timeout:
+                    pass
+        self.close()
+        raise RuntimeError("ruphin holepuncher did not answer")
+
+
+def daemon_register(bin_dir, port, seconds, sessions, quiet):
+    """Register (new ids) served by `ruphin holepuncher` with `sessions` in
+    its table (filled by a Join run first), as hp_serve's register run."""
+    room = sessions * 2 + int(REGISTER_RATE_CEILING * (seconds + warmup(seconds)))
+    with Daemon(bin_dir, port, room, quiet) as hp:
+        load(bin_dir, hp, port, "join", min(seconds, 0.5), sessions)
+        return load(bin_dir, hp, port, "register", seconds)
+
+
 def warmup(seconds):
     return min(0.5, seconds / 2)
 
@@ -130,6 +162,10 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
                 runs.setdefault(mode, []).append(load(bin_dir, hp, port + 3, mode, seconds, k))
         runs.setdefault("register-level", []).append(
             register_level(bin_dir, port + 3, seconds, sessions, runs["register"][-1]["rate"]))
+        # What operators run: the program, quiet and logging every session.
+        for name, quiet in (("daemon-quiet", True), ("daemon-logging", False)):
+            runs.setdefault(name, []).append(
+                daemon_register(bin_dir, BASE_PORT + 15 + r, seconds, sessions, quiet))
         # The same holepuncher as a group of WORKERS on one port, a thread
         # (and core) each: how it scales, next to the raw responder's scaling.
         group_port = BASE_PORT + 12 + r
@@ -308,6 +344,10 @@ def holepuncher_rows(res, sessions):
             level = hp["register-level"]
             rows.append((f"holepuncher, Register (new ids) as others expire/s, level "
                          f"{level['live']:,} sessions", level, raw))
+            rows.append((f"`ruphin holepuncher --quiet`, Register (new ids)/s, {sessions:,} "
+                         "sessions", hp["daemon-quiet"], raw))
+            rows.append((f"`ruphin holepuncher` logging each session (to /dev/null), Register "
+                         f"(new ids)/s, {sessions:,} sessions", hp["daemon-logging"], raw))
     for mode, name in (("hello", "HelloReq"), ("join", "Join (found)"),
                        ("join-miss", "Join (not found)")):
         rows.append((f"holepuncher, {WORKERS} workers, {name}/s, {sessions:,} sessions",

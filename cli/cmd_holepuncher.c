@@ -25,17 +25,36 @@ static const char help[] =
     "                               which cannot prove theirs; 0: off (SECURITY.md)\n"
     "  --workers N                  N holepunchers on the port, one thread each,\n"
     "                               sessions spread over them by id (Linux; default 1)\n"
+    "  -q, --quiet                  log no session events, only the start, the stop\n"
+    "                               and errors (a line per event costs more than\n"
+    "                               serving it; docs/PERFORMANCE.md)\n"
     CLI_TUNABLE_HELP
     "  -h, --help                   this help\n";
 
 /* Workers log from their own threads; cli_addr and cli_text share buffers. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool quiet;
+/* Standard error is fully buffered here (set before its first use), and
+ * flushed after each thing logged: a batch of events goes out in one write. */
+static char log_buffer[1 << 16];
 
-static void log_event(const ruphin_event *ev)
+/* A batch of events, one line each. */
+static void log_events(const ruphin_event *evs, int32_t n)
+{
+    int32_t i;
+    pthread_mutex_lock(&log_lock);
+    for (i = 0; i < n; i++)
+        cli_log("%s %s %s", ruphin_event_name(evs[i].type), cli_text(evs[i].data, evs[i].len),
+                cli_addr(&evs[i].peer));
+    fflush(stderr);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void log_line(const char *what, const char *detail)
 {
     pthread_mutex_lock(&log_lock);
-    cli_log("%s %s %s", ruphin_event_name(ev->type), cli_text(ev->data, ev->len),
-            cli_addr(&ev->peer));
+    cli_log("%s: %s", what, detail);
+    fflush(stderr);
     pthread_mutex_unlock(&log_lock);
 }
 
@@ -47,6 +66,10 @@ typedef struct hp_args {
 static int take_option(void *ctx, int opt, const char *arg)
 {
     hp_args *a = ctx;
+    if (opt == 'q') {
+        quiet = true;
+        return 1;
+    }
     if (opt != 'l')
         return cli_tunable(&a->tunables, opt, arg);
     a->listen = arg;
@@ -55,19 +78,20 @@ static int take_option(void *ctx, int opt, const char *arg)
 
 enum { MAX_WORKERS = 64 };
 
-/* One holepuncher's loop, until a signal. */
+/* One holepuncher's loop, until a signal: events come a batch at a time
+ * (a datagram's worth of work each: at a high rate, a system call per event
+ * or per log line would cost more than the datagrams). */
 static void *serve_one(void *arg)
 {
     ruphin_node *hp = arg;
-    ruphin_event ev;
+    ruphin_event evs[RUPHIN_POLL_BATCH_MAX];
     while (!cli_stop) {
-        int32_t rc = ruphin_poll(hp, 200, &ev); /* bounded, so that a signal is seen soon */
-        if (rc == 1) {
-            log_event(&ev);
+        /* bounded, so that a signal is seen soon */
+        int32_t rc = ruphin_poll_batch(hp, 200, evs, RUPHIN_POLL_BATCH_MAX);
+        if (rc > 0 && !quiet) {
+            log_events(evs, rc);
         } else if (rc < 0) {
-            pthread_mutex_lock(&log_lock);
-            cli_log("poll: %s", ruphin_strerror(rc));
-            pthread_mutex_unlock(&log_lock);
+            log_line("poll", ruphin_strerror(rc));
             cli_wait(NULL, 0, -1, 100); /* a lasting error must not spin the loop */
         }
     }
@@ -91,12 +115,14 @@ static int serve(ruphin_node **hps, int n)
     int i, started = 1;
     ruphin_local_addr(hps[0], &local);
     cli_log("holepuncher listening on %s (%d worker%s)", cli_addr(&local), n, n > 1 ? "s" : "");
+    fflush(stderr);
     cli_handle_signals();
     for (i = 1; i < n; i++, started++)
         if (pthread_create(&threads[i], NULL, serve_one, hps[i]) != 0)
             break;
     if (started < n) {
         cli_log("cannot start worker %d", started);
+        fflush(stderr);
         cli_stop = 1;
     }
     serve_one(hps[0]);
@@ -107,6 +133,7 @@ static int serve(ruphin_node **hps, int n)
     cli_log("stopping: %lld sessions, %lld datagrams in, %lld malformed, %lld unexpected",
             stat_sum(hps, n, RUPHIN_STAT_SESSIONS), stat_sum(hps, n, RUPHIN_STAT_RX_DATAGRAMS),
             stat_sum(hps, n, RUPHIN_STAT_RX_MALFORMED), stat_sum(hps, n, RUPHIN_STAT_RX_UNEXPECTED));
+    fflush(stderr);
     for (i = 0; i < n; i++)
         ruphin_close(hps[i]);
     return started < n ? EXIT_RUNTIME : EXIT_OK;
@@ -145,15 +172,18 @@ int cmd_holepuncher(int argc, char **argv)
         {"relay-rate", required_argument, 0, OPT_RELAY_RATE},
         {"no-amplification", required_argument, 0, OPT_NO_AMPLIFICATION},
         {"workers", required_argument, 0, OPT_WORKERS},
+        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         CLI_TUNABLE_OPTIONS,
         {0, 0, 0, 0}};
     hp_args a = {NULL, {NULL}};
     ruphin_node *hps[MAX_WORKERS];
     int64_t workers = 1;
-    int rc = cli_tunables_init(&a.tunables), opened;
+    int rc, opened;
+    setvbuf(stderr, log_buffer, _IOFBF, sizeof log_buffer); /* what is left goes out at exit */
+    rc = cli_tunables_init(&a.tunables);
     if (rc == CLI_GO_ON)
-        rc = cli_parse(argc, argv, "l:hv", longopts, help, take_option, &a);
+        rc = cli_parse(argc, argv, "l:hvq", longopts, help, take_option, &a);
     if (rc == CLI_GO_ON) {
         int64_t mode = 2;
         ruphin_options_get(a.tunables.options, RUPHIN_OPT_WORKERS, &workers);

@@ -7,7 +7,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOLEPUNCHER_RUNS = ("raw", "raw2", "workers", "hello", "register", "register-level", "refresh",
-                    "join", "join-miss", "group-hello", "group-join", "group-join-miss")
+                    "join", "join-miss", "group-hello", "group-join", "group-join-miss",
+                    "daemon-quiet", "daemon-logging")
 
 
 def run_smoke(tmp_path):
@@ -22,7 +23,7 @@ def run_smoke(tmp_path):
 def check_table(stdout):
     rows = [line for line in stdout.splitlines()
             if line.startswith("| ") and not line.startswith("| measure")]
-    assert len(rows) == 23, stdout  # 12 request rates, 2 memory, 4 + 2 data path, 2 + 1 connect
+    assert len(rows) == 25, stdout  # 14 request rates, 2 memory, 4 + 2 data path, 2 + 1 connect
     for row in rows:  # every measure produced a number (or says why it was skipped)
         value = row.split("|")[2]
         assert any(ch.isdigit() for ch in value) or "skipped" in value, row

@@ -181,6 +181,21 @@ def test_holepuncher_logs_sessions(ruphin_bin, spawn, run_process, holepuncher):
     hp_proc.wait_for("SESSION_EXPIRED game", timeout=5)
 
 
+def test_quiet_holepuncher_serves_without_logging_sessions(ruphin_bin, spawn, run_process,
+                                                           holepuncher):
+    hp, hp_proc = holepuncher("127.0.0.1", "--quiet", *FAST)
+    server = spawn(*peer(ruphin_bin, "server", hp, "game", "--echo", *FAST))
+    server.wait_for("REGISTERED")
+    result = run_process(peer(ruphin_bin, "client", hp, "game", "--count", "1"))
+    assert result.returncode == 0, result.stderr
+    assert server.stop() == 0
+    time.sleep(0.5)  # the session expires (FAST: within 0.3 s)
+    assert hp_proc.stop() == 0
+    log = hp_proc.text()
+    assert "listening on" in log and "stopping: 0 sessions" in log, log
+    assert "SESSION_" not in log, log
+
+
 def register(host, port, session):
     """Sends one Register frame from a plain socket."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
