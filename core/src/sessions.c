@@ -281,15 +281,15 @@ void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id
 void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now)
 {
     uint32_t hashes[2 * RP_SESSIONS_EXPIRE_BATCH], n = 0, expiring, k, i, link;
-    /* The expiry list mostly runs through the array in order (a new record
-     * takes the slot of the one that just expired), so walking it is cheap;
-     * the buckets are where the misses are. */
+    /* The expiry list mostly runs through the array in order (each removal
+     * moves the newest record into the slot of the one that expired), so
+     * walking it is cheap; the buckets are where the misses are. */
     for (i = t->oldest; i != NIL && n < RP_SESSIONS_EXPIRE_BATCH &&
                         rp_session_expired(&t->items[i], now);
          i = t->items[i].newer)
         hashes[n++] = hash_id(t, t->items[i].id, t->items[i].id_len);
     /* Each removal moves the last record into the hole, relinking it: the
-     * newest ones, added long enough ago that their buckets went cold. */
+     * newest ones, but added long enough ago that their buckets went cold. */
     for (expiring = n, k = 1; k <= expiring && k <= t->count; k++)
         hashes[n++] = hash_id(t, t->items[t->count - k].id, t->items[t->count - k].id_len);
     for (k = 0; k < n; k++)
