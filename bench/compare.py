@@ -23,7 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import run  # noqa: E402  (the suite's servers and load)
 
-MODES = ("join", "hello", "join-miss", "refresh", "register", "register-level")  # join fills
+SHARED_MODES = ("join", "hello", "join-miss", "refresh", "register")  # one server; join fills it
+MODES = SHARED_MODES + ("register-level",)  # a server of its own, with short-lived sessions
 LEVEL_RATE = 400000  # register-level: sessions live 1,000,000 / this many seconds (run.py's rule)
 
 
@@ -47,12 +48,12 @@ def measure(bin_dir, args):
         for tag in (("A", "B") if r % 2 == 0 else ("B", "A")):
             with run.Server([os.path.join(bin_dir, "hp" + tag), f"127.0.0.1:{port + 3}",
                              str(args.sessions * 4), "600000"]) as hp:
-                for mode in MODES[:-1]:
+                for mode in SHARED_MODES:
                     if mode in args.modes or mode == "join":
                         k = args.sessions if mode in ("join", "refresh") else 0
                         res.setdefault(f"{tag}:{mode}", []).append(
                             run.load(bin_dir, hp, port + 3, mode, args.seconds, k))
-            if "register-level" in args.modes:  # a server of its own, with short-lived sessions
+            if "register-level" in args.modes:
                 res.setdefault(f"{tag}:register-level", []).append(run.register_level(
                     bin_dir, port + 3, args.seconds, args.sessions, LEVEL_RATE, "hp" + tag))
     return res

@@ -27,7 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from run import REGISTER_RATE_CEILING, Server, hp_stats, pinned  # noqa: E402  (the same load)
+from run import Server, hp_stats, pinned, table_room  # noqa: E402  (the same server and load)
 
 # (mode, loadgen arguments after the table was filled with the owner's ids)
 LL_CACHE = "33554432,16,64"  # 32 MiB, 16-way, 64-byte lines
@@ -155,9 +155,9 @@ def main():
             profile_callgrind(bin_dir, hp_serve, port, args.sessions or 100000, args.seconds)
             return 0
         sessions = args.sessions or 1000000
-        # Room for the register mode's new ids on top (as in run.py): a full
-        # table would refuse the refresh mode's own ids after it.
-        room = sessions * 2 + int(REGISTER_RATE_CEILING * (args.seconds + 1.5))
+        # The register mode runs seconds + 1.5; its new ids must leave room
+        # for the refresh mode's own after it.
+        room = table_room(sessions, args.seconds + 1.5)
         with Server([hp_serve, f"127.0.0.1:{port}", str(room), str(KEEPALIVE_MS)]) as hp:
             Loader(bin_dir, hp, port, "join", 0.1, sessions).result()  # fills the table
             profile_perf(bin_dir, hp, port, sessions, args.seconds, args.top)

@@ -32,6 +32,7 @@ BASE_PORT = 10000 + os.getpid() % 1000 * 20  # below the ephemeral range; runs s
 # the table of the register run).
 REGISTER_RATE_CEILING = 2_000_000
 MISSED_KEEPALIVES = 3  # the default: a session lives 3 keepalive intervals
+HELLO_REQ = b"\x00\x04\x00\x08"  # answered by every holepuncher, whatever its table holds
 
 
 def build(out):
@@ -98,7 +99,7 @@ class Daemon(Server):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(0.1)
             for _ in range(50):
-                s.sendto(b"\x00\x04\x00\x08", ("127.0.0.1", port))  # HelloReq
+                s.sendto(HELLO_REQ, ("127.0.0.1", port))
                 try:
                     s.recv(16)
                     return
@@ -108,11 +109,18 @@ class Daemon(Server):
         raise RuntimeError("ruphin holepuncher did not answer")
 
 
+def table_room(sessions, seconds):
+    """A table bound with room for `sessions` filled ones, as many of the
+    refreshing sockets' own and every new id a register run of `seconds`
+    (warm-up included) can send at well above the raw rate: a full table
+    would refuse them."""
+    return sessions * 2 + int(REGISTER_RATE_CEILING * (seconds + warmup(seconds)))
+
+
 def daemon_register(bin_dir, port, seconds, sessions, quiet):
     """Register (new ids) served by `ruphin holepuncher` with `sessions` in
     its table (filled by a Join run first), as hp_serve's register run."""
-    room = sessions * 2 + int(REGISTER_RATE_CEILING * (seconds + warmup(seconds)))
-    with Daemon(bin_dir, port, room, quiet) as hp:
+    with Daemon(bin_dir, port, table_room(sessions, seconds), quiet) as hp:
         load(bin_dir, hp, port, "join", min(seconds, 0.5), sessions)
         return load(bin_dir, hp, port, "register", seconds)
 
@@ -150,13 +158,9 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
         with Server([os.path.join(bin_dir, "reuseport"), "127.0.0.1", str(port + 2),
                      str(WORKERS)]) as group:  # one thread per core (core 1 shares the load)
             runs.setdefault("workers", []).append(load(bin_dir, group, port + 2, "hello", seconds))
-        # Room for the owner's ids, the refreshing sockets' own and every
-        # new one the register run can send (warm-up included) at well above
-        # the raw rate: a full table would refuse them. Sessions outlive the
-        # round (no expiry while measuring).
-        room = sessions * 2 + int(REGISTER_RATE_CEILING * (seconds + warmup(seconds)))
+        # Sessions outlive the round (no expiry while measuring).
         with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port + 3}",
-                     str(room), "600000"]) as hp:
+                     str(table_room(sessions, seconds)), "600000"]) as hp:
             for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0),
                             ("refresh", sessions), ("register", 0)):  # join fills the table
                 runs.setdefault(mode, []).append(load(bin_dir, hp, port + 3, mode, seconds, k))
@@ -227,7 +231,7 @@ def memory_per_session(bin_dir, sessions, port, keepalive_ms):
                                f"the filling took longer than their lifetime")
         time.sleep(keepalive_ms * 3 / 1000 + 1)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.sendto(b"\x00\x04\x00\x08", ("127.0.0.1", port))  # a poll that expires them
+            s.sendto(HELLO_REQ, ("127.0.0.1", port))  # a poll that expires them
             s.settimeout(5)
             s.recv(16)
         time.sleep(0.2)

@@ -280,7 +280,7 @@ void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id
 
 void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now)
 {
-    uint32_t hashes[2 * RP_SESSIONS_EXPIRE_BATCH], n = 0, expiring, k, i, link;
+    uint32_t hashes[2 * RP_SESSIONS_EXPIRE_BATCH], n = 0, expiring, k, i;
     /* The expiry list mostly runs through the array in order (each removal
      * moves the newest record into the slot of the one that expired), so
      * walking it is cheap; the buckets are where the misses are. */
@@ -293,10 +293,9 @@ void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now)
     for (expiring = n, k = 1; k <= expiring && k <= t->count; k++)
         hashes[n++] = hash_id(t, t->items[t->count - k].id, t->items[t->count - k].id_len);
     for (k = 0; k < n; k++)
-        PREFETCH(bucket_for(t, hashes[k]));
+        rp_sessions_prefetch(t, hashes[k], NULL, 0, 0, 0);
     for (k = 0; k < n; k++)
-        if ((link = *bucket_for(t, hashes[k])) != 0)
-            prefetch_record(record_at(t, link));
+        rp_sessions_prefetch(t, hashes[k], NULL, 0, 0, 1);
 }
 
 static void list_append(rp_sessions *t, uint32_t i)

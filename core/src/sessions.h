@@ -72,7 +72,7 @@ rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const u
 /* A lookup of the id with this hash about to happen, announced so that its
  * cache misses can overlap with those of other lookups: call it for every id
  * of a batch with round 0 (fetches the bucket), then again with round 1 (its
- * first record), then with round 2: the chain's second record when the first
+ * first record; neither round reads id or refresh), then with round 2: the chain's second record when the first
  * is another id's (a lookup that misses reads it; about a quarter of chains
  * are that long), or when it is this id's, and refresh is set, that record's
  * neighbours in the expiry list, which a refresh relinks. */

@@ -196,7 +196,7 @@ static void test_shrinking_moves_incrementally_too(void)
     rp_sessions_free(&t);
 }
 
-/* How many chains have a record that expires no later than the one before it. */
+/* How many records expire no later than the one before them in their chain. */
 static int chains_out_of_order(const rp_sessions *t)
 {
     uint32_t b, link, bad = 0;
