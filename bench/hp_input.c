@@ -6,7 +6,9 @@
  *
  * Usage: hp_input MODE [BATCH [SESSIONS [REQUESTS]]]
  *   MODE: refresh (Registers of live ids, their owner's), join (found),
- *         join-miss, register (new ids). Defaults: 16, 1000000, 3000000.
+ *         join-miss, register (new ids), register-level (new ids while as
+ *         many expire: each lives SESSIONS requests, the clock advancing a
+ *         millisecond every 1000). Defaults: 16, 1000000, 3000000.
  * Prints one JSON line: ns per request (frames encoded in the loop too). */
 #define _POSIX_C_SOURCE 200809L
 #include "options.h"
@@ -62,7 +64,7 @@ static uint16_t request(const char *mode, long long sessions, long long i, long 
     *n = (long long)((r >> 20) % (uint64_t)sessions);
     if (strcmp(mode, "join-miss") == 0)
         *n += 900000000LL;
-    else if (strcmp(mode, "register") == 0)
+    else if (strncmp(mode, "register", 8) == 0)
         *n = sessions + i;
     return strncmp(mode, "join", 4) == 0 ? RP_FRAME_JOIN : RP_FRAME_REGISTER;
 }
@@ -75,14 +77,15 @@ int main(int argc, char **argv)
     rp_holepuncher hp;
     rp_config cfg;
     const char *mode = argc > 1 ? argv[1] : "";
-    int batch = argc > 2 ? atoi(argv[2]) : 16, round, j;
+    int batch = argc > 2 ? atoi(argv[2]) : 16, round, j, level;
     long long sessions = argc > 3 ? atoll(argv[3]) : 1000000;
     long long requests = argc > 4 ? atoll(argv[4]) : 3000000, i, n;
     uint8_t id[ID_LEN];
     double start;
     if (strcmp(mode, "refresh") && strcmp(mode, "join") && strcmp(mode, "join-miss") &&
-        strcmp(mode, "register")) {
-        fprintf(stderr, "usage: hp_input refresh|join|join-miss|register [B [K [N]]]\n");
+        strcmp(mode, "register") && strcmp(mode, "register-level")) {
+        fprintf(stderr,
+                "usage: hp_input refresh|join|join-miss|register|register-level [B [K [N]]]\n");
         return 2;
     }
     batch = batch < 1 ? 1 : batch > MAX_BATCH ? MAX_BATCH : batch;
@@ -90,7 +93,9 @@ int main(int argc, char **argv)
     rp_config_from_options(&cfg, NULL);
     cfg.max_sessions = sessions + requests + 1;
     cfg.rate_limit = 0;
-    cfg.keepalive_ms = 600000; /* nothing expires */
+    level = strcmp(mode, "register-level") == 0;
+    /* Nothing expires, or (level) a session lives about SESSIONS requests. */
+    cfg.keepalive_ms = level ? (sessions + 1999) / (1000 * cfg.missed_keepalives) : 600000;
     cfg.no_amplification = 1;
     if (rp_holepuncher_init(&hp, &cfg, &out, 42) != RUPHIN_OK)
         return 1;
@@ -98,11 +103,14 @@ int main(int argc, char **argv)
         session_id(i, id);
         rp_wire_decode(bufs[0], rp_wire_encode_session(bufs[0], 64, RP_FRAME_REGISTER, id, ID_LEN),
                        &frames[0]);
-        rp_holepuncher_input(&hp, 1, &OWNER, &frames[0]);
+        rp_holepuncher_input(&hp, level ? i / 1000 : 1, &OWNER, &frames[0]);
         events.count = events.head = 0; /* events are not what is measured */
     }
     start = cpu_seconds();
     for (i = 0; i < requests; i += batch) {
+        int64_t now = level ? (sessions + i) / 1000 : 2 + i / 1000;
+        if (level)
+            rp_holepuncher_tick(&hp, now); /* as the node does before each batch */
         for (j = 0; j < batch; j++) {
             uint16_t type = request(mode, sessions, i + j, &n);
             session_id(n, id);
@@ -113,7 +121,7 @@ int main(int argc, char **argv)
             for (j = 0; j < batch; j++)
                 rp_holepuncher_prefetch(&hp, &frames[j], round);
         for (j = 0; j < batch; j++)
-            rp_holepuncher_input(&hp, 2 + i / 1000,
+            rp_holepuncher_input(&hp, now,
                                  frames[j].type == RP_FRAME_JOIN ? &JOINER : &OWNER, &frames[j]);
         events.count = events.head = 0;
     }

@@ -7,23 +7,28 @@
 
 #define NIL UINT32_MAX /* end of the expiry list */
 
-enum { MIN_CAPACITY = 64 };
+/* Records: 2^30 at most, so that links and distances fit a slot. */
+enum { MIN_CAPACITY = 64, MAX_CAPACITY = 1u << 30 };
 
-/* Old buckets moved into a resized index per add or remove, on average (a
- * chunk at a time, so that its cache misses overlap). The move must
- * end before the next resize: after a doubling, as many adds come first as
- * there are old buckets (1 per add would do); after a halving, an eighth as
- * many removes (8 per remove would do). A resize that still comes early
- * finishes the move first. */
+/* Records moved into a resized index per add or remove, on average (a
+ * chunk at a time, so that its cache misses overlap). The move must end
+ * before the next resize: after a doubling, as many adds come first as
+ * there are records to move (1 per add would do); after a halving, a
+ * quarter as many removes (4 per remove would do). A resize that still
+ * comes early finishes the move first. */
 enum { MIGRATE_STEP = 16, MIGRATE_CHUNK = 64 };
 
 /* Memory latency, not arithmetic, is what a large table costs: prefetching
- * the lines the next steps will touch lets their misses overlap. */
+ * the lines the next steps will touch lets their misses overlap. Macros,
+ * not functions: GCC 12 judged a static function whose only effect is a
+ * prefetch to have none, and dropped its calls. */
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH(addr) __builtin_prefetch(addr)
 #else
 #define PREFETCH(addr) ((void)(addr))
 #endif
+/* A record may straddle two lines. */
+#define PREFETCH_RECORD(s) (PREFETCH(s), PREFETCH((const uint8_t *)((s) + 1) - 1))
 
 static uint64_t load64(const uint8_t *p)
 {
@@ -74,13 +79,18 @@ static uint32_t hash_id(const rp_sessions *t, const uint8_t *id, size_t len)
     return (uint32_t)h;
 }
 
+static int has_id(const rp_session *s, const uint8_t *id, size_t id_len)
+{
+    return s->id_len == id_len && memcmp(s->id, id, id_len) == 0;
+}
+
 static uint32_t index_of(const rp_sessions *t, const rp_session *s)
 {
     return (uint32_t)(s - t->items);
 }
 
-/* Hash links (bucket heads and chain fields) hold a record's index plus one,
- * so that zero, what fresh memory holds, means "none". */
+/* Index slots hold a record's index plus one, so that zero, what fresh
+ * memory holds, means "empty". */
 static uint32_t link_of(uint32_t i)
 {
     return i + 1;
@@ -91,17 +101,84 @@ static rp_session *record_at(const rp_sessions *t, uint32_t link)
     return &t->items[link - 1];
 }
 
-/* The bucket that holds, or will hold, the ids of hash h. */
-static uint32_t *bucket_for(const rp_sessions *t, uint32_t h)
+static uint32_t record_hash(const rp_sessions *t, uint32_t i)
 {
-    if (t->old_buckets != NULL && (h & t->old_mask) >= t->migrated)
-        return &t->old_buckets[h & t->old_mask];
-    return &t->buckets[h & t->bucket_mask];
+    return hash_id(t, t->items[i].id, t->items[i].id_len);
 }
 
-static uint32_t *bucket_of(const rp_sessions *t, const uint8_t *id, size_t len)
+/* ---- index slots (layout in sessions.h) ---- */
+
+static uint32_t bits_field(uint32_t v, unsigned shift, unsigned width)
 {
-    return bucket_for(t, hash_id(t, id, len));
+    return width == 0 ? 0 : (uint32_t)((v >> shift) & ((1ull << width) - 1));
+}
+
+static uint32_t link_mask(const rp_session_index *ix)
+{
+    return (1u << ix->link_bits) - 1;
+}
+
+/* The link of a removed record in an old index (larger than any record's). */
+static uint32_t tombstone(const rp_session_index *ix)
+{
+    return link_mask(ix);
+}
+
+static uint32_t slot_link(const rp_session_index *ix, uint32_t v)
+{
+    return v & link_mask(ix);
+}
+
+static uint32_t slot_dist(const rp_session_index *ix, uint32_t v)
+{
+    return bits_field(v, ix->link_bits, ix->dist_bits);
+}
+
+static uint32_t slot_tag(const rp_session_index *ix, uint32_t v)
+{
+    return bits_field(v, ix->link_bits + ix->dist_bits, ix->tag_bits);
+}
+
+/* The tag: the hash's bits just above those that choose the home slot. */
+static uint32_t hash_tag(const rp_session_index *ix, uint32_t hash)
+{
+    return bits_field(hash, ix->link_bits, ix->tag_bits);
+}
+
+static uint32_t max_dist(const rp_session_index *ix)
+{
+    return (1u << ix->dist_bits) - 1;
+}
+
+static uint32_t make_slot(const rp_session_index *ix, uint32_t link, uint32_t dist, uint32_t tag)
+{
+    uint32_t v = link | (dist < max_dist(ix) ? dist : max_dist(ix)) << ix->link_bits;
+    return ix->tag_bits == 0 ? v : v | tag << (ix->link_bits + ix->dist_bits);
+}
+
+static uint32_t with_link(const rp_session_index *ix, uint32_t v, uint32_t link)
+{
+    return (v & ~link_mask(ix)) | link;
+}
+
+static uint32_t home_of(const rp_session_index *ix, uint32_t hash)
+{
+    return hash & ix->mask;
+}
+
+static uint32_t next_slot(const rp_session_index *ix, uint32_t p)
+{
+    return (p + 1) & ix->mask;
+}
+
+/* How far slot p's record is from its home: stored, or (saturated) from
+ * its id's hash. */
+static uint32_t true_dist(const rp_sessions *t, const rp_session_index *ix, uint32_t p, uint32_t v)
+{
+    uint32_t d = slot_dist(ix, v);
+    if (d < max_dist(ix))
+        return d;
+    return (p - home_of(ix, record_hash(t, slot_link(ix, v) - 1))) & ix->mask;
 }
 
 static size_t items_size(uint32_t capacity)
@@ -109,95 +186,174 @@ static size_t items_size(uint32_t capacity)
     return (size_t)capacity * sizeof(rp_session);
 }
 
-static size_t buckets_size(uint32_t nbuckets)
+static size_t slots_size(uint32_t nslots)
 {
-    return (size_t)nbuckets * sizeof(uint32_t);
+    return (size_t)nslots * sizeof(uint32_t);
 }
 
-/* The end of the chain that starts at link (its terminating zero). */
-static uint32_t *chain_end(const rp_sessions *t, uint32_t *link)
+/* An empty index of nslots (a power of two, 2 to 2^31) slots: links go up to
+ * nslots / 2, the rest of each slot's 32 bits is a distance of up to 4 bits
+ * and the tag. */
+static int index_init(rp_session_index *ix, uint32_t nslots)
 {
-    while (*link != 0)
-        link = &record_at(t, *link)->chain;
-    return link;
+    uint8_t bits = 0, spare;
+    while ((1u << bits) < nslots)
+        bits++;
+    spare = (uint8_t)(32 - bits);
+    ix->slots = rp_big_zeroed(slots_size(nslots));
+    ix->mask = nslots - 1;
+    ix->link_bits = bits;
+    ix->dist_bits = spare < 4 ? spare : 4;
+    ix->tag_bits = (uint8_t)(spare - ix->dist_bits);
+    return ix->slots == NULL ? RUPHIN_ERR_NOMEM : RUPHIN_OK;
 }
 
-/* Relinks every record of old bucket b into the new index, in order. */
-static void migrate_bucket(rp_sessions *t, uint32_t b)
+static void index_free(rp_session_index *ix)
 {
-    uint32_t link = t->old_buckets[b];
-    while (link != 0) {
-        rp_session *s = record_at(t, link);
-        uint32_t next = s->chain;
-        s->chain = 0;
-        *chain_end(t, &t->buckets[hash_id(t, s->id, s->id_len) & t->bucket_mask]) = link;
-        link = next;
+    if (ix->slots != NULL)
+        rp_big_free(ix->slots, slots_size(ix->mask + 1));
+    memset(ix, 0, sizeof *ix);
+}
+
+/* Whether a slot's link is no longer a record of this index: a tombstone,
+ * or (in the old index) a record already moved to the new one, whose slot
+ * there is the one to use (this one is skipped, never followed). */
+static int stale(const rp_sessions *t, const rp_session_index *ix, uint32_t link)
+{
+    return ix == &t->old && (link == tombstone(ix) || link - 1 < t->migrated);
+}
+
+/* The slot of the id's record in ix, or NULL. Only the records whose tag
+ * matches are read. */
+static uint32_t *index_find(const rp_sessions *t, const rp_session_index *ix, uint32_t hash,
+                            const uint8_t *id, size_t len)
+{
+    uint32_t p = home_of(ix, hash), tag = hash_tag(ix, hash), v;
+    for (; (v = ix->slots[p]) != 0; p = next_slot(ix, p)) {
+        uint32_t link = slot_link(ix, v);
+        if (slot_tag(ix, v) == tag && !stale(t, ix, link) && has_id(record_at(t, link), id, len))
+            return &ix->slots[p];
     }
+    return NULL;
 }
 
-/* Moves up to n more old buckets; frees the old index once it is empty.
- * Their records are scattered over the table, so each one read without
- * warning would be a cache miss: the first and then the second record of
- * every bucket of a chunk are fetched before any is relinked, so that the
- * misses overlap (longer chains are rare: the index has a bucket per slot). */
+static void index_insert(rp_session_index *ix, uint32_t hash, uint32_t link)
+{
+    uint32_t p = home_of(ix, hash), dist = 0;
+    for (; ix->slots[p] != 0; p = next_slot(ix, p))
+        dist++;
+    ix->slots[p] = make_slot(ix, link, dist, hash_tag(ix, hash));
+}
+
+/* The slot holding link (which is there), searched from the hash's home. */
+static uint32_t *slot_of(const rp_session_index *ix, uint32_t hash, uint32_t link)
+{
+    uint32_t p = home_of(ix, hash);
+    while (slot_link(ix, ix->slots[p]) != link)
+        p = next_slot(ix, p);
+    return &ix->slots[p];
+}
+
+/* Empties a slot of the current index, moving back the records after it
+ * that may sit nearer their home (no tombstones: a steady churn of sessions
+ * would fill the index with them). Reads only slots, unless a distance
+ * saturated. */
+static void index_delete(const rp_sessions *t, uint32_t *slot)
+{
+    const rp_session_index *ix = &t->index;
+    uint32_t hole = (uint32_t)(slot - ix->slots), p = hole, v;
+    while ((v = ix->slots[p = next_slot(ix, p)]) != 0) {
+        uint32_t dist = true_dist(t, ix, p, v), gap = (p - hole) & ix->mask;
+        if (dist >= gap) {
+            ix->slots[hole] = make_slot(ix, slot_link(ix, v), dist - gap, slot_tag(ix, v));
+            hole = p;
+        }
+    }
+    ix->slots[hole] = 0;
+}
+
+/* The index that holds record i. */
+static const rp_session_index *index_holding(const rp_sessions *t, uint32_t i)
+{
+    if (t->old.slots != NULL && i >= t->migrated && i < t->old_limit)
+        return &t->old;
+    return &t->index;
+}
+
+static rp_session_index *index_for(rp_sessions *t, uint32_t i)
+{
+    return index_holding(t, i) == &t->old ? &t->old : &t->index;
+}
+
+/* Takes record i, of this hash, out of the index that holds it. */
+static void unindex(rp_sessions *t, uint32_t i, uint32_t hash)
+{
+    rp_session_index *ix = index_for(t, i);
+    uint32_t *slot = slot_of(ix, hash, link_of(i));
+    if (ix == &t->old)
+        *slot = with_link(ix, *slot, tombstone(ix));
+    else
+        index_delete(t, slot);
+}
+
+/* Moves up to n more records into the new index; frees the old one once
+ * none is left in it. The old index's slots of moved records simply go
+ * stale. A chunk's home slots are fetched before any is filled, so that
+ * their cache misses overlap. */
 static void migrate(rp_sessions *t, uint32_t n)
 {
-    while (t->old_buckets != NULL && n > 0) {
-        uint32_t b, link, left = t->old_mask + 1 - t->migrated;
-        uint32_t end = t->migrated + (left < MIGRATE_CHUNK ? left : MIGRATE_CHUNK);
-        for (b = t->migrated; b < end; b++)
-            if ((link = t->old_buckets[b]) != 0)
-                PREFETCH(record_at(t, link));
-        for (b = t->migrated; b < end; b++)
-            if ((link = t->old_buckets[b]) != 0 && (link = record_at(t, link)->chain) != 0)
-                PREFETCH(record_at(t, link));
-        for (b = t->migrated; b < end; b++)
-            migrate_bucket(t, b);
-        n = n > end - t->migrated ? n - (end - t->migrated) : 0;
-        t->migrated = end;
-        if (t->migrated > t->old_mask) {
-            rp_big_free(t->old_buckets, buckets_size(t->old_mask + 1));
-            t->old_buckets = NULL;
-            t->migrated = 0;
+    while (t->old.slots != NULL) {
+        uint32_t hashes[MIGRATE_CHUNK], k, chunk;
+        uint32_t end = t->count < t->old_limit ? t->count : t->old_limit;
+        if (t->migrated >= end) {
+            index_free(&t->old);
+            t->migrated = t->old_limit = 0;
+            return;
         }
+        if (n == 0)
+            return;
+        chunk = end - t->migrated < MIGRATE_CHUNK ? end - t->migrated : MIGRATE_CHUNK;
+        for (k = 0; k < chunk; k++) {
+            hashes[k] = record_hash(t, t->migrated + k);
+            PREFETCH(&t->index.slots[home_of(&t->index, hashes[k])]);
+        }
+        for (k = 0; k < chunk; k++)
+            index_insert(&t->index, hashes[k], link_of(t->migrated + k));
+        t->migrated += chunk;
+        n = n > chunk ? n - chunk : 0;
     }
 }
 
 /* One add or remove's share of a move in progress: a chunk every few. */
 static void migrate_some(rp_sessions *t)
 {
-    if (t->old_buckets != NULL && ++t->ops % (MIGRATE_CHUNK / MIGRATE_STEP) == 0)
+    if (t->old.slots != NULL && ++t->ops % (MIGRATE_CHUNK / MIGRATE_STEP) == 0)
         migrate(t, MIGRATE_CHUNK);
 }
 
-/* Starts moving the index to nbuckets (a power of two) buckets; the adds and
- * removes that follow finish the move. */
-static int reindex(rp_sessions *t, uint32_t nbuckets)
-{
-    uint32_t *buckets;
-    migrate(t, UINT32_MAX); /* at most one move at a time */
-    buckets = rp_big_zeroed(buckets_size(nbuckets));
-    if (buckets == NULL)
-        return RUPHIN_ERR_NOMEM;
-    t->old_buckets = t->buckets; /* NULL for a new table: nothing to move */
-    t->old_mask = t->bucket_mask;
-    t->migrated = 0;
-    t->buckets = buckets;
-    t->bucket_mask = nbuckets - 1;
-    return RUPHIN_OK;
-}
-
-/* Resizes the record array to capacity and starts the index's move to match
- * it. On failure the table stays valid (its index may stay smaller). */
+/* Resizes the record array to capacity (a power of two) and starts moving
+ * the records into a new index to match it (the adds and removes that
+ * follow finish the move). On failure nothing changed. */
 static int resize(rp_sessions *t, uint32_t capacity)
 {
-    rp_session *items = rp_big_resize(t->items, items_size(t->capacity),
-                                           items_size(capacity));
-    if (items == NULL)
+    rp_session_index fresh;
+    rp_session *items;
+    migrate(t, UINT32_MAX); /* at most one move at a time */
+    if (index_init(&fresh, 2 * capacity) != RUPHIN_OK)
         return RUPHIN_ERR_NOMEM;
+    items = rp_big_resize(t->items, items_size(t->capacity), items_size(capacity));
+    if (items == NULL) {
+        index_free(&fresh);
+        return RUPHIN_ERR_NOMEM;
+    }
+    t->old = t->index; /* no slots for a new table: nothing to move */
+    t->old_limit = t->capacity;
+    t->migrated = 0;
+    t->index = fresh;
     t->items = items;
     t->capacity = capacity;
-    return reindex(t, capacity);
+    migrate(t, 0); /* an empty table has nothing to move */
+    return RUPHIN_OK;
 }
 
 int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed)
@@ -212,21 +368,14 @@ int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed)
 void rp_sessions_free(rp_sessions *t)
 {
     rp_big_free(t->items, items_size(t->capacity));
-    if (t->buckets != NULL)
-        rp_big_free(t->buckets, buckets_size(t->bucket_mask + 1));
-    if (t->old_buckets != NULL)
-        rp_big_free(t->old_buckets, buckets_size(t->old_mask + 1));
+    index_free(&t->index);
+    index_free(&t->old);
     memset(t, 0, sizeof *t);
 }
 
 uint32_t rp_sessions_hash(const rp_sessions *t, const uint8_t *id, size_t id_len)
 {
     return hash_id(t, id, id_len);
-}
-
-static int has_id(const rp_session *s, const uint8_t *id, size_t id_len)
-{
-    return s->id_len == id_len && memcmp(s->id, id, id_len) == 0;
 }
 
 rp_session *rp_sessions_find(const rp_sessions *t, const uint8_t *id, size_t id_len)
@@ -237,40 +386,46 @@ rp_session *rp_sessions_find(const rp_sessions *t, const uint8_t *id, size_t id_
 rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const uint8_t *id,
                                     size_t id_len)
 {
-    uint32_t link = *bucket_for(t, hash);
-    while (link != 0) {
-        rp_session *s = record_at(t, link);
-        if (has_id(s, id, id_len))
-            return s;
-        link = s->chain;
-    }
+    const uint32_t *slot = index_find(t, &t->index, hash, id, id_len);
+    if (slot != NULL)
+        return record_at(t, slot_link(&t->index, *slot));
+    if (t->old.slots != NULL && (slot = index_find(t, &t->old, hash, id, id_len)) != NULL)
+        return record_at(t, slot_link(&t->old, *slot));
     return NULL;
 }
 
-static void prefetch_record(const rp_session *s)
+/* The first record from the hash's home on whose tag matches, in either
+ * index, or NULL: the id's, unless the tag matched by chance. */
+static const rp_session *candidate(const rp_sessions *t, uint32_t hash)
 {
-    PREFETCH(s);
-    PREFETCH((const uint8_t *)(s + 1) - 1); /* a record may straddle two lines */
+    const rp_session_index *ix = &t->index;
+    int which;
+    for (which = 0; which < 2; which++, ix = &t->old) {
+        uint32_t p, v, tag = hash_tag(ix, hash);
+        if (ix->slots == NULL)
+            break;
+        for (p = home_of(ix, hash); (v = ix->slots[p]) != 0; p = next_slot(ix, p))
+            if (slot_tag(ix, v) == tag && !stale(t, ix, slot_link(ix, v)))
+                return record_at(t, slot_link(ix, v));
+    }
+    return NULL;
 }
 
 void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id, size_t id_len,
                           int refresh, int round)
 {
-    const uint32_t *head = bucket_for(t, hash);
     const rp_session *s;
     if (round == 0) {
-        PREFETCH(head);
+        PREFETCH(&t->index.slots[home_of(&t->index, hash)]);
+        if (t->old.slots != NULL)
+            PREFETCH(&t->old.slots[home_of(&t->old, hash)]);
         return;
     }
-    if (*head == 0)
+    if ((s = candidate(t, hash)) == NULL)
         return;
-    s = record_at(t, *head);
     if (round == 1) {
-        prefetch_record(s);
-    } else if (!has_id(s, id, id_len)) {
-        if (s->chain != 0)
-            prefetch_record(record_at(t, s->chain));
-    } else if (refresh) {
+        PREFETCH_RECORD(s);
+    } else if (refresh && has_id(s, id, id_len)) {
         if (s->older != NIL)
             PREFETCH(&t->items[s->older].newer);
         if (s->newer != NIL)
@@ -278,24 +433,29 @@ void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id
     }
 }
 
+/* The home slot of record i, in the index that holds it. */
+static const uint32_t *home_slot(const rp_sessions *t, uint32_t i)
+{
+    const rp_session_index *ix = index_holding(t, i);
+    return &ix->slots[home_of(ix, record_hash(t, i))];
+}
+
 void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now)
 {
-    uint32_t hashes[2 * RP_SESSIONS_EXPIRE_BATCH], n = 0, expiring, k, i;
+    uint32_t n = 0, k, i;
     /* The expiry list mostly runs through the array in order (each removal
      * moves the newest record into the slot of the one that expired), so
-     * walking it is cheap; the buckets are where the misses are. */
+     * walking it is cheap; the index is where the misses are. */
     for (i = t->oldest; i != NIL && n < RP_SESSIONS_EXPIRE_BATCH &&
                         rp_session_expired(&t->items[i], now);
-         i = t->items[i].newer)
-        hashes[n++] = hash_id(t, t->items[i].id, t->items[i].id_len);
-    /* Each removal moves the last record into the hole, relinking it: the
-     * newest ones, but added long enough ago that their buckets went cold. */
-    for (expiring = n, k = 1; k <= expiring && k <= t->count; k++)
-        hashes[n++] = hash_id(t, t->items[t->count - k].id, t->items[t->count - k].id_len);
-    for (k = 0; k < n; k++)
-        rp_sessions_prefetch(t, hashes[k], NULL, 0, 0, 0);
-    for (k = 0; k < n; k++)
-        rp_sessions_prefetch(t, hashes[k], NULL, 0, 0, 1);
+         i = t->items[i].newer, n++)
+        PREFETCH(home_slot(t, i));
+    /* Each removal moves the last record into the hole, reindexing it: the
+     * newest ones, but added long enough ago that they went cold. */
+    for (k = 1; k <= n && k <= t->count; k++) {
+        PREFETCH_RECORD(&t->items[t->count - k]);
+        PREFETCH(home_slot(t, t->count - k));
+    }
 }
 
 static void list_append(rp_sessions *t, uint32_t i)
@@ -322,15 +482,6 @@ static void list_unlink(rp_sessions *t, uint32_t i)
         t->newest = s->older;
 }
 
-/* The link (bucket head or a chain field) that points at record i. */
-static uint32_t *link_to(rp_sessions *t, uint32_t i)
-{
-    uint32_t *link = bucket_of(t, t->items[i].id, t->items[i].id_len);
-    while (*link != link_of(i))
-        link = &record_at(t, *link)->chain;
-    return link;
-}
-
 static void set_owner(rp_session *s, const ruphin_addr *owner)
 {
     s->family = (uint8_t)((s->family & ~RP_SESSION_FAMILY_MASK) | owner->family);
@@ -354,8 +505,8 @@ rp_session *rp_sessions_add_hashed(rp_sessions *t, uint32_t hash, const uint8_t 
     *full = t->count >= t->limit;
     if (*full || id_len > RUPHIN_MAX_SESSION_ID)
         return NULL;
-    if (t->count == t->capacity)
-        resize(t, t->capacity * 2); /* if only the index failed to grow, it still works */
+    if (t->count == t->capacity && t->capacity < MAX_CAPACITY)
+        resize(t, t->capacity * 2);
     if (t->count == t->capacity)
         return NULL; /* out of memory */
     migrate_some(t);
@@ -367,7 +518,7 @@ rp_session *rp_sessions_add_hashed(rp_sessions *t, uint32_t hash, const uint8_t 
     s->id_len = (uint8_t)id_len;
     set_owner(s, owner);
     s->expires = expires;
-    *chain_end(t, bucket_for(t, hash)) = link_of(i);
+    index_insert(index_for(t, i), hash, link_of(i));
     list_append(t, i);
     return s;
 }
@@ -387,11 +538,19 @@ rp_session *rp_sessions_oldest(const rp_sessions *t)
     return t->oldest == NIL ? NULL : &t->items[t->oldest];
 }
 
-/* Moves record from into slot to, fixing every link that pointed at it. */
+/* Moves record from into place to, fixing its index slot and list links. */
 static void move_record(rp_sessions *t, uint32_t from, uint32_t to)
 {
     rp_session *s = &t->items[from];
-    *link_to(t, from) = link_of(to);
+    rp_session_index *was = index_for(t, from), *will = index_for(t, to);
+    uint32_t hash = record_hash(t, from);
+    if (was == will) {
+        uint32_t *slot = slot_of(was, hash, link_of(from));
+        *slot = with_link(was, *slot, link_of(to));
+    } else {
+        unindex(t, from, hash);
+        index_insert(will, hash, link_of(to));
+    }
     if (s->older != NIL)
         t->items[s->older].newer = to;
     else
@@ -408,7 +567,7 @@ void rp_sessions_remove(rp_sessions *t, rp_session *s)
     uint32_t i = index_of(t, s);
     uint32_t last = t->count - 1;
 
-    *link_to(t, i) = s->chain;
+    unindex(t, i, record_hash(t, i));
     list_unlink(t, i);
     if (i != last)
         move_record(t, last, i);
@@ -416,7 +575,7 @@ void rp_sessions_remove(rp_sessions *t, rp_session *s)
     migrate_some(t);
     /* Give memory back once the table is mostly empty. */
     if (t->capacity > MIN_CAPACITY && t->count < t->capacity / 4)
-        resize(t, t->capacity / 2); /* on failure the larger table stays valid */
+        resize(t, t->capacity / 2); /* on failure the larger table stays */
 }
 
 void rp_session_owner(const rp_session *s, ruphin_addr *out)

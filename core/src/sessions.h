@@ -2,16 +2,21 @@
  * The holepuncher's session table: session id -> owner address, with expiry.
  *
  * Compact by design (a public holepuncher may hold millions of sessions):
- * records live in one array and refer to each other by index; a hash index
- * (chained through the records, each chain in the order its records came, so
- * that the next to expire is usually first in its chain and its removal does
- * not walk cold records) finds an id; a FIFO list ordered by expiry
- * time finds what expires next, so expiring costs work proportional to what
- * expires. The index grows and shrinks incrementally: a resize allocates the
- * new bucket array and every later add or remove moves a few old buckets
- * into it, so no request waits while millions of records are relinked. All sessions share one lifetime, so "refresh" means "move to the
- * newest end" and the list stays sorted. Removal swaps the last record into
- * the hole, so the array stays dense and shrinks as sessions expire.
+ * records live in one array; an open-addressing index (linear probing, two
+ * slots per record of room) finds an id; a FIFO list ordered by expiry time
+ * finds what expires next, so expiring costs work proportional to what
+ * expires. Memory latency is what a large table costs, so the index is
+ * built to touch few cache lines: a slot is 4 bytes holding the record's
+ * link, its distance from its home slot and a few more bits of the id's
+ * hash (a tag), so that a lookup reads one line of slots and only the
+ * record whose tag matches, a new id none, and removing or moving a record
+ * reads no other record (docs/PERFORMANCE.md). The index grows and shrinks
+ * incrementally: a resize allocates the new index and every later add or
+ * remove moves a few records into it, so no request waits while millions
+ * of records are reindexed. All sessions share one lifetime, so "refresh"
+ * means "move to the newest end" and the list stays sorted. Removal swaps
+ * the last record into the hole, so the array stays dense and shrinks as
+ * sessions expire.
  */
 #ifndef RUPHIN_SESSIONS_H
 #define RUPHIN_SESSIONS_H
@@ -29,7 +34,6 @@ typedef struct rp_session {
     uint8_t ip[16];
     uint32_t expires; /* low 32 bits of the ms clock; compared wrap-safe */
     uint32_t older, newer; /* expiry list */
-    uint32_t chain;        /* next record in the same hash bucket, plus one (0: none) */
 } rp_session;
 
 /* Flags kept in the family byte (the record has no byte to spare, and the
@@ -43,17 +47,26 @@ enum {
     RP_SESSION_FAMILY_MASK = 0x07
 };
 
+/* Slots of the index: 0 is empty, else a record's index plus one (its
+ * link) in the low link_bits, then its distance from its home slot (the
+ * id's hash masked), saturating at the largest dist_bits can hold, then
+ * tag_bits more bits of the id's hash. */
+typedef struct rp_session_index {
+    uint32_t *slots; /* mask + 1 of them, twice the records' capacity */
+    uint32_t mask;
+    uint8_t link_bits, dist_bits, tag_bits;
+} rp_session_index;
+
 typedef struct rp_sessions {
     rp_session *items;
     uint32_t count, capacity, limit;
-    /* Hash index: first record per bucket, plus one (0: none), so that a
-     * fresh zeroed mapping is an empty index. */
-    uint32_t *buckets; /* bucket_mask + 1 of them */
-    uint32_t bucket_mask;
-    /* While a resize is in progress, the index it replaces: an id whose old
-     * bucket is below `migrated` is in `buckets`, any other still here. */
-    uint32_t *old_buckets; /* old_mask + 1 of them, or NULL */
-    uint32_t old_mask, migrated;
+    rp_session_index index;
+    /* While a resize is in progress, the index it replaces, which still
+     * holds the records from `migrated` up to `old_limit` (the capacity it
+     * was made for); its slots for records below `migrated` are stale, and
+     * it marks removals with a tombstone link instead of moving slots. */
+    rp_session_index old; /* slots NULL: no move in progress */
+    uint32_t migrated, old_limit;
     uint32_t ops; /* adds and removes, to pace the move */
     uint32_t oldest, newest;
     uint64_t seed;
@@ -71,19 +84,19 @@ rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const u
                                     size_t id_len);
 /* A lookup of the id with this hash about to happen, announced so that its
  * cache misses can overlap with those of other lookups: call it for every id
- * of a batch with round 0 (fetches the bucket), then again with round 1 (its
- * first record; neither round reads id or refresh), then with round 2: the chain's second record when the first
- * is another id's (a lookup that misses reads it; about a quarter of chains
- * are that long), or when it is this id's, and refresh is set, that record's
- * neighbours in the expiry list, which a refresh relinks. */
+ * of a batch with round 0 (fetches the home slot's line; reads no id), then
+ * again with round 1 (the first record whose tag matches: the id's, but for
+ * one in a hundred), then with round 2: when that record has the id and
+ * refresh is set, its neighbours in the expiry list, which a refresh
+ * relinks. */
 enum { RP_SESSIONS_PREFETCH_ROUNDS = 3 };
 void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id, size_t id_len,
                           int refresh, int round);
 /* Removals of expired sessions about to happen, announced like lookups:
- * the buckets and then the chains' first records of up to
- * RP_SESSIONS_EXPIRE_BATCH sessions from the oldest on, as far as they have
- * expired by now, and of as many records from the array's end, which the
- * removals move into their slots: removing each one reads both. */
+ * the home slots' lines of up to RP_SESSIONS_EXPIRE_BATCH sessions from the
+ * oldest on, as far as they have expired by now, and of as many records from
+ * the array's end, which the removals move into their places (those records
+ * too): removing each one reads both. */
 enum { RP_SESSIONS_EXPIRE_BATCH = 32 };
 void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now);
 /* Adds a new id (not present). NULL when the table is full or memory ran out;

@@ -109,7 +109,8 @@ static void test_expiry_order_and_shrink(void)
 
 static void test_hash_collisions_still_found(void)
 {
-    /* A tiny table with many ids forces long chains through every bucket. */
+    /* A small first table with many ids: clusters in the index, growth and
+     * removals that move records back. */
     rp_sessions t;
     uint8_t id[4];
     int i, full, found = 0;
@@ -139,7 +140,7 @@ static int all_found(const rp_sessions *t, int from, int to)
     return missing == 0;
 }
 
-static void test_growth_relinks_a_few_buckets_per_add(void)
+static void test_growth_moves_a_few_records_per_add(void)
 {
     /* The add that doubles the table must not relink every record at once
      * (a pause proportional to the table: 86 ms at 2 million sessions); the
@@ -153,20 +154,20 @@ static void test_growth_relinks_a_few_buckets_per_add(void)
     for (i = 0; (uint32_t)i < 4096; i++)
         CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 1, &full) != NULL);
     CHECK_EQ(t.capacity, 4096);
-    CHECK(t.old_buckets == NULL);
+    CHECK(t.old.slots == NULL);
     grown_at = t.capacity;
     CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 1, &full) != NULL);
     i++;
     CHECK_EQ(t.capacity, 2 * grown_at);
-    CHECK(t.old_buckets != NULL && t.migrated < grown_at / 16); /* most still to move */
-    for (; t.old_buckets != NULL; i++) {
+    CHECK(t.old.slots != NULL && t.migrated < grown_at / 16); /* most still to move */
+    for (; t.old.slots != NULL; i++) {
         CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 1, &full) != NULL);
-        if (i % 7 == 0) { /* removes during the move relink the right chains */
+        if (i % 7 == 0) { /* removes during the move reindex the right records */
             int gone = i - 4000;
             rp_sessions_remove(&t, rp_sessions_find(&t, (const uint8_t *)&gone, sizeof gone));
             lost++;
         }
-        during += t.old_buckets != NULL && !all_found(&t, i - 50, i + 1);
+        during += t.old.slots != NULL && !all_found(&t, i - 50, i + 1);
     }
     CHECK_EQ(during, 0);
     CHECK((uint32_t)i < 4096 + grown_at / 8); /* the move ended well before the next */
@@ -196,36 +197,60 @@ static void test_shrinking_moves_incrementally_too(void)
     rp_sessions_free(&t);
 }
 
-/* How many records expire no later than the one before them in their chain. */
-static int chains_out_of_order(const rp_sessions *t)
+/* Slots of the current index that break its rules: a link out of range or
+ * twice, a stored distance that is not the true one (saturated: at least
+ * the largest), a tag not the id's, a gap between a record and its home. */
+static int index_faults(const rp_sessions *t)
 {
-    uint32_t b, link, bad = 0;
-    for (b = 0; b <= t->bucket_mask; b++) {
-        const rp_session *prev = NULL;
-        for (link = t->buckets[b]; link != 0; link = t->items[link - 1].chain) {
-            bad += prev != NULL && (int32_t)(t->items[link - 1].expires - prev->expires) <= 0;
-            prev = &t->items[link - 1];
+    const rp_session_index *ix = &t->index;
+    uint32_t p, n = 0, bad = 0, dmax = (1u << ix->dist_bits) - 1;
+    static uint8_t seen[1 << 16];
+    memset(seen, 0, sizeof seen);
+    for (p = 0; p <= ix->mask; p++) {
+        uint32_t v = ix->slots[p], link, hash, dist, stored, q;
+        if (v == 0)
+            continue;
+        link = v & ((1u << ix->link_bits) - 1);
+        if (link == 0 || link > t->count || seen[link - 1]++) {
+            bad++;
+            continue;
         }
+        n++;
+        hash = rp_sessions_hash(t, t->items[link - 1].id, t->items[link - 1].id_len);
+        dist = (p - (hash & ix->mask)) & ix->mask;
+        stored = (v >> ix->link_bits) & dmax;
+        bad += dist < dmax ? stored != dist : stored != dmax;
+        bad += ix->tag_bits > 0 && (v >> (ix->link_bits + ix->dist_bits)) !=
+                                       ((hash >> ix->link_bits) & ((1u << ix->tag_bits) - 1));
+        for (q = hash & ix->mask; q != p; q = (q + 1) & ix->mask)
+            bad += ix->slots[q] == 0;
     }
-    return (int)bad;
+    return (int)(bad + (n != t->count));
 }
 
-static void test_chains_keep_the_oldest_first(void)
+static void test_index_stays_exact_under_churn(void)
 {
-    /* New ids go to the end of their chain, and a resize keeps each chain's
-     * order: expiring the oldest session then finds it first in its chain
-     * instead of walking cold records to it (docs/PERFORMANCE.md). */
+    /* Sessions expiring as others come (the holepuncher's steady state),
+     * through growth and shrinking: removals move slots back instead of
+     * leaving tombstones, and every slot keeps its link, distance and tag
+     * right (a small table: long clusters, distances that saturate). */
     rp_sessions t;
-    int i, full;
+    int i, full, faults = 0, lost = 0;
     ruphin_addr a = owner(5);
     CHECK_EQ(rp_sessions_init(&t, 1 << 20, 44), RUPHIN_OK);
-    for (i = 0; i < 3000 || t.old_buckets != NULL; i++) { /* three doublings, moves done */
+    for (i = 0; i < 40000; i++) {
+        int live = i < 20000 ? i / 4 : (40000 - i) / 4; /* up, then down */
         CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, (uint32_t)i, &full) != NULL);
-        if (i % 3 == 0)
+        while ((int)t.count > live + 1)
             rp_sessions_remove(&t, rp_sessions_oldest(&t));
+        if (i % 97 == 0 && t.old.slots == NULL)
+            faults += index_faults(&t) != 0;
+        if (i % 101 == 0)
+            lost += !all_found(&t, i - (int)t.count + 1, i + 1);
     }
-    CHECK(t.count > t.bucket_mask / 2); /* chains longer than one record to keep in order */
-    CHECK_EQ(chains_out_of_order(&t), 0);
+    CHECK_EQ(faults, 0);
+    CHECK_EQ(lost, 0);
+    CHECK(t.capacity <= 128); /* shrank back */
     rp_sessions_free(&t);
 }
 
@@ -234,8 +259,8 @@ int main(void)
     RUN(test_against_model);
     RUN(test_expiry_order_and_shrink);
     RUN(test_hash_collisions_still_found);
-    RUN(test_growth_relinks_a_few_buckets_per_add);
+    RUN(test_growth_moves_a_few_records_per_add);
     RUN(test_shrinking_moves_incrementally_too);
-    RUN(test_chains_keep_the_oldest_first);
+    RUN(test_index_stays_exact_under_churn);
     return check_report();
 }
