@@ -7,8 +7,8 @@
  * Usage: hp_input MODE [BATCH [SESSIONS [REQUESTS]]]
  *   MODE: refresh (Registers of live ids, their owner's), join (found),
  *         join-miss, register (new ids), register-level (new ids while as
- *         many expire: each lives SESSIONS requests, the clock advancing a
- *         millisecond every 1000). Defaults: 16, 1000000, 3000000.
+ *         many expire: the clock runs so that a session lives SESSIONS
+ *         requests). Defaults: 16, 1000000, 3000000.
  * Prints one JSON line: ns per request (frames encoded in the loop too). */
 #define _POSIX_C_SOURCE 200809L
 #include "options.h"
@@ -69,6 +69,13 @@ static uint16_t request(const char *mode, long long sessions, long long i, long 
     return strncmp(mode, "join", 4) == 0 ? RP_FRAME_JOIN : RP_FRAME_REGISTER;
 }
 
+/* register-level's clock at request i: a session's lifetime takes
+ * `sessions` requests, so that as many expire as come. */
+static int64_t request_time(long long i, long long sessions, int64_t life_ms)
+{
+    return (int64_t)(i * life_ms / sessions);
+}
+
 int main(int argc, char **argv)
 {
     static uint8_t bufs[MAX_BATCH][64];
@@ -78,6 +85,7 @@ int main(int argc, char **argv)
     rp_config cfg;
     const char *mode = argc > 1 ? argv[1] : "";
     int batch = argc > 2 ? atoi(argv[2]) : 16, round, j, level;
+    int64_t life_ms;
     long long sessions = argc > 3 ? atoll(argv[3]) : 1000000;
     long long requests = argc > 4 ? atoll(argv[4]) : 3000000, i, n;
     uint8_t id[ID_LEN];
@@ -94,8 +102,8 @@ int main(int argc, char **argv)
     cfg.max_sessions = sessions + requests + 1;
     cfg.rate_limit = 0;
     level = strcmp(mode, "register-level") == 0;
-    /* Nothing expires, or (level) a session lives about SESSIONS requests. */
-    cfg.keepalive_ms = level ? (sessions + 1999) / (1000 * cfg.missed_keepalives) : 600000;
+    cfg.keepalive_ms = level ? 1000 : 600000; /* (level) see request_time */
+    life_ms = cfg.keepalive_ms * cfg.missed_keepalives;
     cfg.no_amplification = 1;
     if (rp_holepuncher_init(&hp, &cfg, &out, 42) != RUPHIN_OK)
         return 1;
@@ -103,12 +111,13 @@ int main(int argc, char **argv)
         session_id(i, id);
         rp_wire_decode(bufs[0], rp_wire_encode_session(bufs[0], 64, RP_FRAME_REGISTER, id, ID_LEN),
                        &frames[0]);
-        rp_holepuncher_input(&hp, level ? i / 1000 : 1, &OWNER, &frames[0]);
+        rp_holepuncher_input(&hp, level ? request_time(i, sessions, life_ms) : 1, &OWNER,
+                             &frames[0]);
         events.count = events.head = 0; /* events are not what is measured */
     }
     start = cpu_seconds();
     for (i = 0; i < requests; i += batch) {
-        int64_t now = level ? (sessions + i) / 1000 : 2 + i / 1000;
+        int64_t now = level ? request_time(sessions + i, sessions, life_ms) : 2 + i / 1000;
         if (level)
             rp_holepuncher_tick(&hp, now); /* as the node does before each batch */
         for (j = 0; j < batch; j++) {

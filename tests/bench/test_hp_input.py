@@ -27,4 +27,11 @@ def test_every_mode_runs(tmp_path):
         assert result["requests"] == requests and result["ns_per_request"] > 0, result
         assert result["sent"] == sessions + answers * requests, result
         assert result["live"] == sessions + added * requests, result
+    # register-level: new ids while as many expire; the table holds about
+    # `sessions` (expiry runs before each batch of 16)
+    out = subprocess.run([binary, "register-level", "16", str(sessions), str(requests)],
+                         capture_output=True, text=True, check=True, timeout=120)
+    result = json.loads(out.stdout)
+    assert result["sent"] == sessions + requests, result
+    assert sessions - 16 <= result["live"] <= sessions + 16, result
     assert subprocess.run([binary, "nope"], capture_output=True).returncode == 2
