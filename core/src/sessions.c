@@ -421,11 +421,13 @@ void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id
             PREFETCH(&t->old.slots[home_of(&t->old, hash)]);
         return;
     }
+    if (round == 2 && !refresh)
+        return; /* round 2 fetches a refresh's neighbours only */
     if ((s = candidate(t, hash)) == NULL)
         return;
     if (round == 1) {
         PREFETCH_RECORD(s);
-    } else if (refresh && has_id(s, id, id_len)) {
+    } else if (has_id(s, id, id_len)) {
         if (s->older != NIL)
             PREFETCH(&t->items[s->older].newer);
         if (s->newer != NIL)
