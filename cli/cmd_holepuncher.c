@@ -26,7 +26,7 @@ static const char help[] =
     "  --workers N                  N holepunchers on the port, one thread each,\n"
     "                               sessions spread over them by id (Linux; default 1)\n"
     "  -q, --quiet                  log no session events, only the start, the stop\n"
-    "                               and errors (a line per session event costs about\n"
+    "                               and errors (a line per session event costs up to\n"
     "                               a fifth of the Register rate; docs/PERFORMANCE.md)\n"
     CLI_TUNABLE_HELP
     "  -h, --help                   this help\n";
