@@ -13,9 +13,9 @@ enum { MIN_CAPACITY = 64, MAX_CAPACITY = 1u << 30 };
 /* Records moved into a resized index per add or remove, on average (a
  * chunk at a time, so that its cache misses overlap). The move must end
  * before the next resize: after a doubling, as many adds come first as
- * there are records to move (1 per add would do); after a halving, a
- * quarter as many removes (4 per remove would do). A resize that still
- * comes early finishes the move first. */
+ * there are records to move (1 per add would do); after a halving, half
+ * as many removes (2 per remove would do). A resize that still comes early
+ * finishes the move first. */
 enum { MIGRATE_STEP = 16, MIGRATE_CHUNK = 64 };
 
 /* Memory latency, not arithmetic, is what a large table costs: prefetching
