@@ -96,6 +96,7 @@ int main(int argc, char **argv)
     /* loadgen registers the original way: its sessions may be joined */
     ruphin_options_set(o, RUPHIN_OPT_NO_AMPLIFICATION, 1);
     ruphin_options_set(o, RUPHIN_OPT_WORKERS, worker_count);
+    ruphin_options_set(o, RUPHIN_OPT_SESSION_EVENTS, 0); /* as --quiet: none is read */
     if (open_workers(argv[1], o) != 0)
         return 1;
     ruphin_options_free(o);

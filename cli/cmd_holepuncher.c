@@ -66,9 +66,9 @@ typedef struct hp_args {
 static int take_option(void *ctx, int opt, const char *arg)
 {
     hp_args *a = ctx;
-    if (opt == 'q') {
+    if (opt == 'q') { /* nothing reads session events then: the core makes none */
         quiet = true;
-        return 1;
+        return ruphin_options_set(a->tunables.options, RUPHIN_OPT_SESSION_EVENTS, 0) == RUPHIN_OK;
     }
     if (opt != 'l')
         return cli_tunable(&a->tunables, opt, arg);

@@ -29,6 +29,7 @@ type Options struct {
 	RelayRate          int  // holepuncher: relayed bytes/s per pair (0: no relay); peers: ms before relaying
 	Workers            int  // holepuncher (Linux): size of its group on one port (0: alone)
 	Worker             int  // holepuncher in a group: its index, created in order
+	NoSessionEvents    bool // holepuncher: no EventSessionRegistered, EventSessionJoined, EventSessionExpired
 	// Key seals the session (KeyLen bytes, from GenerateKey): a server and
 	// its clients with the same key connect only with each other, and their
 	// datagrams are encrypted and authenticated end to end.
@@ -86,6 +87,7 @@ func (o *Options) values() []optionValue {
 		{o.NoRateLimit, optionValue{C.RUPHIN_OPT_RATE_LIMIT, 0}},
 		{o.ServeOriginals, optionValue{C.RUPHIN_OPT_NO_AMPLIFICATION, 1}},
 		{o.AllowAmplification, optionValue{C.RUPHIN_OPT_NO_AMPLIFICATION, 0}}, // after: it wins
+		{o.NoSessionEvents, optionValue{C.RUPHIN_OPT_SESSION_EVENTS, 0}},
 	}
 	var out []optionValue
 	for _, n := range numbers {

@@ -86,6 +86,34 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+func TestHolepuncherWithoutSessionEvents(t *testing.T) {
+	opts := *fast
+	opts.NoSessionEvents = true
+	hp, err := NewHolepuncher("127.0.0.1:0", &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hp.Close()
+	reported := 0
+	fromHP := func(cond func(*Node, *Event) bool) func(*Node, *Event) bool {
+		return func(n *Node, ev *Event) bool {
+			if n == hp.Node {
+				reported++
+			}
+			return cond(n, ev)
+		}
+	}
+	server, _ := NewServer(hp.LocalAddr().String(), []byte("unreported"), fast)
+	defer server.Close()
+	pump(t, fromHP(is(server.Node, EventRegistered)), hp.Node, server.Node)
+	client, _ := NewClient(hp.LocalAddr().String(), []byte("unreported"), fast)
+	defer client.Close()
+	pump(t, fromHP(is(client.Node, EventConnected)), hp.Node, server.Node, client.Node)
+	if reported != 0 || hp.Stats()["sessions"] != 1 {
+		t.Fatalf("%d events from the holepuncher, stats %v", reported, hp.Stats())
+	}
+}
+
 func TestSessionNotFound(t *testing.T) {
 	hp, _ := NewHolepuncher("127.0.0.1:0", fast)
 	defer hp.Close()

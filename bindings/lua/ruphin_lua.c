@@ -72,6 +72,7 @@ static const struct {
     {"relay_rate", RUPHIN_OPT_RELAY_RATE},
     {"workers", RUPHIN_OPT_WORKERS},
     {"worker", RUPHIN_OPT_WORKER},
+    {"session_events", RUPHIN_OPT_SESSION_EVENTS},
 };
 
 #define OPTION_COUNT (sizeof option_names / sizeof option_names[0])

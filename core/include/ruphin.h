@@ -160,9 +160,14 @@ typedef enum ruphin_option {
                                              alone; docs/PERFORMANCE.md). Members give no cookies,
                                              so a group needs NO_AMPLIFICATION 1 or 0 (with 2,
                                              creating one fails: RUPHIN_ERR_INVALID) */
-    RUPHIN_OPT_WORKER = 18                /* holepuncher in a group: its index, 0 .. WORKERS - 1;
+    RUPHIN_OPT_WORKER = 18,               /* holepuncher in a group: its index, 0 .. WORKERS - 1;
                                              create them in index order on one address, worker 0
                                              first (default 0) */
+    RUPHIN_OPT_SESSION_EVENTS = 19        /* holepuncher: 1 (default) reports SESSION_REGISTERED,
+                                             SESSION_JOINED and SESSION_EXPIRED; 0 reports none,
+                                             for a holepuncher whose owner reads none (about 5 %
+                                             of the CPU of a Register at a steady population;
+                                             docs/PERFORMANCE.md) */
 } ruphin_option;
 
 /* Counters, from ruphin_stat(). */

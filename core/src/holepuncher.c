@@ -18,6 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A session event, unless the owner asked for none (RUPHIN_OPT_SESSION_EVENTS). */
+static void session_event(rp_holepuncher *hp, int32_t type, const ruphin_addr *peer,
+                          const uint8_t *id, size_t id_len)
+{
+    if (hp->cfg.session_events)
+        rp_emit(&hp->out, type, 0, peer, id, id_len);
+}
+
 static int64_t session_lifetime(const rp_holepuncher *hp)
 {
     return rp_config_silence_limit(&hp->cfg);
@@ -224,7 +232,7 @@ static rp_session *create_session(rp_holepuncher *hp, int64_t now, const ruphin_
         rp_count(&hp->out, RUPHIN_STAT_SESSIONS_REFUSED);
         return NULL;
     }
-    rp_emit(&hp->out, RUPHIN_EVENT_SESSION_REGISTERED, 0, from, f->session_id, f->session_id_len);
+    session_event(hp, RUPHIN_EVENT_SESSION_REGISTERED, from, f->session_id, f->session_id_len);
     return s;
 }
 
@@ -328,8 +336,8 @@ static void on_claim(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, c
         proven = rp_session_owned_by(s, from) && rp_session_flag(s, RP_SESSION_PROVEN);
         if (!rp_session_owned_by(s, from)) {
             rp_session_move(s, from);
-            rp_emit(&hp->out, RUPHIN_EVENT_SESSION_REGISTERED, 0, from, f->session_id,
-                    f->session_id_len);
+            session_event(hp, RUPHIN_EVENT_SESSION_REGISTERED, from, f->session_id,
+                          f->session_id_len);
         }
         refresh(hp, now, s);
     } else {
@@ -357,7 +365,7 @@ static void on_unregister(rp_holepuncher *hp, const rp_frame *f)
         return;
     }
     rp_session_owner(s, &owner);
-    rp_emit(&hp->out, RUPHIN_EVENT_SESSION_EXPIRED, 0, &owner, f->session_id, f->session_id_len);
+    session_event(hp, RUPHIN_EVENT_SESSION_EXPIRED, &owner, f->session_id, f->session_id_len);
     rp_sessions_remove(&hp->sessions, s);
 }
 
@@ -471,7 +479,7 @@ static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, co
         send_peer_info(hp, &owner, from);
         send_peer_info(hp, from, &owner);
     }
-    rp_emit(&hp->out, RUPHIN_EVENT_SESSION_JOINED, 0, from, f->session_id, f->session_id_len);
+    session_event(hp, RUPHIN_EVENT_SESSION_JOINED, from, f->session_id, f->session_id_len);
 }
 
 /* A member of a group (RUPHIN_OPT_WORKERS) gives no cookie: a probe carries
@@ -540,11 +548,13 @@ void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now)
      * next poll goes on where this one stopped and no event is lost. */
     while ((s = rp_sessions_oldest(&hp->sessions)) != NULL && rp_session_expired(s, now) &&
            !rp_events_full(hp->out.events)) {
-        ruphin_addr owner;
         if (removed++ % RP_SESSIONS_EXPIRE_BATCH == 0)
             rp_sessions_prefetch_expired(&hp->sessions, now);
-        rp_session_owner(s, &owner);
-        rp_emit(&hp->out, RUPHIN_EVENT_SESSION_EXPIRED, 0, &owner, s->id, s->id_len);
+        if (hp->cfg.session_events) {
+            ruphin_addr owner;
+            rp_session_owner(s, &owner);
+            rp_emit(&hp->out, RUPHIN_EVENT_SESSION_EXPIRED, 0, &owner, s->id, s->id_len);
+        }
         rp_sessions_remove(&hp->sessions, s);
     }
 }

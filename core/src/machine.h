@@ -35,6 +35,7 @@ typedef struct rp_config {
     bool sealed;           /* peers: Data sealed with seal_key (seal.h) */
     uint8_t seal_key[32];  /* the shared key; the roles turn it into their session's */
     int64_t workers, worker; /* holepuncher: SO_REUSEPORT group size, this one's index */
+    bool session_events;     /* holepuncher: report sessions registered, joined, expired */
 } rp_config;
 
 /* How long a peer or a session may stay silent before it counts as gone. */

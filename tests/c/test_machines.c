@@ -455,6 +455,30 @@ static void test_holepuncher_expiry_waits_for_queue_room(void)
     rp_holepuncher_free(&hp);
 }
 
+static void test_holepuncher_without_session_events(void)
+{
+    /* RUPHIN_OPT_SESSION_EVENTS 0: the same answers, sessions and expiry,
+     * but no event for a session registered, joined or expired. */
+    rp_config cfg;
+    rp_output out = setup(&cfg);
+    rp_holepuncher hp;
+    int types = 0;
+    cfg.no_amplification = false; /* short ids, as the original allowed */
+    cfg.session_events = false;
+    CHECK_EQ(rp_holepuncher_init(&hp, &cfg, &out, 42), RUPHIN_OK);
+    rp_holepuncher_input(&hp, 0, &SERVER, FRAME("\x00\x06\x00\x02id"));
+    CHECK_EQ(count_sent(0, RP_FRAME_REGISTER_ACK, &SERVER), 1);
+    rp_holepuncher_input(&hp, 1, &CLIENT, FRAME("\x00\x06\x00\x03id")); /* a Join */
+    CHECK_EQ(count_sent(0, RP_FRAME_PEER_INFO, &CLIENT), 1);
+    CHECK_EQ(hp.sessions.count, 1);
+    rp_holepuncher_tick(&hp, 40000);
+    CHECK_EQ(hp.sessions.count, 0);
+    while (pop().type != RUPHIN_EVENT_NONE)
+        types++;
+    CHECK_EQ(types, 0);
+    rp_holepuncher_free(&hp);
+}
+
 int main(void)
 {
     RUN(test_server_register_backoff_then_timeout);
@@ -471,5 +495,6 @@ int main(void)
     RUN(test_holepuncher_refuses_amplifying_joins);
     RUN(test_holepuncher_rate_limits);
     RUN(test_holepuncher_expiry_waits_for_queue_room);
+    RUN(test_holepuncher_without_session_events);
     return check_report();
 }

@@ -35,6 +35,21 @@ check(not pcall(opt_hp.send, opt_hp, "x", "127.0.0.1", 70000), "a port out of ra
 opt_hp:close()
 
 local fast = { retransmit_ms = 20, punch_interval_ms = 20 }
+
+-- session_events = false: the holepuncher serves and reports no session.
+do
+    local quiet_hp = assert(ruphin.holepuncher("127.0.0.1:0", { session_events = false }))
+    local quiet_server = assert(ruphin.server(quiet_hp:local_address(), "quiet", fast))
+    local reported, registered, start = 0, false, os.time()
+    while not registered and os.time() - start < 5 do
+        reported = reported + #quiet_hp:step()
+        for _, e in ipairs(quiet_server:step()) do registered = registered or e.type == "REGISTERED" end
+    end
+    check(registered and reported == 0, "session_events = false: registered, nothing reported")
+    check(quiet_hp:stats().sessions == 1, "session_events = false: the session is held")
+    quiet_server:close()
+    quiet_hp:close()
+end
 local hp = assert(ruphin.holepuncher("127.0.0.1:0", fast))
 check(hp:state() == "SERVING", "state")
 check(hp:closed() == false, "closed() while open")

@@ -24,6 +24,18 @@ def test_register_join_connect_and_exchange(connected):
     assert hp.stats()["sessions"] == 1
 
 
+def test_holepuncher_without_session_events_still_introduces():
+    # session_events=0: nothing to read for whoever runs it, the same service
+    with ruphin.Holepuncher(("127.0.0.1", 0), session_events=0) as hp, \
+            ruphin.Server(hp.local_address, b"unreported", **FAST) as server:
+        events = pump(hp, server, until=saw(server, E.REGISTERED))
+        with ruphin.Client(hp.local_address, b"unreported", **FAST) as client:
+            events += pump(hp, server, client, until=saw(client, E.CONNECTED))
+            assert [e.type for n, e in events if n is hp] == []
+            assert hp.stats()["sessions"] == 1
+            assert echo_round_trip(server, client, b"ping") == b"ping"
+
+
 def test_not_found_is_a_clear_error(hp):
     with ruphin.Client(hp.local_address, b"nobody-here", **FAST) as client, serving(hp):
         start = time.monotonic()

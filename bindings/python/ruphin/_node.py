@@ -101,6 +101,7 @@ OPTIONS = {
     "relay_rate": lib.RUPHIN_OPT_RELAY_RATE,
     "workers": lib.RUPHIN_OPT_WORKERS,
     "worker": lib.RUPHIN_OPT_WORKER,
+    "session_events": lib.RUPHIN_OPT_SESSION_EVENTS,
 }
 
 STATS = {
