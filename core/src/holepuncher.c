@@ -550,7 +550,7 @@ void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now)
            !rp_events_full(hp->out.events)) {
         if (removed++ % RP_SESSIONS_EXPIRE_BATCH == 0)
             rp_sessions_prefetch_expired(&hp->sessions, now);
-        if (hp->cfg.session_events) {
+        if (hp->cfg.session_events) { /* the owner's address is built only to be reported */
             ruphin_addr owner;
             rp_session_owner(s, &owner);
             rp_emit(&hp->out, RUPHIN_EVENT_SESSION_EXPIRED, 0, &owner, s->id, s->id_len);

@@ -223,18 +223,27 @@ static int stale(const rp_sessions *t, const rp_session_index *ix, uint32_t link
     return ix == &t->old && (link == tombstone(ix) || link - 1 < t->migrated);
 }
 
+/* The first slot from p on, within its cluster, whose tag is this one and
+ * whose record ix still holds; NULL at the cluster's end. Reads no record. */
+static uint32_t *tagged_slot(const rp_sessions *t, const rp_session_index *ix, uint32_t p,
+                             uint32_t tag)
+{
+    uint32_t v;
+    for (; (v = ix->slots[p]) != 0; p = next_slot(ix, p))
+        if (slot_tag(ix, v) == tag && !stale(t, ix, slot_link(ix, v)))
+            return &ix->slots[p];
+    return NULL;
+}
+
 /* The slot of the id's record in ix, or NULL. Only the records whose tag
  * matches are read. */
 static uint32_t *index_find(const rp_sessions *t, const rp_session_index *ix, uint32_t hash,
                             const uint8_t *id, size_t len)
 {
-    uint32_t p = home_of(ix, hash), tag = hash_tag(ix, hash), v;
-    for (; (v = ix->slots[p]) != 0; p = next_slot(ix, p)) {
-        uint32_t link = slot_link(ix, v);
-        if (slot_tag(ix, v) == tag && !stale(t, ix, link) && has_id(record_at(t, link), id, len))
-            return &ix->slots[p];
-    }
-    return NULL;
+    uint32_t tag = hash_tag(ix, hash), *slot = tagged_slot(t, ix, home_of(ix, hash), tag);
+    while (slot != NULL && !has_id(record_at(t, slot_link(ix, *slot)), id, len))
+        slot = tagged_slot(t, ix, next_slot(ix, (uint32_t)(slot - ix->slots)), tag);
+    return slot;
 }
 
 static void index_insert(rp_session_index *ix, uint32_t hash, uint32_t link)
@@ -399,16 +408,12 @@ rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const u
 static const rp_session *candidate(const rp_sessions *t, uint32_t hash)
 {
     const rp_session_index *ix = &t->index;
-    int which;
-    for (which = 0; which < 2; which++, ix = &t->old) {
-        uint32_t p, v, tag = hash_tag(ix, hash);
-        if (ix->slots == NULL)
-            break;
-        for (p = home_of(ix, hash); (v = ix->slots[p]) != 0; p = next_slot(ix, p))
-            if (slot_tag(ix, v) == tag && !stale(t, ix, slot_link(ix, v)))
-                return record_at(t, slot_link(ix, v));
+    const uint32_t *slot = tagged_slot(t, ix, home_of(ix, hash), hash_tag(ix, hash));
+    if (slot == NULL && t->old.slots != NULL) {
+        ix = &t->old;
+        slot = tagged_slot(t, ix, home_of(ix, hash), hash_tag(ix, hash));
     }
-    return NULL;
+    return slot == NULL ? NULL : record_at(t, slot_link(ix, *slot));
 }
 
 void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id, size_t id_len,
