@@ -539,24 +539,25 @@ void rp_holepuncher_prefetch(const rp_holepuncher *hp, rp_frame *frame, int roun
                          round);
 }
 
+/* Reports a session about to expire; keeps it while the event queue is
+ * full: the deadline stays due, so the next poll goes on where this one
+ * stopped and no event is lost. */
+static int report_expiry(void *ctx, const rp_session *s)
+{
+    rp_holepuncher *hp = ctx;
+    ruphin_addr owner;
+    if (rp_events_full(hp->out.events))
+        return 1;
+    rp_session_owner(s, &owner);
+    rp_emit(&hp->out, RUPHIN_EVENT_SESSION_EXPIRED, 0, &owner, s->id, s->id_len);
+    return 0;
+}
+
 void rp_holepuncher_tick(rp_holepuncher *hp, int64_t now)
 {
-    rp_session *s;
-    uint32_t removed = 0;
     hp->last_now = now;
-    /* Stop while the event queue is full: the deadline stays due, so the
-     * next poll goes on where this one stopped and no event is lost. */
-    while ((s = rp_sessions_oldest(&hp->sessions)) != NULL && rp_session_expired(s, now) &&
-           !rp_events_full(hp->out.events)) {
-        if (removed++ % RP_SESSIONS_EXPIRE_BATCH == 0)
-            rp_sessions_prefetch_expired(&hp->sessions, now);
-        if (hp->cfg.session_events) { /* the owner's address is built only to be reported */
-            ruphin_addr owner;
-            rp_session_owner(s, &owner);
-            rp_emit(&hp->out, RUPHIN_EVENT_SESSION_EXPIRED, 0, &owner, s->id, s->id_len);
-        }
-        rp_sessions_remove(&hp->sessions, s);
-    }
+    /* Without session events nothing is reported, and nothing waits. */
+    rp_sessions_expire(&hp->sessions, now, hp->cfg.session_events ? report_expiry : NULL, hp);
 }
 
 int64_t rp_holepuncher_deadline(const rp_holepuncher *hp)

@@ -108,14 +108,9 @@ static uint32_t record_hash(const rp_sessions *t, uint32_t i)
 
 /* ---- index slots (layout in sessions.h) ---- */
 
-static uint32_t bits_field(uint32_t v, unsigned shift, unsigned width)
-{
-    return width == 0 ? 0 : (uint32_t)((v >> shift) & ((1ull << width) - 1));
-}
-
 static uint32_t link_mask(const rp_session_index *ix)
 {
-    return (1u << ix->link_bits) - 1;
+    return ix->link_mask;
 }
 
 /* The link of a removed record in an old index (larger than any record's). */
@@ -131,29 +126,30 @@ static uint32_t slot_link(const rp_session_index *ix, uint32_t v)
 
 static uint32_t slot_dist(const rp_session_index *ix, uint32_t v)
 {
-    return bits_field(v, ix->link_bits, ix->dist_bits);
+    return v >> ix->link_bits & ix->dist_max;
 }
 
+/* (Shifts of a 64-bit value: with no room for a tag, tag_shift is 32.) */
 static uint32_t slot_tag(const rp_session_index *ix, uint32_t v)
 {
-    return bits_field(v, ix->link_bits + ix->dist_bits, ix->tag_bits);
+    return (uint32_t)((uint64_t)v >> ix->tag_shift) & ix->tag_mask;
 }
 
 /* The tag: the hash's bits just above those that choose the home slot. */
 static uint32_t hash_tag(const rp_session_index *ix, uint32_t hash)
 {
-    return bits_field(hash, ix->link_bits, ix->tag_bits);
+    return hash >> ix->link_bits & ix->tag_mask;
 }
 
 static uint32_t max_dist(const rp_session_index *ix)
 {
-    return (1u << ix->dist_bits) - 1;
+    return ix->dist_max;
 }
 
 static uint32_t make_slot(const rp_session_index *ix, uint32_t link, uint32_t dist, uint32_t tag)
 {
     uint32_t v = link | (dist < max_dist(ix) ? dist : max_dist(ix)) << ix->link_bits;
-    return ix->tag_bits == 0 ? v : v | tag << (ix->link_bits + ix->dist_bits);
+    return v | (uint32_t)((uint64_t)tag << ix->tag_shift);
 }
 
 static uint32_t with_link(const rp_session_index *ix, uint32_t v, uint32_t link)
@@ -205,6 +201,10 @@ static int index_init(rp_session_index *ix, uint32_t nslots)
     ix->link_bits = bits;
     ix->dist_bits = spare < 4 ? spare : 4;
     ix->tag_bits = (uint8_t)(spare - ix->dist_bits);
+    ix->tag_shift = (uint8_t)(bits + ix->dist_bits);
+    ix->link_mask = (uint32_t)((1ull << bits) - 1);
+    ix->dist_max = (1u << ix->dist_bits) - 1;
+    ix->tag_mask = (uint32_t)((1ull << ix->tag_bits) - 1);
     return ix->slots == NULL ? RUPHIN_ERR_NOMEM : RUPHIN_OK;
 }
 
@@ -440,32 +440,11 @@ void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id
     }
 }
 
-/* The home slot of record i, in the index that holds it. */
-static const uint32_t *home_slot(const rp_sessions *t, uint32_t i)
+/* The home slot of record i, of this hash, in the index that holds it. */
+static const uint32_t *home_slot(const rp_sessions *t, uint32_t i, uint32_t hash)
 {
     const rp_session_index *ix = index_holding(t, i);
-    return &ix->slots[home_of(ix, record_hash(t, i))];
-}
-
-void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now)
-{
-    uint32_t n = 0, k, i;
-    /* The expiry list runs through the array nearly in order (each removal
-     * moves the newest record into the place of the one that expired; a
-     * batch's land in reverse, so 98 % of its steps go less than 64 records
-     * either way); this walk's reads of those cold records are the misses
-     * nothing announces (keeping the array in exact order did not help:
-     * docs/PERFORMANCE.md). */
-    for (i = t->oldest; i != NIL && n < RP_SESSIONS_EXPIRE_BATCH &&
-                        rp_session_expired(&t->items[i], now);
-         i = t->items[i].newer, n++)
-        PREFETCH(home_slot(t, i));
-    /* Each removal moves the last record into the hole, reindexing it: the
-     * newest ones, but added long enough ago that they went cold. */
-    for (k = 1; k <= n && k <= t->count; k++) {
-        PREFETCH_RECORD(&t->items[t->count - k]);
-        PREFETCH(home_slot(t, t->count - k));
-    }
+    return &ix->slots[home_of(ix, hash)];
 }
 
 static void list_append(rp_sessions *t, uint32_t i)
@@ -548,12 +527,12 @@ rp_session *rp_sessions_oldest(const rp_sessions *t)
     return t->oldest == NIL ? NULL : &t->items[t->oldest];
 }
 
-/* Moves record from into place to, fixing its index slot and list links. */
-static void move_record(rp_sessions *t, uint32_t from, uint32_t to)
+/* Moves record from, of this hash, into place to, fixing its index slot and
+ * list links. */
+static void move_record(rp_sessions *t, uint32_t from, uint32_t to, uint32_t hash)
 {
     rp_session *s = &t->items[from];
     rp_session_index *was = index_for(t, from), *will = index_for(t, to);
-    uint32_t hash = record_hash(t, from);
     if (was == will) {
         uint32_t *slot = slot_of(was, hash, link_of(from));
         *slot = with_link(was, *slot, link_of(to));
@@ -572,20 +551,82 @@ static void move_record(rp_sessions *t, uint32_t from, uint32_t to)
     t->items[to] = *s;
 }
 
-void rp_sessions_remove(rp_sessions *t, rp_session *s)
+/* Removes record i, of this hash; the array's last record, of last_hash,
+ * moves into its place. */
+static void remove_hashed(rp_sessions *t, uint32_t i, uint32_t hash, uint32_t last_hash)
 {
-    uint32_t i = index_of(t, s);
     uint32_t last = t->count - 1;
-
-    unindex(t, i, record_hash(t, i));
+    unindex(t, i, hash);
     list_unlink(t, i);
     if (i != last)
-        move_record(t, last, i);
+        move_record(t, last, i, last_hash);
     t->count--;
     migrate_some(t);
     /* Give memory back once the table is mostly empty. */
     if (t->capacity > MIN_CAPACITY && t->count < t->capacity / 4)
         resize(t, t->capacity / 2); /* on failure the larger table stays */
+}
+
+void rp_sessions_remove(rp_sessions *t, rp_session *s)
+{
+    uint32_t i = index_of(t, s);
+    remove_hashed(t, i, record_hash(t, i), record_hash(t, t->count - 1));
+}
+
+/* Up to RP_SESSIONS_EXPIRE_BATCH expired sessions, from the oldest on.
+ * First every line the removals will read is fetched, so that the misses
+ * overlap: the records' home slots, and the records at the array's end,
+ * which the removals move into the holes, with their home slots. Each id is
+ * hashed once: the k-th removal is the k-th record walked (the list's order
+ * does not change), and a record moved within the end keeps its hash there.
+ * Returns how many went; *stopped when visit kept one. */
+static uint32_t expire_batch(rp_sessions *t, int64_t now, rp_session_visit visit, void *ctx,
+                             int *stopped)
+{
+    uint32_t hashes[RP_SESSIONS_EXPIRE_BATCH], end_hashes[RP_SESSIONS_EXPIRE_BATCH];
+    uint32_t n = 0, k, i, base;
+    /* The expiry list runs through the array nearly in order (each removal
+     * moves the newest record into the place of the one that expired; a
+     * batch's land in reverse, so 98 % of its steps go less than 64 records
+     * either way); this walk's reads of those cold records are the misses
+     * nothing announces (keeping the array in exact order did not help:
+     * docs/PERFORMANCE.md). */
+    for (i = t->oldest; i != NIL && n < RP_SESSIONS_EXPIRE_BATCH &&
+                        rp_session_expired(&t->items[i], now);
+         i = t->items[i].newer, n++) {
+        hashes[n] = record_hash(t, i);
+        PREFETCH(home_slot(t, i, hashes[n]));
+    }
+    base = t->count - n; /* the records the removals will move from */
+    for (k = 0; k < n; k++)
+        PREFETCH_RECORD(&t->items[base + k]);
+    for (k = 0; k < n; k++) {
+        end_hashes[k] = record_hash(t, base + k);
+        PREFETCH(home_slot(t, base + k, end_hashes[k]));
+    }
+    for (k = 0; k < n; k++) {
+        uint32_t last = t->count - 1;
+        i = t->oldest;
+        if (visit != NULL && visit(ctx, &t->items[i]) != 0) {
+            *stopped = 1;
+            break;
+        }
+        remove_hashed(t, i, hashes[k], end_hashes[last - base]);
+        if (i != last && i >= base)
+            end_hashes[i - base] = end_hashes[last - base];
+    }
+    return k;
+}
+
+uint32_t rp_sessions_expire(rp_sessions *t, int64_t now, rp_session_visit visit, void *ctx)
+{
+    uint32_t removed = 0, n;
+    int stopped = 0;
+    do {
+        n = expire_batch(t, now, visit, ctx, &stopped);
+        removed += n;
+    } while (n == RP_SESSIONS_EXPIRE_BATCH && !stopped);
+    return removed;
 }
 
 void rp_session_owner(const rp_session *s, ruphin_addr *out)

@@ -55,6 +55,8 @@ typedef struct rp_session_index {
     uint32_t *slots; /* mask + 1 of them, twice the records' capacity */
     uint32_t mask;
     uint8_t link_bits, dist_bits, tag_bits;
+    uint8_t tag_shift;                     /* link_bits + dist_bits */
+    uint32_t link_mask, dist_max, tag_mask; /* each field's bits, shifted down */
 } rp_session_index;
 
 typedef struct rp_sessions {
@@ -92,13 +94,6 @@ rp_session *rp_sessions_find_hashed(const rp_sessions *t, uint32_t hash, const u
 enum { RP_SESSIONS_PREFETCH_ROUNDS = 3 };
 void rp_sessions_prefetch(const rp_sessions *t, uint32_t hash, const uint8_t *id, size_t id_len,
                           int refresh, int round);
-/* Removals of expired sessions about to happen, announced like lookups:
- * the home slots' lines of up to RP_SESSIONS_EXPIRE_BATCH sessions from the
- * oldest on, as far as they have expired by now, and of as many records from
- * the array's end, which the removals move into their places (those records
- * too): removing each one reads both. */
-enum { RP_SESSIONS_EXPIRE_BATCH = 32 };
-void rp_sessions_prefetch_expired(const rp_sessions *t, int64_t now);
 /* Adds a new id (not present). NULL when the table is full or memory ran out;
  * *full tells which. */
 rp_session *rp_sessions_add(rp_sessions *t, const uint8_t *id, size_t id_len,
@@ -112,6 +107,14 @@ void rp_sessions_refresh(rp_sessions *t, rp_session *s, uint32_t expires);
 rp_session *rp_sessions_oldest(const rp_sessions *t);
 /* Removes s; pointers to records are invalid afterwards. */
 void rp_sessions_remove(rp_sessions *t, rp_session *s);
+/* Removes the sessions expired by now, oldest first, in batches of up to
+ * RP_SESSIONS_EXPIRE_BATCH whose cache misses overlap and whose ids are
+ * hashed once each. visit, unless NULL, sees each session just before it
+ * goes and may keep it (and end the expiry there) by returning nonzero; it
+ * must not change the table. Returns how many sessions went. */
+enum { RP_SESSIONS_EXPIRE_BATCH = 32 };
+typedef int (*rp_session_visit)(void *ctx, const rp_session *s);
+uint32_t rp_sessions_expire(rp_sessions *t, int64_t now, rp_session_visit visit, void *ctx);
 
 void rp_session_owner(const rp_session *s, ruphin_addr *out);
 int rp_session_owned_by(const rp_session *s, const ruphin_addr *addr);

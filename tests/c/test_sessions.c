@@ -42,13 +42,12 @@ static void test_against_model(void)
     for (step = 0; step < STEPS; step++) {
         uint8_t id[RUPHIN_MAX_SESSION_ID + 1];
         size_t len;
-        rp_session *s, *old;
+        rp_session *s;
         int full;
         ruphin_addr a;
 
         now += (uint32_t)(rand() % 3);
-        while ((old = rp_sessions_oldest(&t)) != NULL && rp_session_expired(old, now))
-            rp_sessions_remove(&t, old);
+        rp_sessions_expire(&t, now, NULL, NULL);
         n = rand() % IDS;
         len = make_id(n, id);
         a = owner((uint16_t)n);
@@ -73,12 +72,30 @@ static void test_against_model(void)
     rp_sessions_free(&t);
 }
 
+/* rp_sessions_expire's visitor: checks the order, counts, keeps the
+ * session once the count reaches its limit. */
+typedef struct expiry_seen {
+    int count, limit, out_of_order;
+    uint32_t last_expires;
+} expiry_seen;
+
+static int see_expiry(void *ctx, const rp_session *s)
+{
+    expiry_seen *seen = ctx;
+    if (seen->count == seen->limit)
+        return 1;
+    seen->out_of_order += seen->count > 0 && s->expires < seen->last_expires;
+    seen->last_expires = s->expires;
+    seen->count++;
+    return 0;
+}
+
 static void test_expiry_order_and_shrink(void)
 {
     rp_sessions t;
     uint8_t id[8];
-    int i, full, removed = 0;
-    rp_session *s;
+    int i, full;
+    expiry_seen seen = {0, 40, 0, 0};
     ruphin_addr a = owner(1);
     CHECK_EQ(rp_sessions_init(&t, 100000, 1), RUPHIN_OK);
     for (i = 0; i < 100000; i++) {
@@ -92,15 +109,14 @@ static void test_expiry_order_and_shrink(void)
     i = 0;
     memcpy(id, &i, sizeof i);
     rp_sessions_refresh(&t, rp_sessions_find(&t, id, sizeof i), 200000);
-    /* Announcing removals changes nothing (here at every step of them). */
-    rp_sessions_prefetch_expired(&t, 99999);
-    CHECK(t.count == 100000 && rp_sessions_oldest(&t) == &t.items[1]);
-    while ((s = rp_sessions_oldest(&t)) != NULL && rp_session_expired(s, 99999)) {
-        rp_sessions_prefetch_expired(&t, 99999);
-        rp_sessions_remove(&t, s);
-        removed++;
-    }
-    CHECK_EQ(removed, 99999);
+    CHECK(rp_sessions_oldest(&t) == &t.items[1]);
+    /* A visitor that says stop keeps that session, mid-batch or not. */
+    CHECK_EQ(rp_sessions_expire(&t, 99999, see_expiry, &seen), 40);
+    CHECK(t.count == 100000 - 40 && rp_sessions_oldest(&t)->expires == 41);
+    seen.limit = -1; /* no limit */
+    CHECK_EQ(rp_sessions_expire(&t, 99999, see_expiry, &seen), 99999 - 40);
+    CHECK_EQ(seen.count, 99999);
+    CHECK_EQ(seen.out_of_order, 0);
     CHECK_EQ(t.count, 1);
     CHECK(rp_sessions_find(&t, id, sizeof i) != NULL);
     CHECK(t.capacity <= 128); /* memory went back */
@@ -243,6 +259,8 @@ static void test_index_stays_exact_under_churn(void)
     for (i = 0; i < 40000; i++) {
         int live = i < 20000 ? i / 4 : (40000 - i) / 4; /* up, then down */
         CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, (uint32_t)i, &full) != NULL);
+        if (i % 2) /* both ways of removing, which must agree */
+            rp_sessions_expire(&t, i - live - 1, NULL, NULL);
         while ((int)t.count > live + 1)
             rp_sessions_remove(&t, rp_sessions_oldest(&t));
         if (i % 97 == 0 && t.old.slots == NULL)
@@ -256,6 +274,65 @@ static void test_index_stays_exact_under_churn(void)
     rp_sessions_free(&t);
 }
 
+static void test_expiry_among_the_moved(void)
+{
+    /* Expiring sessions among the last records, which the removals move
+     * into the holes: every third session refreshed, the rest expire, and
+     * the index stays exact (each id is hashed once, and a record moved
+     * within a batch must keep its hash). */
+    rp_sessions t;
+    int i, full, wrong = 0;
+    ruphin_addr a = owner(6);
+    CHECK_EQ(rp_sessions_init(&t, 1 << 20, 45), RUPHIN_OK);
+    for (i = 0; i < 1000; i++)
+        CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 10, &full) != NULL);
+    for (i = 0; i < 1000; i += 3)
+        rp_sessions_refresh(&t, rp_sessions_find(&t, (const uint8_t *)&i, sizeof i), 20);
+    CHECK_EQ(rp_sessions_expire(&t, 15, NULL, NULL), 666);
+    for (i = 0; i < 1000; i++)
+        wrong += (rp_sessions_find(&t, (const uint8_t *)&i, sizeof i) != NULL) != (i % 3 == 0);
+    CHECK_EQ(wrong, 0);
+    CHECK(t.old.slots == NULL && index_faults(&t) == 0);
+    CHECK_EQ(rp_sessions_expire(&t, 20, NULL, NULL), 334);
+    CHECK_EQ(t.count, 0);
+    rp_sessions_free(&t);
+}
+
+static void test_expiry_in_random_order(void)
+{
+    /* Expiry order unrelated to the records' places, often while a resize
+     * is moving records between indexes (tables of 500-600 sessions,
+     * around the doubling at 512): a record moved within a batch, then
+     * moved again, must be reindexed under its own hash. */
+    static int order[600];
+    int trial, wrong = 0;
+    srand(11);
+    for (trial = 0; trial < 200; trial++) {
+        rp_sessions t;
+        int n = 500 + rand() % 100, i, full, cut = rand() % n;
+        ruphin_addr a = owner(7);
+        CHECK_EQ(rp_sessions_init(&t, 1 << 20, (uint64_t)trial), RUPHIN_OK);
+        for (i = 0; i < n; i++) {
+            CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 1, &full) != NULL);
+            order[i] = i;
+        }
+        for (i = n - 1; i > 0; i--) { /* a random order of refreshes */
+            int j = rand() % (i + 1), k = order[i];
+            order[i] = order[j], order[j] = k;
+        }
+        for (i = 0; i < n; i++) /* the i-th refreshed expires at 2 + i */
+            rp_sessions_refresh(&t, rp_sessions_find(&t, (const uint8_t *)&order[i], sizeof i),
+                                (uint32_t)(2 + i));
+        CHECK_EQ(rp_sessions_expire(&t, 2 + cut - 1, NULL, NULL), cut);
+        for (i = 0; i < n; i++)
+            wrong += (rp_sessions_find(&t, (const uint8_t *)&order[i], sizeof i) != NULL) !=
+                     (i >= cut);
+        CHECK_EQ(rp_sessions_expire(&t, 2 + n, NULL, NULL), n - cut);
+        rp_sessions_free(&t);
+    }
+    CHECK_EQ(wrong, 0);
+}
+
 int main(void)
 {
     RUN(test_against_model);
@@ -264,5 +341,7 @@ int main(void)
     RUN(test_growth_moves_a_few_records_per_add);
     RUN(test_shrinking_moves_incrementally_too);
     RUN(test_index_stays_exact_under_churn);
+    RUN(test_expiry_among_the_moved);
+    RUN(test_expiry_in_random_order);
     return check_report();
 }
