@@ -105,6 +105,7 @@ int main(int argc, char **argv)
     cfg.keepalive_ms = level ? 1000 : 600000; /* (level) see request_time */
     life_ms = cfg.keepalive_ms * cfg.missed_keepalives;
     cfg.no_amplification = 1;
+    cfg.session_events = 0; /* as hp_serve, which stands for `ruphin holepuncher --quiet` */
     if (rp_holepuncher_init(&hp, &cfg, &out, 42) != RUPHIN_OK)
         return 1;
     for (i = 0; i < sessions; i++) {
