@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs the benchmark suite and prints a markdown table. Every holepuncher
 figure is a ratio to a raw recvmmsg/sendmmsg responder measured in the same
-run, because absolute numbers drift on shared machines.
+run, because absolute numbers drift on shared machines: just before it, in
+each round (the table has the median over rounds of the rounds' ratios).
 
     python3 bench/run.py [--smoke] [--seconds S] [--sessions N] [--rounds R]
                          [--python PY] [--json FILE] [--only PART,...]
@@ -145,39 +146,59 @@ def load(bin_dir, server, port, mode, seconds, sessions=0, owner_port=0, warm=No
 
 def holepuncher_rates(bin_dir, seconds, sessions, rounds):
     """Both raw baselines and each request type, interleaved over a few rounds
-    (a fresh holepuncher with `sessions` live sessions each round)."""
+    (a fresh holepuncher with `sessions` live sessions each round). Every
+    measure follows a run of what it is compared with, which it keeps
+    ("base_rate", "base_cpu_us"): this machine's speed can change within a
+    round, by a third and more, so a baseline taken minutes earlier would
+    not do."""
     runs = {}
+
+    def measured(name, base, result):
+        result["base_rate"], result["base_cpu_us"] = base["rate"], base["cpu_us"]
+        runs.setdefault(name, []).append(result)
+
     for r in range(rounds):
         port = BASE_PORT + r * 4
-        with Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port)]) as raw:
-            runs.setdefault("raw", []).append(load(bin_dir, raw, port, "hello", seconds))
-        with Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port + 1),
+        # Both raw responders wait (idle) through the round, to be measured
+        # before each holepuncher measure.
+        with Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port)]) as raw, \
+             Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port + 1),
                      str(port + 2)]) as raw2:
-            runs.setdefault("raw2", []).append(
-                load(bin_dir, raw2, port + 1, "hello", seconds, owner_port=port + 2))
-        with Server([os.path.join(bin_dir, "reuseport"), "127.0.0.1", str(port + 2),
-                     str(WORKERS)]) as group:  # one thread per core (core 1 shares the load)
-            runs.setdefault("workers", []).append(load(bin_dir, group, port + 2, "hello", seconds))
-        # Sessions outlive the round (no expiry while measuring).
-        with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port + 3}",
-                     str(table_room(sessions, seconds)), "600000"]) as hp:
-            for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0),
-                            ("refresh", sessions), ("register", 0)):  # join fills the table
-                runs.setdefault(mode, []).append(load(bin_dir, hp, port + 3, mode, seconds, k))
-        runs.setdefault("register-level", []).append(
-            register_level(bin_dir, port + 3, seconds, sessions, runs["register"][-1]["rate"]))
-        # What operators run: the program, quiet and logging every session.
-        for name, quiet in (("daemon-quiet", True), ("daemon-logging", False)):
-            runs.setdefault(name, []).append(
-                daemon_register(bin_dir, BASE_PORT + 15 + r, seconds, sessions, quiet))
+
+            def baseline(two_datagrams=False):
+                if two_datagrams:
+                    run = load(bin_dir, raw2, port + 1, "hello", seconds, owner_port=port + 2)
+                else:
+                    run = load(bin_dir, raw, port, "hello", seconds)
+                runs.setdefault("raw2" if two_datagrams else "raw", []).append(run)
+                return run
+
+            base = baseline()
+            with Server([os.path.join(bin_dir, "reuseport"), "127.0.0.1", str(port + 2),
+                         str(WORKERS)]) as group:  # one thread per core (core 1 shares the load)
+                measured("workers", base, load(bin_dir, group, port + 2, "hello", seconds))
+            # Sessions outlive the round (no expiry while measuring).
+            with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port + 3}",
+                         str(table_room(sessions, seconds)), "600000"]) as hp:
+                for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0),
+                                ("refresh", sessions), ("register", 0)):  # join fills the table
+                    base = baseline(two_datagrams=mode == "join")
+                    measured(mode, base, load(bin_dir, hp, port + 3, mode, seconds, k))
+            measured("register-level", baseline(), register_level(
+                bin_dir, port + 3, seconds, sessions, runs["register"][-1]["rate"]))
+            # What operators run: the program, quiet and logging every session.
+            for name, quiet in (("daemon-quiet", True), ("daemon-logging", False)):
+                measured(name, baseline(),
+                         daemon_register(bin_dir, BASE_PORT + 15 + r, seconds, sessions, quiet))
         # The same holepuncher as a group of WORKERS on one port, a thread
-        # (and core) each: how it scales, next to the raw responder's scaling.
+        # (and core) each: how it scales, against one holepuncher's measure
+        # of this round.
         group_port = BASE_PORT + 12 + r
         with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{group_port}",
                      str(sessions * 4), "600000", str(WORKERS)]) as group:
             for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0)):
-                runs.setdefault("group-" + mode, []).append(
-                    load(bin_dir, group, group_port, mode, seconds, k))
+                measured("group-" + mode, runs[mode][-1],
+                         load(bin_dir, group, group_port, mode, seconds, k))
     return {name: median_run(results) for name, results in runs.items()}
 
 
@@ -202,11 +223,17 @@ def register_level(bin_dir, port, seconds, sessions, rate, hp_serve="hp_serve"):
 
 
 def median_run(results):
-    """The run with the median rate, plus the median CPU per request."""
+    """The run with the median rate, plus the median CPU per request and,
+    for measures with a baseline, the medians of their rounds' ratios to it
+    ("ratio": of rates; "cpu_ratio": of CPU per request)."""
     ordered = sorted(results, key=lambda r: r["rate"])
     chosen = dict(ordered[len(ordered) // 2])
     chosen["cpu_us"] = statistics.median(r["cpu_us"] for r in results)
     chosen["rates"] = [r["rate"] for r in results]
+    if "base_rate" in chosen:
+        chosen["ratio"] = statistics.median(r["rate"] / max(r["base_rate"], 1) for r in results)
+        chosen["cpu_ratio"] = statistics.median(r["cpu_us"] / max(r["base_cpu_us"], 1e-9)
+                                                for r in results)
     return chosen
 
 
@@ -364,8 +391,8 @@ def holepuncher_rows(res, sessions):
         which = "raw two-datagram" if base is raw2 else "raw"
         which = "one worker" if r is hp["workers"] else which
         which = "one holepuncher" if base is not raw and base is not raw2 else which
-        lines.append(f"| {name} | {r['rate']:,.0f} | {r['rate'] / base['rate']:.2f} x {which} | "
-                     f"{r['cpu_us']:.2f} us ({r['cpu_us'] / base['cpu_us']:.2f} x) |")
+        lines.append(f"| {name} | {r['rate']:,.0f} | {r['ratio']:.2f} x {which} | "
+                     f"{r['cpu_us']:.2f} us ({r['cpu_ratio']:.2f} x) |")
     return lines
 
 

@@ -46,6 +46,15 @@ def check_holepuncher(hp):
     assert hp["group-join"]["prefilled"] == hp["group-join"]["sessions"] > 0
     assert hp["group-join"]["owner_rx"] > 0
     assert hp["refresh"]["prefilled"] > 0  # its sockets registered their ids first
+    # Every measure is compared with a run of its baseline just before it
+    # (one round: the raw responder before the workers, four request types,
+    # the level run and the two daemon runs; the two-datagram one before Join).
+    assert len(hp["raw"]["rates"]) == 8 and len(hp["raw2"]["rates"]) == 1
+    for name, run in hp.items():
+        if name not in ("raw", "raw2"):
+            assert run["base_rate"] > 0 and run["ratio"] == run["rate"] / run["base_rate"], name
+    assert hp["join"]["base_rate"] == hp["raw2"]["rate"]
+    assert hp["group-join"]["base_rate"] == hp["join"]["rate"]
     # At a level population, sessions expired while new ones came.
     level = hp["register-level"]
     assert 0 < level["live"] < level["received"], level
