@@ -25,6 +25,7 @@ def test_every_mode_runs(tmp_path):
                              capture_output=True, text=True, check=True, timeout=120)
         result = json.loads(out.stdout)
         assert result["requests"] == requests and result["ns_per_request"] > 0, result
+        assert 0 < result["longest_batch_ms"] < 60000, result
         assert result["sent"] == sessions + answers * requests, result
         assert result["live"] == sessions + added * requests, result
     # register-level: new ids while as many expire; the table holds about
