@@ -5,11 +5,11 @@ judging a change to the request path on a shared machine:
     python3 bench/compare.py A_ROOT B_ROOT [--seconds S] [--rounds R]
                              [--sessions N] [--modes join,hello,...]
 
-Each round runs the raw responders once, then a fresh hp_serve of each
-checkout (built with its own core and bench/hp_serve.c), in alternating
-order, through the suite's load modes. Prints the medians: rate against the
-raw responder of the same rounds, and the server's CPU per request, which
-moves less with other processes' load than rates do.
+Each round starts a fresh hp_serve of each checkout (built with its own core
+and bench/hp_serve.c) and runs, for each of the suite's load modes, the raw
+responder, then A and B (which first alternates by round). Prints the
+medians: rate against the raw run just before it, and the server's CPU per
+request, which moves less with other processes' load than rates do.
 """
 import argparse
 import glob
@@ -36,39 +36,70 @@ def build_hp(root, out):
 
 
 def measure(bin_dir, args):
+    """Rounds of: for each mode, a raw run, then A and B (in turns first),
+    both holepunchers up through the round: a pair's measures are seconds
+    apart, and each has the raw run just before it as its baseline (this
+    machine's speed can change by a third within a round)."""
     res = {}
+
+    def measured(key, base, result):
+        result["base_rate"], result["base_cpu_us"] = base["rate"], base["cpu_us"]
+        res.setdefault(key, []).append(result)
+
     for r in range(args.rounds):
-        port = run.BASE_PORT + r * 4
-        with run.Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port)]) as raw:
-            res.setdefault("raw", []).append(run.load(bin_dir, raw, port, "hello", args.seconds))
-        with run.Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port + 1),
+        port = run.BASE_PORT + r * 8  # raw, raw2 (+ its copy port), hpA, hpB
+        order = ("A", "B") if r % 2 == 0 else ("B", "A")
+        hp_port = {"A": port + 3, "B": port + 4}
+        with run.Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port)]) as raw, \
+             run.Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port + 1),
                          str(port + 2)]) as raw2:
-            res.setdefault("raw2", []).append(
-                run.load(bin_dir, raw2, port + 1, "hello", args.seconds, owner_port=port + 2))
-        for tag in (("A", "B") if r % 2 == 0 else ("B", "A")):
-            with run.Server([os.path.join(bin_dir, "hp" + tag), f"127.0.0.1:{port + 3}",
-                             str(args.sessions * 4), "600000"]) as hp:
+
+            def baseline(two_datagrams=False):
+                if two_datagrams:
+                    result = run.load(bin_dir, raw2, port + 1, "hello", args.seconds,
+                                      owner_port=port + 2)
+                else:
+                    result = run.load(bin_dir, raw, port, "hello", args.seconds)
+                res.setdefault("raw2" if two_datagrams else "raw", []).append(result)
+                return result
+
+            room = str(run.table_room(args.sessions, args.seconds))  # as run.py's
+            with run.Server([os.path.join(bin_dir, "hpA"), f"127.0.0.1:{hp_port['A']}", room,
+                             "600000"]) as hp_a, \
+                 run.Server([os.path.join(bin_dir, "hpB"), f"127.0.0.1:{hp_port['B']}", room,
+                             "600000"]) as hp_b:
+                hps = {"A": hp_a, "B": hp_b}
                 for mode in SHARED_MODES:
-                    if mode in args.modes or mode == "join":
+                    if mode in args.modes or mode == "join":  # join fills the tables
                         k = args.sessions if mode in ("join", "refresh") else 0
-                        res.setdefault(f"{tag}:{mode}", []).append(
-                            run.load(bin_dir, hp, port + 3, mode, args.seconds, k))
+                        base = baseline(two_datagrams=mode == "join")
+                        for tag in order:
+                            measured(f"{tag}:{mode}", base, run.load(
+                                bin_dir, hps[tag], hp_port[tag], mode, args.seconds, k))
             if "register-level" in args.modes:
-                res.setdefault(f"{tag}:register-level", []).append(run.register_level(
-                    bin_dir, port + 3, args.seconds, args.sessions, LEVEL_RATE, "hp" + tag))
+                base = baseline()
+                for tag in order:
+                    measured(f"{tag}:register-level", base, run.register_level(
+                        bin_dir, hp_port[tag], args.seconds, args.sessions, LEVEL_RATE,
+                        "hp" + tag))
     return res
 
 
 def report(res):
-    med = {k: (statistics.median(x["rate"] for x in v), statistics.median(x["cpu_us"] for x in v))
-           for k, v in res.items()}
-    print(f"raw {med['raw'][0]:,.0f}/s {med['raw'][1]:.2f} us; "
-          f"raw two-datagram {med['raw2'][0]:,.0f}/s {med['raw2'][1]:.2f} us")
-    for key in sorted(k for k in med if ":" in k):
-        base = med["raw2" if key.endswith(":join") else "raw"]
-        rate, cpu = med[key]
-        print(f"{key:12s} {rate:10,.0f}/s ({rate / base[0]:.2f} x raw)  "
-              f"CPU {cpu:.2f} us ({cpu / base[1]:.2f} x)  rounds {[int(x['rate']) for x in res[key]]}")
+    """Medians over rounds: rates, CPU per request, and the rounds' ratios
+    to their baselines."""
+    def med(key, field):
+        return statistics.median(x[field] for x in res[key])
+
+    print(f"raw {med('raw', 'rate'):,.0f}/s {med('raw', 'cpu_us'):.2f} us; raw two-datagram "
+          f"{med('raw2', 'rate'):,.0f}/s {med('raw2', 'cpu_us'):.2f} us")
+    for key in sorted(k for k in res if ":" in k):
+        ratio = statistics.median(x["rate"] / max(x["base_rate"], 1) for x in res[key])
+        cpu_ratio = statistics.median(x["cpu_us"] / x["base_cpu_us"] for x in res[key])
+        which = "raw two-datagram" if key.endswith(":join") else "raw"
+        print(f"{key:18s} {med(key, 'rate'):10,.0f}/s ({ratio:.2f} x {which})  "
+              f"CPU {med(key, 'cpu_us'):.2f} us ({cpu_ratio:.2f} x)  "
+              f"rounds {[int(x['rate']) for x in res[key]]}")
 
 
 def main():
