@@ -278,8 +278,8 @@ static void test_expiry_among_the_moved(void)
 {
     /* Expiring sessions among the last records, which the removals move
      * into the holes: every third session refreshed, the rest expire, and
-     * the index stays exact (each id is hashed once, and a record moved
-     * within a batch must keep its hash). */
+     * the index stays exact slot by slot (a moved record that loses its
+     * hash shows only across a resize: the next test). */
     rp_sessions t;
     int i, full, wrong = 0;
     ruphin_addr a = owner(6);
