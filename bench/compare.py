@@ -14,7 +14,6 @@ request, which moves less with other processes' load than rates do.
 import argparse
 import glob
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,32 +37,15 @@ def build_hp(root, out):
 def measure(bin_dir, args):
     """Rounds of: for each mode, a raw run, then A and B (in turns first),
     both holepunchers up through the round: a pair's measures are seconds
-    apart, and each has the raw run just before it as its baseline (this
-    machine's speed can change by a third within a round)."""
+    apart, and each has the raw run just before it as its baseline
+    (run.RawBaselines)."""
     res = {}
-
-    def measured(key, base, result):
-        result["base_rate"], result["base_cpu_us"] = base["rate"], base["cpu_us"]
-        res.setdefault(key, []).append(result)
-
     for r in range(args.rounds):
         port = run.BASE_PORT + r * 8  # raw, raw2 (+ its copy port), hpA, hpB
         order = ("A", "B") if r % 2 == 0 else ("B", "A")
         hp_port = {"A": port + 3, "B": port + 4}
-        with run.Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port)]) as raw, \
-             run.Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port + 1),
-                         str(port + 2)]) as raw2:
-
-            def baseline(two_datagrams=False):
-                if two_datagrams:
-                    result = run.load(bin_dir, raw2, port + 1, "hello", args.seconds,
-                                      owner_port=port + 2)
-                else:
-                    result = run.load(bin_dir, raw, port, "hello", args.seconds)
-                res.setdefault("raw2" if two_datagrams else "raw", []).append(result)
-                return result
-
-            room = str(run.table_room(args.sessions, args.seconds))  # as run.py's
+        room = str(run.table_room(args.sessions, args.seconds))  # as run.py's
+        with run.RawBaselines(bin_dir, port, args.seconds, res) as raw:
             with run.Server([os.path.join(bin_dir, "hpA"), f"127.0.0.1:{hp_port['A']}", room,
                              "600000"]) as hp_a, \
                  run.Server([os.path.join(bin_dir, "hpB"), f"127.0.0.1:{hp_port['B']}", room,
@@ -72,34 +54,31 @@ def measure(bin_dir, args):
                 for mode in SHARED_MODES:
                     if mode in args.modes or mode == "join":  # join fills the tables
                         k = args.sessions if mode in ("join", "refresh") else 0
-                        base = baseline(two_datagrams=mode == "join")
+                        base = raw.measure(two_datagrams=mode == "join")
                         for tag in order:
-                            measured(f"{tag}:{mode}", base, run.load(
+                            run.measured(res, f"{tag}:{mode}", base, run.load(
                                 bin_dir, hps[tag], hp_port[tag], mode, args.seconds, k))
             if "register-level" in args.modes:
-                base = baseline()
+                base = raw.measure()
                 for tag in order:
-                    measured(f"{tag}:register-level", base, run.register_level(
+                    run.measured(res, f"{tag}:register-level", base, run.register_level(
                         bin_dir, hp_port[tag], args.seconds, args.sessions, LEVEL_RATE,
                         "hp" + tag))
     return res
 
 
 def report(res):
-    """Medians over rounds: rates, CPU per request, and the rounds' ratios
-    to their baselines."""
-    def med(key, field):
-        return statistics.median(x[field] for x in res[key])
-
-    print(f"raw {med('raw', 'rate'):,.0f}/s {med('raw', 'cpu_us'):.2f} us; raw two-datagram "
-          f"{med('raw2', 'rate'):,.0f}/s {med('raw2', 'cpu_us'):.2f} us")
-    for key in sorted(k for k in res if ":" in k):
-        ratio = statistics.median(x["rate"] / max(x["base_rate"], 1) for x in res[key])
-        cpu_ratio = statistics.median(x["cpu_us"] / x["base_cpu_us"] for x in res[key])
+    """Medians over rounds (run.median_run): rates, CPU per request, and the
+    rounds' ratios to their baselines."""
+    med = {key: run.median_run(results) for key, results in res.items()}
+    print(f"raw {med['raw']['rate']:,.0f}/s {med['raw']['cpu_us']:.2f} us; raw two-datagram "
+          f"{med['raw2']['rate']:,.0f}/s {med['raw2']['cpu_us']:.2f} us")
+    for key in sorted(k for k in med if ":" in k):
+        m = med[key]
         which = "raw two-datagram" if key.endswith(":join") else "raw"
-        print(f"{key:18s} {med(key, 'rate'):10,.0f}/s ({ratio:.2f} x {which})  "
-              f"CPU {med(key, 'cpu_us'):.2f} us ({cpu_ratio:.2f} x)  "
-              f"rounds {[int(x['rate']) for x in res[key]]}")
+        print(f"{key:18s} {m['rate']:10,.0f}/s ({m['ratio']:.2f} x {which})  "
+              f"CPU {m['cpu_us']:.2f} us ({m['cpu_ratio']:.2f} x)  "
+              f"rounds {[int(rate) for rate in m['rates']]}")
 
 
 def main():

@@ -144,51 +144,71 @@ def load(bin_dir, server, port, mode, seconds, sessions=0, owner_port=0, warm=No
     return result
 
 
+class RawBaselines:
+    """Both raw responders (ports port, port + 1 with copies to port + 2),
+    up and idle through a round, measured on demand just before each measure
+    that is compared with them: this machine's speed can change within a
+    round, by a third and more, so a baseline taken minutes earlier would
+    not do. Their runs go to runs["raw"] and runs["raw2"]."""
+
+    def __init__(self, bin_dir, port, seconds, runs):
+        self.bin_dir, self.port, self.seconds, self.runs = bin_dir, port, seconds, runs
+        self.raw = Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port)])
+        try:
+            self.raw2 = Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port + 1),
+                                str(port + 2)])
+        except Exception:
+            self.raw.close()
+            raise
+
+    def measure(self, two_datagrams=False):
+        if two_datagrams:
+            result = load(self.bin_dir, self.raw2, self.port + 1, "hello", self.seconds,
+                          owner_port=self.port + 2)
+        else:
+            result = load(self.bin_dir, self.raw, self.port, "hello", self.seconds)
+        self.runs.setdefault("raw2" if two_datagrams else "raw", []).append(result)
+        return result
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.raw.close()
+        self.raw2.close()
+
+
+def measured(runs, name, base, result):
+    """Adds a measure's result to runs[name], with the run it is compared
+    with ("base_rate", "base_cpu_us"; median_run gives the ratios)."""
+    result["base_rate"], result["base_cpu_us"] = base["rate"], base["cpu_us"]
+    runs.setdefault(name, []).append(result)
+
+
 def holepuncher_rates(bin_dir, seconds, sessions, rounds):
     """Both raw baselines and each request type, interleaved over a few rounds
-    (a fresh holepuncher with `sessions` live sessions each round). Every
-    measure follows a run of what it is compared with, which it keeps
-    ("base_rate", "base_cpu_us"): this machine's speed can change within a
-    round, by a third and more, so a baseline taken minutes earlier would
-    not do."""
+    (a fresh holepuncher with `sessions` live sessions each round), each
+    measure right after a run of its baseline (RawBaselines)."""
     runs = {}
-
-    def measured(name, base, result):
-        result["base_rate"], result["base_cpu_us"] = base["rate"], base["cpu_us"]
-        runs.setdefault(name, []).append(result)
-
     for r in range(rounds):
         port = BASE_PORT + r * 4
-        # Both raw responders wait (idle) through the round, to be measured
-        # before each holepuncher measure.
-        with Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port)]) as raw, \
-             Server([os.path.join(bin_dir, "raw_echo"), "127.0.0.1", str(port + 1),
-                     str(port + 2)]) as raw2:
-
-            def baseline(two_datagrams=False):
-                if two_datagrams:
-                    run = load(bin_dir, raw2, port + 1, "hello", seconds, owner_port=port + 2)
-                else:
-                    run = load(bin_dir, raw, port, "hello", seconds)
-                runs.setdefault("raw2" if two_datagrams else "raw", []).append(run)
-                return run
-
-            base = baseline()
+        with RawBaselines(bin_dir, port, seconds, runs) as raw:
+            base = raw.measure()
             with Server([os.path.join(bin_dir, "reuseport"), "127.0.0.1", str(port + 2),
                          str(WORKERS)]) as group:  # one thread per core (core 1 shares the load)
-                measured("workers", base, load(bin_dir, group, port + 2, "hello", seconds))
+                measured(runs, "workers", base, load(bin_dir, group, port + 2, "hello", seconds))
             # Sessions outlive the round (no expiry while measuring).
             with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{port + 3}",
                          str(table_room(sessions, seconds)), "600000"]) as hp:
                 for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0),
                                 ("refresh", sessions), ("register", 0)):  # join fills the table
-                    base = baseline(two_datagrams=mode == "join")
-                    measured(mode, base, load(bin_dir, hp, port + 3, mode, seconds, k))
-            measured("register-level", baseline(), register_level(
+                    base = raw.measure(two_datagrams=mode == "join")
+                    measured(runs, mode, base, load(bin_dir, hp, port + 3, mode, seconds, k))
+            measured(runs, "register-level", raw.measure(), register_level(
                 bin_dir, port + 3, seconds, sessions, runs["register"][-1]["rate"]))
             # What operators run: the program, quiet and logging every session.
             for name, quiet in (("daemon-quiet", True), ("daemon-logging", False)):
-                measured(name, baseline(),
+                measured(runs, name, raw.measure(),
                          daemon_register(bin_dir, BASE_PORT + 15 + r, seconds, sessions, quiet))
         # The same holepuncher as a group of WORKERS on one port, a thread
         # (and core) each: how it scales, against one holepuncher's measure
@@ -197,7 +217,7 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
         with Server([os.path.join(bin_dir, "hp_serve"), f"127.0.0.1:{group_port}",
                      str(sessions * 4), "600000", str(WORKERS)]) as group:
             for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0)):
-                measured("group-" + mode, runs[mode][-1],
+                measured(runs, "group-" + mode, runs[mode][-1],
                          load(bin_dir, group, group_port, mode, seconds, k))
     return {name: median_run(results) for name, results in runs.items()}
 

@@ -549,7 +549,7 @@ static int report_expiry(void *ctx, const rp_session *s)
     if (rp_events_full(hp->out.events))
         return 1;
     rp_session_owner(s, &owner);
-    rp_emit(&hp->out, RUPHIN_EVENT_SESSION_EXPIRED, 0, &owner, s->id, s->id_len);
+    session_event(hp, RUPHIN_EVENT_SESSION_EXPIRED, &owner, s->id, s->id_len);
     return 0;
 }
 

@@ -108,20 +108,15 @@ static uint32_t record_hash(const rp_sessions *t, uint32_t i)
 
 /* ---- index slots (layout in sessions.h) ---- */
 
-static uint32_t link_mask(const rp_session_index *ix)
+/* The link of a removed record in an old index (larger than any record's). */
+static uint32_t tombstone(const rp_session_index *ix)
 {
     return ix->link_mask;
 }
 
-/* The link of a removed record in an old index (larger than any record's). */
-static uint32_t tombstone(const rp_session_index *ix)
-{
-    return link_mask(ix);
-}
-
 static uint32_t slot_link(const rp_session_index *ix, uint32_t v)
 {
-    return v & link_mask(ix);
+    return v & ix->link_mask;
 }
 
 static uint32_t slot_dist(const rp_session_index *ix, uint32_t v)
@@ -141,20 +136,15 @@ static uint32_t hash_tag(const rp_session_index *ix, uint32_t hash)
     return hash >> ix->link_bits & ix->tag_mask;
 }
 
-static uint32_t max_dist(const rp_session_index *ix)
-{
-    return ix->dist_max;
-}
-
 static uint32_t make_slot(const rp_session_index *ix, uint32_t link, uint32_t dist, uint32_t tag)
 {
-    uint32_t v = link | (dist < max_dist(ix) ? dist : max_dist(ix)) << ix->link_bits;
+    uint32_t v = link | (dist < ix->dist_max ? dist : ix->dist_max) << ix->link_bits;
     return v | (uint32_t)((uint64_t)tag << ix->tag_shift);
 }
 
 static uint32_t with_link(const rp_session_index *ix, uint32_t v, uint32_t link)
 {
-    return (v & ~link_mask(ix)) | link;
+    return (v & ~ix->link_mask) | link;
 }
 
 static uint32_t home_of(const rp_session_index *ix, uint32_t hash)
@@ -172,7 +162,7 @@ static uint32_t next_slot(const rp_session_index *ix, uint32_t p)
 static uint32_t true_dist(const rp_sessions *t, const rp_session_index *ix, uint32_t p, uint32_t v)
 {
     uint32_t d = slot_dist(ix, v);
-    if (d < max_dist(ix))
+    if (d < ix->dist_max)
         return d;
     return (p - home_of(ix, record_hash(t, slot_link(ix, v) - 1))) & ix->mask;
 }
@@ -192,19 +182,18 @@ static size_t slots_size(uint32_t nslots)
  * and the tag. */
 static int index_init(rp_session_index *ix, uint32_t nslots)
 {
-    uint8_t bits = 0, spare;
+    uint8_t bits = 0, spare, dist_bits;
     while ((1u << bits) < nslots)
         bits++;
     spare = (uint8_t)(32 - bits);
     ix->slots = rp_big_zeroed(slots_size(nslots));
     ix->mask = nslots - 1;
+    dist_bits = spare < 4 ? spare : 4;
     ix->link_bits = bits;
-    ix->dist_bits = spare < 4 ? spare : 4;
-    ix->tag_bits = (uint8_t)(spare - ix->dist_bits);
-    ix->tag_shift = (uint8_t)(bits + ix->dist_bits);
+    ix->tag_shift = (uint8_t)(bits + dist_bits);
     ix->link_mask = (uint32_t)((1ull << bits) - 1);
-    ix->dist_max = (1u << ix->dist_bits) - 1;
-    ix->tag_mask = (uint32_t)((1ull << ix->tag_bits) - 1);
+    ix->dist_max = (1u << dist_bits) - 1;
+    ix->tag_mask = (uint32_t)((1ull << (spare - dist_bits)) - 1);
     return ix->slots == NULL ? RUPHIN_ERR_NOMEM : RUPHIN_OK;
 }
 
@@ -579,9 +568,8 @@ void rp_sessions_remove(rp_sessions *t, rp_session *s)
  * which the removals move into the holes, with their home slots. Each id is
  * hashed once: the k-th removal is the k-th record walked (the list's order
  * does not change), and a record moved within the end keeps its hash there.
- * Returns how many went; *stopped when visit kept one. */
-static uint32_t expire_batch(rp_sessions *t, int64_t now, rp_session_visit visit, void *ctx,
-                             int *stopped)
+ * Returns how many went: fewer than the batch when visit kept one. */
+static uint32_t expire_batch(rp_sessions *t, int64_t now, rp_session_visit visit, void *ctx)
 {
     uint32_t hashes[RP_SESSIONS_EXPIRE_BATCH], end_hashes[RP_SESSIONS_EXPIRE_BATCH];
     uint32_t n = 0, k, i, base;
@@ -607,10 +595,8 @@ static uint32_t expire_batch(rp_sessions *t, int64_t now, rp_session_visit visit
     for (k = 0; k < n; k++) {
         uint32_t last = t->count - 1;
         i = t->oldest;
-        if (visit != NULL && visit(ctx, &t->items[i]) != 0) {
-            *stopped = 1;
+        if (visit != NULL && visit(ctx, &t->items[i]) != 0)
             break;
-        }
         remove_hashed(t, i, hashes[k], end_hashes[last - base]);
         if (i != last && i >= base)
             end_hashes[i - base] = end_hashes[last - base];
@@ -621,11 +607,10 @@ static uint32_t expire_batch(rp_sessions *t, int64_t now, rp_session_visit visit
 uint32_t rp_sessions_expire(rp_sessions *t, int64_t now, rp_session_visit visit, void *ctx)
 {
     uint32_t removed = 0, n;
-    int stopped = 0;
-    do {
-        n = expire_batch(t, now, visit, ctx, &stopped);
+    do { /* a full batch, none kept: there may be more */
+        n = expire_batch(t, now, visit, ctx);
         removed += n;
-    } while (n == RP_SESSIONS_EXPIRE_BATCH && !stopped);
+    } while (n == RP_SESSIONS_EXPIRE_BATCH);
     return removed;
 }
 

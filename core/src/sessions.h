@@ -49,13 +49,12 @@ enum {
 
 /* Slots of the index: 0 is empty, else a record's index plus one (its
  * link) in the low link_bits, then its distance from its home slot (the
- * id's hash masked), saturating at the largest dist_bits can hold, then
- * tag_bits more bits of the id's hash. */
+ * id's hash masked; up to 4 bits, saturating at dist_max), then from
+ * tag_shift on as many more bits of the id's hash as are left (the tag). */
 typedef struct rp_session_index {
     uint32_t *slots; /* mask + 1 of them, twice the records' capacity */
     uint32_t mask;
-    uint8_t link_bits, dist_bits, tag_bits;
-    uint8_t tag_shift;                     /* link_bits + dist_bits */
+    uint8_t link_bits, tag_shift;           /* where the distance and the tag start */
     uint32_t link_mask, dist_max, tag_mask; /* each field's bits, shifted down */
 } rp_session_index;
 

@@ -54,6 +54,10 @@ def check_holepuncher(hp):
         if name not in ("raw", "raw2"):
             assert run["base_rate"] > 0 and run["ratio"] == run["rate"] / run["base_rate"], name
     assert hp["join"]["base_rate"] == hp["raw2"]["rate"]
+    # ... each its own raw run, in the order they ran (not one for all)
+    in_order = ("workers", "hello", "join-miss", "refresh", "register", "register-level",
+                "daemon-quiet", "daemon-logging")
+    assert [hp[name]["base_rate"] for name in in_order] == hp["raw"]["rates"]
     assert hp["group-join"]["base_rate"] == hp["join"]["rate"]
     # At a level population, sessions expired while new ones came.
     level = hp["register-level"]
@@ -94,3 +98,19 @@ def test_only_some_parts(tmp_path):
             if line.startswith("| ") and not line.startswith("| measure")]
     assert len(rows) == 2 and all("client start" in row for row in rows), result.stdout
     assert "connect" in json.loads(out.read_text()) and "datapath" not in json.loads(out.read_text())
+
+
+def test_compare_smoke():
+    """bench/compare.py (bench/README.md) builds two checkouts' holepunchers,
+    here the same one twice, and reports every mode for both, each with a
+    ratio to its raw run."""
+    result = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "compare.py"), ROOT,
+                             ROOT, "--seconds", "0.3", "--rounds", "1", "--sessions", "20000"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line[:2] in ("A:", "B:")]
+    modes = ("hello", "join", "join-miss", "refresh", "register", "register-level")
+    assert sorted(row[0] for row in rows) == sorted(f"{tag}:{mode}" for tag in "AB"
+                                                    for mode in modes), result.stdout
+    for row in rows:  # every measure answered requests and has a ratio
+        assert float(row[1].rstrip("/s").replace(",", "")) > 0 and float(row[2].lstrip("(")) > 0

@@ -219,7 +219,7 @@ static void test_shrinking_moves_incrementally_too(void)
 static int index_faults(const rp_sessions *t)
 {
     const rp_session_index *ix = &t->index;
-    uint32_t p, n = 0, bad = 0, dmax = (1u << ix->dist_bits) - 1;
+    uint32_t p, n = 0, bad = 0, dmax = ix->dist_max;
     static uint8_t seen[1 << 16]; /* by record: the tests below hold fewer */
     if (t->count > sizeof seen)
         return -1;
@@ -238,8 +238,8 @@ static int index_faults(const rp_sessions *t)
         dist = (p - (hash & ix->mask)) & ix->mask;
         stored = (v >> ix->link_bits) & dmax;
         bad += dist < dmax ? stored != dist : stored != dmax;
-        bad += ix->tag_bits > 0 && (v >> (ix->link_bits + ix->dist_bits)) !=
-                                       ((hash >> ix->link_bits) & ((1u << ix->tag_bits) - 1));
+        bad += ix->tag_mask != 0 &&
+               (v >> ix->tag_shift) != ((hash >> ix->link_bits) & ix->tag_mask);
         for (q = hash & ix->mask; q != p; q = (q + 1) & ix->mask)
             bad += ix->slots[q] == 0;
     }
