@@ -213,7 +213,11 @@ static rp_wire_status decode_ext(rp_frame *f)
 
 rp_wire_status rp_wire_decode(const uint8_t *buf, size_t len, rp_frame *out)
 {
-    memset(out, 0, sizeof *out);
+    /* Copied rather than memset: for a frame this size GCC's memset is a
+     * `rep stos`, whose start-up cost took about 10 ns a request
+     * (bench/hp_input join-miss: 102 -> 86-95 ns); a copy is a few moves. */
+    static const rp_frame empty;
+    *out = empty;
     if (buf == NULL || len < RP_HEADER_LEN)
         return RP_WIRE_TRUNCATED;
     if (get_u16(buf) != len)
