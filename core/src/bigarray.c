@@ -9,17 +9,75 @@
 
 #ifdef __linux__
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 #if defined(__linux__) && defined(MREMAP_MAYMOVE)
+#include <stdint.h>
+
 enum { HUGE_PAGE = 2 << 20 };
+
+/* The size actually mapped: whole pages, and from a huge page on whole huge
+ * pages (a partial one at the end would get small pages, which stay small
+ * once the array grows past them). */
+static size_t mapped_size(size_t size)
+{
+    size_t unit = size >= HUGE_PAGE ? HUGE_PAGE : (size_t)sysconf(_SC_PAGESIZE);
+    return (size + unit - 1) / unit * unit;
+}
+
+/* A new mapping of size bytes that starts on a huge page boundary: only
+ * then can the kernel back all of it with huge pages, and mremap move them
+ * whole. A move to an address at another offset splits them into small
+ * pages for good: grown by doublings to a million sessions, a table had a
+ * third of its records on small pages, as many as the addresses mremap
+ * happened to pick decided, each a page walk again after every system call
+ * where page table isolation runs without PCID (the benchmark machine).
+ * Mapped with a huge page to spare, whose unaligned ends go back. */
+static void *map_aligned(size_t size) /* size: a mapped_size */
+{
+    uint8_t *p, *start;
+    size_t head;
+    p = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    start = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    head = (size_t)(start - p);
+    if (head > 0)
+        munmap(p, head);
+    munmap(start + size, HUGE_PAGE - head);
+    return start;
+}
+
+/* Grows p in place if the addresses after it are free, else moves it onto
+ * a new aligned mapping (MREMAP_FIXED replaces that mapping). */
+static void *grow(void *p, size_t old_size, size_t new_size)
+{
+    void *q = mremap(p, old_size, new_size, 0), *target;
+    if (q != MAP_FAILED)
+        return q;
+    if ((target = map_aligned(new_size)) == NULL)
+        return NULL;
+    q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    if (q == MAP_FAILED) {
+        munmap(target, new_size);
+        return NULL;
+    }
+    return q;
+}
 
 void *rp_big_resize(void *p, size_t old_size, size_t new_size)
 {
-    void *q = p == NULL ? mmap(NULL, new_size, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                        : mremap(p, old_size, new_size, MREMAP_MAYMOVE);
-    if (q == MAP_FAILED)
+    void *q;
+    old_size = mapped_size(old_size);
+    new_size = mapped_size(new_size);
+    if (p == NULL)
+        q = map_aligned(new_size);
+    else if (new_size > old_size)
+        q = grow(p, old_size, new_size);
+    else
+        q = mremap(p, old_size, new_size, 0); /* shrinks in place */
+    if (q == NULL || q == MAP_FAILED)
         return NULL;
 #ifdef MADV_HUGEPAGE
     /* The whole mapping, so that it stays one area mremap can move. A hint:
@@ -38,7 +96,7 @@ void *rp_big_zeroed(size_t size)
 void rp_big_free(void *p, size_t size)
 {
     if (p != NULL)
-        munmap(p, size);
+        munmap(p, mapped_size(size));
 }
 #else
 void *rp_big_resize(void *p, size_t old_size, size_t new_size)

@@ -1,8 +1,11 @@
 /* Large arrays (the session table) straight from the OS where it helps: on
  * Linux an anonymous mapping with transparent huge pages, so that growing
  * one takes a page fault per 2 MiB instead of per 4 KiB (on a virtual
- * machine a fault can cost tens of microseconds), and growing it moves page
- * tables instead of copying (mremap). Elsewhere realloc and free.
+ * machine a fault can cost tens of microseconds) and a lookup few TLB
+ * misses, and growing it moves page tables instead of copying (mremap).
+ * Mappings start on a huge page boundary and span whole huge pages, which
+ * is what keeps them on huge pages through every move. Elsewhere realloc
+ * and free.
  * The bottom layer, like the codec: it knows only the OS's memory calls. */
 #ifndef RUPHIN_BIGARRAY_H
 #define RUPHIN_BIGARRAY_H
