@@ -6,9 +6,10 @@ judging a change to the request path on a shared machine:
                              [--sessions N] [--modes join,hello,...]
 
 Each round starts a fresh hp_serve of each checkout (built with its own core
-and bench/hp_serve.c) and runs, for each of the suite's load modes, the raw
-responder, then A and B (which first alternates by round). Prints the
-medians: rate against the raw run just before it, and the server's CPU per
+and bench/hp_serve.c) and runs, for each of the suite's load modes, A and
+B (which first alternates by round), each between two runs of the raw
+responder (again when those disagree, as in run.py). Prints the medians:
+rate against the mean of those two raw runs, and the server's CPU per
 request, which moves less with other processes' load than rates do.
 """
 import argparse
@@ -35,16 +36,15 @@ def build_hp(root, out):
 
 
 def measure(bin_dir, args):
-    """Rounds of: for each mode, a raw run, then A and B (in turns first),
-    both holepunchers up through the round: a pair's measures are seconds
-    apart, and each has the raw run just before it as its baseline
-    (run.RawBaselines)."""
+    """Rounds of: for each mode, A and B (in turns first), each between two
+    raw runs (run.RawBaselines.around: raw, A, raw, B, raw), both
+    holepunchers up through the round: a pair's measures are seconds apart."""
     res = {}
     for r in range(args.rounds):
         port = run.BASE_PORT + r * 8  # raw, raw2 (+ its copy port), hpA, hpB
         order = ("A", "B") if r % 2 == 0 else ("B", "A")
         hp_port = {"A": port + 3, "B": port + 4}
-        room = str(run.table_room(args.sessions, args.seconds))  # as run.py's
+        room = str(run.table_room(args.sessions, args.seconds, run.TRIES))  # as run.py's
         with run.RawBaselines(bin_dir, port, args.seconds, res) as raw:
             with run.Server([os.path.join(bin_dir, "hpA"), f"127.0.0.1:{hp_port['A']}", room,
                              "600000"]) as hp_a, \
@@ -54,16 +54,17 @@ def measure(bin_dir, args):
                 for mode in SHARED_MODES:
                     if mode in args.modes or mode == "join":  # join fills the tables
                         k = args.sessions if mode in ("join", "refresh") else 0
-                        base = raw.measure(two_datagrams=mode == "join")
                         for tag in order:
-                            run.measured(res, f"{tag}:{mode}", base, run.load(
-                                bin_dir, hps[tag], hp_port[tag], mode, args.seconds, k))
+                            run.measured(res, f"{tag}:{mode}", raw.around(
+                                lambda: run.load(bin_dir, hps[tag], hp_port[tag], mode,
+                                                 args.seconds, k, owner_port=port + 2
+                                                 if mode == "join" else 0),  # as run.py's
+                                two_datagrams=mode == "join"))
             if "register-level" in args.modes:
-                base = raw.measure()
                 for tag in order:
-                    run.measured(res, f"{tag}:register-level", base, run.register_level(
-                        bin_dir, hp_port[tag], args.seconds, args.sessions, LEVEL_RATE,
-                        "hp" + tag))
+                    run.measured(res, f"{tag}:register-level", raw.around(
+                        lambda: run.register_level(bin_dir, hp_port[tag], args.seconds,
+                                                   args.sessions, LEVEL_RATE, "hp" + tag)))
     return res
 
 

@@ -15,7 +15,9 @@
  * random, join-miss ids that were never registered. register sends new ids
  * only, never the same twice. refresh is what owners do every keepalive:
  * each of the N sockets first registers K/N ids of its own (instead of the
- * owner's K), then keeps re-registering them in turn. --no-fill: an earlier
+ * owner's K; new ones each run), then keeps re-registering them in turn.
+ * Another run's join can register the owner's K ids again when its owner
+ * socket has the same address (--owner-port). --no-fill: an earlier
  * run already registered the owner's K ids (join looks them up all the same).
  *
  * Accounting: a request counts as answered when its reply reaches the socket
@@ -64,7 +66,7 @@ static struct {
     int sockets, window, owner_port, server_pid, no_fill;
     double seconds, warmup;
     long long sessions;
-    long long run_offset; /* register mode: this run's place in each socket's range */
+    long long run_offset; /* register, refresh: this run's place in each socket's range */
 } cfg = {.mode_name = "hello", .sockets = 16, .window = 16, .seconds = 3, .warmup = 0.5};
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -119,6 +121,14 @@ static long long ids_per_socket(void)
     return cfg.sessions / cfg.sockets > 0 ? cfg.sessions / cfg.sockets : 1;
 }
 
+/* Refresh mode: socket `index`'s first id. Each run has ids of its own,
+ * like register's: those of an earlier run belong to its (closed) sockets,
+ * and registering them again would be refused as a conflict. */
+static long long refresh_first(int index)
+{
+    return REFRESH_BASE + index * SOCKET_RANGE + cfg.run_offset;
+}
+
 /* The next request of socket `index`, per mode. */
 static size_t request(conn *c, int index, uint8_t *buf)
 {
@@ -133,7 +143,7 @@ static size_t request(conn *c, int index, uint8_t *buf)
                        (cfg.run_offset + c->next_id++) % SOCKET_RANGE, id);
         return frame(buf, T_REGISTER, id, ID_LEN);
     case M_REFRESH:
-        session_id(REFRESH_BASE + index * SOCKET_RANGE + c->next_id++ % ids_per_socket(), id);
+        session_id(refresh_first(index) + c->next_id++ % ids_per_socket(), id);
         return frame(buf, T_REGISTER, id, ID_LEN);
     case M_JOIN:
         session_id((long long)(next_random() % (uint64_t)(cfg.sessions > 0 ? cfg.sessions : 1)),
@@ -362,7 +372,7 @@ static long long fill_table(int owner, conn *conns)
     if (cfg.mode != M_REFRESH)
         return prefill(owner, 0, cfg.sessions);
     for (i = 0; i < cfg.sockets; i++)
-        acked += prefill(conns[i].fd, REFRESH_BASE + i * SOCKET_RANGE, ids_per_socket());
+        acked += prefill(conns[i].fd, refresh_first(i), ids_per_socket());
     return acked;
 }
 
@@ -454,7 +464,8 @@ int main(int argc, char **argv)
     }
     colon = strrchr(target, ':');
     if (colon == NULL || cfg.sockets < 1 || cfg.sockets > MAX_SOCKETS || cfg.window < 1 ||
-        cfg.window > BATCH || cfg.sessions < 0) {
+        cfg.window > BATCH || cfg.sessions < 0 ||
+        (cfg.mode == M_REFRESH && ids_per_socket() > SOCKET_RANGE / 100)) { /* run_offset's room */
         fprintf(stderr, "bad arguments\n");
         return 2;
     }
