@@ -292,7 +292,8 @@ def register_level(bin_dir, port, seconds, sessions, rate, hp_serve="hp_serve"):
 def median_run(results):
     """The run with the median rate, plus the median CPU per request and,
     for measures with a baseline, the medians of their rounds' ratios to it
-    ("ratio": of rates; "cpu_ratio": of CPU per request)."""
+    ("ratio": of rates, each round's in "ratios"; "cpu_ratio": of CPU per
+    request)."""
     ordered = sorted(results, key=lambda r: r["rate"])
     chosen = dict(ordered[len(ordered) // 2])
     chosen["cpu_us"] = statistics.median(r["cpu_us"] for r in results)
@@ -300,7 +301,8 @@ def median_run(results):
     if "tries" in chosen:
         chosen["tries_per_round"] = [r["tries"] for r in results]
     if "base_rate" in chosen:
-        chosen["ratio"] = statistics.median(r["rate"] / max(r["base_rate"], 1) for r in results)
+        chosen["ratios"] = [r["rate"] / max(r["base_rate"], 1) for r in results]
+        chosen["ratio"] = statistics.median(chosen["ratios"])
         chosen["cpu_ratio"] = statistics.median(r["cpu_us"] / max(r["base_cpu_us"], 1e-9)
                                                 for r in results)
     return chosen
