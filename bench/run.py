@@ -182,7 +182,9 @@ class RawBaselines:
                           owner_port=self.port + 2)
         else:
             result = load(self.bin_dir, self.raw, self.port, "hello", self.seconds)
-        self.runs.setdefault("raw2" if two_datagrams else "raw", []).append(result)
+        same = self.runs.setdefault("raw2" if two_datagrams else "raw", [])
+        result["position"] = len(same)  # its place among the runs of its baseline
+        same.append(result)
         self.last = (two_datagrams, result)
         return result
 
@@ -193,7 +195,7 @@ class RawBaselines:
         was the last run and of the same baseline (a round's measures all
         run through here). The steadiest try's result is returned with its
         baseline: "base_rate" and "base_cpu_us", the two runs' means, and
-        "base_rates", "tries"."""
+        "base_rates", "base_positions" (their places in the runs), "tries"."""
         last, tries = self.last, []
         before = last[1] if last is not None and last[0] == two_datagrams else \
             self.measure(two_datagrams)
@@ -207,6 +209,7 @@ class RawBaselines:
         result["base_rate"] = (before["rate"] + after["rate"]) / 2
         result["base_cpu_us"] = (before["cpu_us"] + after["cpu_us"]) / 2
         result["base_rates"] = [before["rate"], after["rate"]]
+        result["base_positions"] = [before["position"], after["position"]]
         result["tries"] = len(tries)
         return result
 

@@ -22,8 +22,9 @@ class ScriptedBaselines(RawBaselines):
         self.rates, self.runs, self.last = list(rates), {}, None
 
     def measure(self, two_datagrams=False):
-        result = {"rate": self.rates.pop(0), "cpu_us": 1.0}
-        self.runs.setdefault("raw2" if two_datagrams else "raw", []).append(result)
+        same = self.runs.setdefault("raw2" if two_datagrams else "raw", [])
+        result = {"rate": self.rates.pop(0), "cpu_us": 1.0, "position": len(same)}
+        same.append(result)
         self.last = (two_datagrams, result)
         return result
 
@@ -102,13 +103,15 @@ def check_holepuncher(hp):
     for name in in_order + ("join",):
         run, rates = hp[name], raw2_rates if name == "join" else raw_rates
         before, after = run["base_rates"]
+        first, second = run["base_positions"]
         assert run["base_rate"] == (before + after) / 2, name
-        assert rates.index(after) == rates.index(before) + 1, name  # nothing ran between
+        assert rates[first] == before and rates[second] == after, name
+        assert second == first + 1, name  # nothing of its baseline ran between
         # A measure with two raw runs further apart ran again (at most
         # TRIES times; the steadiest try counts).
         assert 1 <= run["tries"] <= TRIES, name
         assert run["tries"] == TRIES or drift({"rate": before}, {"rate": after}) <= STEADY, name
-        positions.append(rates.index(before))
+        positions.append(first)
     # ... each its own raw runs, in the order they ran (not one for all)
     assert positions[:-1] == sorted(set(positions[:-1])), positions
     assert len(raw_rates) >= 10 and len(raw2_rates) >= 2
