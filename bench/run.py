@@ -182,8 +182,13 @@ class RawBaselines:
                           owner_port=self.port + 2)
         else:
             result = load(self.bin_dir, self.raw, self.port, "hello", self.seconds)
+        return self.record(result, two_datagrams)
+
+    def record(self, result, two_datagrams):
+        """Keeps a raw run in runs["raw"] or runs["raw2"], with its place
+        among them ("position"), as the latest run."""
         same = self.runs.setdefault("raw2" if two_datagrams else "raw", [])
-        result["position"] = len(same)  # its place among the runs of its baseline
+        result["position"] = len(same)
         same.append(result)
         self.last = (two_datagrams, result)
         return result

@@ -75,9 +75,9 @@ void *rp_big_resize(void *p, size_t old_size, size_t new_size)
         q = map_aligned(new_size);
     else if (new_size > old_size)
         q = grow(p, old_size, new_size);
-    else
-        q = mremap(p, old_size, new_size, 0); /* shrinks in place */
-    if (q == NULL || q == MAP_FAILED)
+    else if ((q = mremap(p, old_size, new_size, 0)) == MAP_FAILED) /* shrinks in place */
+        q = NULL;
+    if (q == NULL)
         return NULL;
 #ifdef MADV_HUGEPAGE
     /* The whole mapping, so that it stays one area mremap can move. A hint:

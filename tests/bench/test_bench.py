@@ -22,11 +22,7 @@ class ScriptedBaselines(RawBaselines):
         self.rates, self.runs, self.last = list(rates), {}, None
 
     def measure(self, two_datagrams=False):
-        same = self.runs.setdefault("raw2" if two_datagrams else "raw", [])
-        result = {"rate": self.rates.pop(0), "cpu_us": 1.0, "position": len(same)}
-        same.append(result)
-        self.last = (two_datagrams, result)
-        return result
+        return self.record({"rate": self.rates.pop(0), "cpu_us": 1.0}, two_datagrams)
 
 
 def test_around_runs_again_while_the_baseline_drifts():
