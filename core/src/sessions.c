@@ -5,10 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NIL UINT32_MAX /* end of the expiry list */
+#define NIL UINT32_MAX /* end of a list */
+
+/* The id length of a vacant place (longer than any id). */
+enum { VACANT = 0xff };
 
 /* Records: 2^30 at most, so that links and distances fit a slot. */
 enum { MIN_CAPACITY = 64, MAX_CAPACITY = 1u << 30 };
+
+/* Records moved into vacant places per removal, below half full. From
+ * half full to a quarter (when the array halves) there are capacity / 4
+ * removals, and up to capacity / 2 places past the half to empty. */
+enum { COMPACT_STEP = 2 };
 
 /* Records moved into a resized index per add or remove, on average (a
  * chunk at a time, so that its cache misses overlap). The move must end
@@ -99,6 +107,11 @@ static uint32_t link_of(uint32_t i)
 static rp_session *record_at(const rp_sessions *t, uint32_t link)
 {
     return &t->items[link - 1];
+}
+
+static int vacant(const rp_sessions *t, uint32_t i)
+{
+    return t->items[i].id_len == VACANT;
 }
 
 static uint32_t record_hash(const rp_sessions *t, uint32_t i)
@@ -294,15 +307,15 @@ static void unindex(rp_sessions *t, uint32_t i, uint32_t hash)
         index_delete(t, slot);
 }
 
-/* Moves up to n more records into the new index; frees the old one once
- * none is left in it. The old index's slots of moved records simply go
- * stale. A chunk's home slots are fetched before any is filled, so that
- * their cache misses overlap. */
+/* Moves up to n more places' records into the new index; frees the old
+ * one once none is left in it. The old index's slots of moved records
+ * simply go stale. A chunk's home slots are fetched before any is filled,
+ * so that their cache misses overlap. */
 static void migrate(rp_sessions *t, uint32_t n)
 {
     while (t->old.slots != NULL) {
         uint32_t hashes[MIGRATE_CHUNK], k, chunk;
-        uint32_t end = t->count < t->old_limit ? t->count : t->old_limit;
+        uint32_t end = t->used < t->old_limit ? t->used : t->old_limit;
         if (t->migrated >= end) {
             index_free(&t->old);
             t->migrated = t->old_limit = 0;
@@ -312,11 +325,14 @@ static void migrate(rp_sessions *t, uint32_t n)
             return;
         chunk = end - t->migrated < MIGRATE_CHUNK ? end - t->migrated : MIGRATE_CHUNK;
         for (k = 0; k < chunk; k++) {
+            if (vacant(t, t->migrated + k))
+                continue;
             hashes[k] = record_hash(t, t->migrated + k);
             PREFETCH(&t->index.slots[home_of(&t->index, hashes[k])]);
         }
         for (k = 0; k < chunk; k++)
-            index_insert(&t->index, hashes[k], link_of(t->migrated + k));
+            if (!vacant(t, t->migrated + k))
+                index_insert(&t->index, hashes[k], link_of(t->migrated + k));
         t->migrated += chunk;
         n = n > chunk ? n - chunk : 0;
     }
@@ -359,7 +375,7 @@ int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed)
     memset(t, 0, sizeof *t);
     t->limit = limit;
     t->seed = seed;
-    t->oldest = t->newest = NIL;
+    t->live.first = t->live.last = t->vacant.first = t->vacant.last = NIL;
     return resize(t, MIN_CAPACITY);
 }
 
@@ -436,28 +452,70 @@ static const uint32_t *home_slot(const rp_sessions *t, uint32_t i, uint32_t hash
     return &ix->slots[home_of(ix, hash)];
 }
 
-static void list_append(rp_sessions *t, uint32_t i)
+static void list_append(rp_sessions *t, rp_session_list *l, uint32_t i)
 {
-    t->items[i].older = t->newest;
+    t->items[i].older = l->last;
     t->items[i].newer = NIL;
-    if (t->newest != NIL)
-        t->items[t->newest].newer = i;
+    if (l->last != NIL)
+        t->items[l->last].newer = i;
     else
-        t->oldest = i;
-    t->newest = i;
+        l->first = i;
+    l->last = i;
 }
 
-static void list_unlink(rp_sessions *t, uint32_t i)
+static void list_unlink(rp_sessions *t, rp_session_list *l, uint32_t i)
 {
     rp_session *s = &t->items[i];
     if (s->older != NIL)
         t->items[s->older].newer = s->newer;
     else
-        t->oldest = s->newer;
+        l->first = s->newer;
     if (s->newer != NIL)
         t->items[s->newer].older = s->older;
     else
-        t->newest = s->older;
+        l->last = s->older;
+}
+
+/* Record from, in list l, is now at to: its neighbours learn it. */
+static void list_moved(rp_sessions *t, rp_session_list *l, uint32_t from, uint32_t to)
+{
+    const rp_session *s = &t->items[from];
+    if (s->older != NIL)
+        t->items[s->older].newer = to;
+    else
+        l->first = to;
+    if (s->newer != NIL)
+        t->items[s->newer].older = to;
+    else
+        l->last = to;
+}
+
+/* A place for a new record: the one vacated longest ago, else the first
+ * never used. Taking places in the order they were vacated keeps the array
+ * in expiry order while as many sessions come as go (all live as long):
+ * the expiry walk then reads it forwards, and each new record lands in a
+ * line that walk has just read. */
+static uint32_t take_place(rp_sessions *t)
+{
+    uint32_t i = t->vacant.first;
+    if (i == NIL)
+        return t->used++;
+    list_unlink(t, &t->vacant, i);
+    return i;
+}
+
+/* Record i's place holds no session any more. The array's end moves back
+ * over vacant places, so that its last place always holds a record (the
+ * one compaction moves). */
+static void vacate(rp_sessions *t, uint32_t i)
+{
+    t->items[i].id_len = VACANT;
+    if (i + 1 < t->used) {
+        list_append(t, &t->vacant, i);
+        return;
+    }
+    for (t->used = i; t->used > 0 && vacant(t, t->used - 1); t->used--)
+        list_unlink(t, &t->vacant, t->used - 1);
 }
 
 static void set_owner(rp_session *s, const ruphin_addr *owner)
@@ -483,12 +541,13 @@ rp_session *rp_sessions_add_hashed(rp_sessions *t, uint32_t hash, const uint8_t 
     *full = t->count >= t->limit;
     if (*full || id_len > RUPHIN_MAX_SESSION_ID)
         return NULL;
-    if (t->count == t->capacity && t->capacity < MAX_CAPACITY)
+    if (t->used == t->capacity && t->vacant.first == NIL && t->capacity < MAX_CAPACITY)
         resize(t, t->capacity * 2);
-    if (t->count == t->capacity)
+    if (t->used == t->capacity && t->vacant.first == NIL)
         return NULL; /* out of memory */
     migrate_some(t);
-    i = t->count++;
+    i = take_place(t);
+    t->count++;
     s = &t->items[i];
     memset(s, 0, sizeof *s);
     if (id_len > 0)
@@ -497,7 +556,7 @@ rp_session *rp_sessions_add_hashed(rp_sessions *t, uint32_t hash, const uint8_t 
     set_owner(s, owner);
     s->expires = expires;
     index_insert(index_for(t, i), hash, link_of(i));
-    list_append(t, i);
+    list_append(t, &t->live, i);
     return s;
 }
 
@@ -505,22 +564,21 @@ void rp_sessions_refresh(rp_sessions *t, rp_session *s, uint32_t expires)
 {
     uint32_t i = index_of(t, s);
     s->expires = expires;
-    if (t->newest == i)
+    if (t->live.last == i)
         return;
-    list_unlink(t, i);
-    list_append(t, i);
+    list_unlink(t, &t->live, i);
+    list_append(t, &t->live, i);
 }
 
 rp_session *rp_sessions_oldest(const rp_sessions *t)
 {
-    return t->oldest == NIL ? NULL : &t->items[t->oldest];
+    return t->live.first == NIL ? NULL : &t->items[t->live.first];
 }
 
-/* Moves record from, of this hash, into place to, fixing its index slot and
- * list links. */
+/* Moves record from, of this hash, into the vacant place to (out of the
+ * vacant list), fixing its index slot and list links. */
 static void move_record(rp_sessions *t, uint32_t from, uint32_t to, uint32_t hash)
 {
-    rp_session *s = &t->items[from];
     rp_session_index *was = index_for(t, from), *will = index_for(t, to);
     if (was == will) {
         uint32_t *slot = slot_of(was, hash, link_of(from));
@@ -529,77 +587,69 @@ static void move_record(rp_sessions *t, uint32_t from, uint32_t to, uint32_t has
         unindex(t, from, hash);
         index_insert(will, hash, link_of(to));
     }
-    if (s->older != NIL)
-        t->items[s->older].newer = to;
-    else
-        t->oldest = to;
-    if (s->newer != NIL)
-        t->items[s->newer].older = to;
-    else
-        t->newest = to;
-    t->items[to] = *s;
+    list_moved(t, &t->live, from, to);
+    t->items[to] = t->items[from];
 }
 
-/* Removes record i, of this hash; the array's last record, of last_hash,
- * moves into its place. */
-static void remove_hashed(rp_sessions *t, uint32_t i, uint32_t hash, uint32_t last_hash)
+/* Below half full, moves records from the array's end into the places
+ * vacant longest (its last place always holds a record), until the array
+ * fits in half its room. */
+static void compact_some(rp_sessions *t)
 {
-    uint32_t last = t->count - 1;
+    int k;
+    for (k = 0; k < COMPACT_STEP && t->count < t->capacity / 2 && t->used > t->capacity / 2;
+         k++) {
+        uint32_t last = t->used - 1, to = t->vacant.first;
+        list_unlink(t, &t->vacant, to);
+        move_record(t, last, to, record_hash(t, last));
+        vacate(t, last);
+    }
+}
+
+/* Removes record i, of this hash. */
+static void remove_hashed(rp_sessions *t, uint32_t i, uint32_t hash)
+{
     unindex(t, i, hash);
-    list_unlink(t, i);
-    if (i != last)
-        move_record(t, last, i, last_hash);
+    list_unlink(t, &t->live, i);
+    vacate(t, i);
     t->count--;
     migrate_some(t);
+    compact_some(t);
     /* Give memory back once the table is mostly empty. */
-    if (t->capacity > MIN_CAPACITY && t->count < t->capacity / 4)
+    if (t->capacity > MIN_CAPACITY && t->count < t->capacity / 4 && t->used <= t->capacity / 2)
         resize(t, t->capacity / 2); /* on failure the larger table stays */
 }
 
 void rp_sessions_remove(rp_sessions *t, rp_session *s)
 {
     uint32_t i = index_of(t, s);
-    remove_hashed(t, i, record_hash(t, i), record_hash(t, t->count - 1));
+    remove_hashed(t, i, record_hash(t, i));
 }
 
 /* Up to RP_SESSIONS_EXPIRE_BATCH expired sessions, from the oldest on.
- * First every line the removals will read is fetched, so that the misses
- * overlap: the records' home slots, and the records at the array's end,
- * which the removals move into the holes, with their home slots. Each id is
- * hashed once: the k-th removal is the k-th record walked (the list's order
- * does not change), and a record moved within the end keeps its hash there.
- * Returns how many went: fewer than the batch when visit kept one. */
+ * First the home slots of their records are fetched, so that the removals'
+ * misses overlap, and each id is hashed once: the k-th removal is the k-th
+ * record walked (the list's order does not change, and a record moved by
+ * compaction keeps its id). Returns how many went: fewer than the batch
+ * when visit kept one. */
 static uint32_t expire_batch(rp_sessions *t, int64_t now, rp_session_visit visit, void *ctx)
 {
-    uint32_t hashes[RP_SESSIONS_EXPIRE_BATCH], end_hashes[RP_SESSIONS_EXPIRE_BATCH];
-    uint32_t n = 0, k, i, base;
-    /* The expiry list runs through the array nearly in order (each removal
-     * moves the newest record into the place of the one that expired; a
-     * batch's land in reverse, so 98 % of its steps go less than 64 records
-     * either way); this walk's reads of those cold records are the misses
-     * nothing announces (keeping the array in exact order did not help:
-     * docs/PERFORMANCE.md). */
-    for (i = t->oldest; i != NIL && n < RP_SESSIONS_EXPIRE_BATCH &&
-                        rp_session_expired(&t->items[i], now);
+    uint32_t hashes[RP_SESSIONS_EXPIRE_BATCH];
+    uint32_t n = 0, k, i;
+    /* While as many sessions come as go, all living as long, the expiry
+     * list runs forwards through the array (take_place): this walk reads
+     * consecutive lines, no longer lines scattered about its end. */
+    for (i = t->live.first; i != NIL && n < RP_SESSIONS_EXPIRE_BATCH &&
+                            rp_session_expired(&t->items[i], now);
          i = t->items[i].newer, n++) {
         hashes[n] = record_hash(t, i);
         PREFETCH(home_slot(t, i, hashes[n]));
     }
-    base = t->count - n; /* the records the removals will move from */
-    for (k = 0; k < n; k++)
-        PREFETCH_RECORD(&t->items[base + k]);
     for (k = 0; k < n; k++) {
-        end_hashes[k] = record_hash(t, base + k);
-        PREFETCH(home_slot(t, base + k, end_hashes[k]));
-    }
-    for (k = 0; k < n; k++) {
-        uint32_t last = t->count - 1;
-        i = t->oldest;
+        i = t->live.first;
         if (visit != NULL && visit(ctx, &t->items[i]) != 0)
             break;
-        remove_hashed(t, i, hashes[k], end_hashes[last - base]);
-        if (i != last && i >= base)
-            end_hashes[i - base] = end_hashes[last - base];
+        remove_hashed(t, i, hashes[k]);
     }
     return k;
 }

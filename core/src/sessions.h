@@ -14,9 +14,12 @@
  * incrementally: a resize allocates the new index and every later add or
  * remove moves a few records into it, so no request waits while millions
  * of records are reindexed. All sessions share one lifetime, so "refresh"
- * means "move to the newest end" and the list stays sorted. Removal swaps
- * the last record into the hole, so the array stays dense and shrinks as
- * sessions expire.
+ * means "move to the newest end" and the list stays sorted. A removed
+ * record's place is vacant until a new record takes it, the longest vacant
+ * first: while as many sessions come as go, the array then stays in expiry
+ * order, and removing one moves no other record. Below half full, removals
+ * also move the array's last records into vacant places, so that it fits
+ * in half its room by the time it is a quarter full and shrinks.
  */
 #ifndef RUPHIN_SESSIONS_H
 #define RUPHIN_SESSIONS_H
@@ -33,7 +36,7 @@ typedef struct rp_session {
     uint16_t port;
     uint8_t ip[16];
     uint32_t expires; /* low 32 bits of the ms clock; compared wrap-safe */
-    uint32_t older, newer; /* expiry list */
+    uint32_t older, newer; /* in the expiry list, or the vacant places' */
 } rp_session;
 
 /* Flags kept in the family byte (the record has no byte to spare, and the
@@ -58,9 +61,18 @@ typedef struct rp_session_index {
     uint32_t link_mask, dist_max, tag_mask; /* each field's bits, shifted down */
 } rp_session_index;
 
+/* Records linked through their older and newer fields: the sessions in
+ * expiry order (first the oldest), or the vacant places (first the one
+ * vacated longest ago). */
+typedef struct rp_session_list {
+    uint32_t first, last;
+} rp_session_list;
+
 typedef struct rp_sessions {
     rp_session *items;
-    uint32_t count, capacity, limit;
+    uint32_t count;    /* sessions */
+    uint32_t used;     /* places from the array's start that hold a record or are vacant */
+    uint32_t capacity, limit;
     rp_session_index index;
     /* While a resize is in progress, the index it replaces, which still
      * holds the records from `migrated` up to `old_limit` (the capacity it
@@ -69,7 +81,7 @@ typedef struct rp_sessions {
     rp_session_index old; /* slots NULL: no move in progress */
     uint32_t migrated, old_limit;
     uint32_t ops; /* adds and removes, to pace the move */
-    uint32_t oldest, newest;
+    rp_session_list live, vacant;
     uint64_t seed;
 } rp_sessions;
 

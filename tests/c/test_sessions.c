@@ -157,6 +157,18 @@ static int all_found(const rp_sessions *t, int from, int to)
     return missing == 0;
 }
 
+/* The session whose id is n's bytes (the tests below). */
+static rp_session *add_number(rp_sessions *t, int n, const ruphin_addr *owner, uint32_t expires)
+{
+    int full;
+    return rp_sessions_add(t, (const uint8_t *)&n, sizeof n, owner, expires, &full);
+}
+
+static rp_session *find_number(const rp_sessions *t, int n)
+{
+    return rp_sessions_find(t, (const uint8_t *)&n, sizeof n);
+}
+
 static void test_growth_moves_a_few_records_per_add(void)
 {
     /* The add that doubles the table must not relink every record at once
@@ -164,21 +176,21 @@ static void test_growth_moves_a_few_records_per_add(void)
      * later adds and removes finish the move, and every id stays findable
      * all along. */
     rp_sessions t;
-    int i, full, during = 0, lost = 0;
+    int i, during = 0, lost = 0;
     uint32_t grown_at;
     ruphin_addr a = owner(3);
     CHECK_EQ(rp_sessions_init(&t, 1 << 20, 42), RUPHIN_OK);
     for (i = 0; (uint32_t)i < 4096; i++)
-        CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 1, &full) != NULL);
+        CHECK(add_number(&t, i, &a, 1) != NULL);
     CHECK_EQ(t.capacity, 4096);
     CHECK(t.old.slots == NULL);
     grown_at = t.capacity;
-    CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 1, &full) != NULL);
+    CHECK(add_number(&t, i, &a, 1) != NULL);
     i++;
     CHECK_EQ(t.capacity, 2 * grown_at);
     CHECK(t.old.slots != NULL && t.migrated < grown_at / 16); /* most still to move */
     for (; t.old.slots != NULL; i++) {
-        CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 1, &full) != NULL);
+        CHECK(add_number(&t, i, &a, 1) != NULL);
         if (i % 7 == 0) { /* removes during the move reindex the right records */
             int gone = i - 4000;
             rp_sessions_remove(&t, rp_sessions_find(&t, (const uint8_t *)&gone, sizeof gone));
@@ -198,12 +210,12 @@ static void test_shrinking_moves_incrementally_too(void)
     /* Removing most sessions halves the table more than once; ids that stay
      * are found at every step of each move. */
     rp_sessions t;
-    int i, full, misses = 0;
+    int i, misses = 0;
     rp_session *s;
     ruphin_addr a = owner(4);
     CHECK_EQ(rp_sessions_init(&t, 1 << 20, 43), RUPHIN_OK);
     for (i = 0; i < 20000; i++)
-        CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, (uint32_t)i, &full) != NULL);
+        CHECK(add_number(&t, i, &a, (uint32_t)i) != NULL);
     while ((s = rp_sessions_oldest(&t)) != NULL && rp_session_expired(s, 19899)) {
         rp_sessions_remove(&t, s);
         misses += !all_found(&t, 19900, 20000);
@@ -228,14 +240,14 @@ static void test_arrays_start_on_huge_page_boundaries(void)
      * bigarray.c). The records stay whole through the moves. */
 #ifdef __linux__
     rp_sessions t;
-    int i, full, doublings = 0, off = 0, misses = 0;
+    int i, doublings = 0, off = 0, misses = 0;
     uint32_t capacity;
     rp_session *s;
     ruphin_addr a = owner(5);
     CHECK_EQ(rp_sessions_init(&t, 1 << 20, 44), RUPHIN_OK);
     capacity = t.capacity;
     for (i = 0; i < 300000; i++) {
-        CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, (uint32_t)i, &full) != NULL);
+        CHECK(add_number(&t, i, &a, (uint32_t)i) != NULL);
         if (t.capacity != capacity && t.capacity * sizeof(rp_session) >= (2u << 20)) {
             doublings++;
             off += off_huge_page(t.items) + off_huge_page(t.index.slots);
@@ -258,15 +270,16 @@ static void test_arrays_start_on_huge_page_boundaries(void)
 #endif
 }
 
-/* Slots of the current index that break its rules: a link out of range or
- * twice, a stored distance that is not the true one (saturated: at least
- * the largest), a tag not the id's, a gap between a record and its home. */
+/* Slots of the current index that break its rules: a link out of range,
+ * twice or to a vacant place, a stored distance that is not the true one
+ * (saturated: at least the largest), a tag not the id's, a gap between a
+ * record and its home. */
 static int index_faults(const rp_sessions *t)
 {
     const rp_session_index *ix = &t->index;
     uint32_t p, n = 0, bad = 0, dmax = ix->dist_max;
     static uint8_t seen[1 << 16]; /* by record: the tests below hold fewer */
-    if (t->count > sizeof seen)
+    if (t->used > sizeof seen)
         return -1;
     memset(seen, 0, sizeof seen);
     for (p = 0; p <= ix->mask; p++) {
@@ -274,7 +287,8 @@ static int index_faults(const rp_sessions *t)
         if (v == 0)
             continue;
         link = v & ((1u << ix->link_bits) - 1);
-        if (link == 0 || link > t->count || seen[link - 1]++) {
+        if (link == 0 || link > t->used || seen[link - 1]++ ||
+            t->items[link - 1].id_len > RUPHIN_MAX_SESSION_ID) { /* vacant */
             bad++;
             continue;
         }
@@ -298,12 +312,12 @@ static void test_index_stays_exact_under_churn(void)
      * leaving tombstones, and every slot keeps its link, distance and tag
      * right (a small table: long clusters, distances that saturate). */
     rp_sessions t;
-    int i, full, faults = 0, lost = 0;
+    int i, faults = 0, lost = 0;
     ruphin_addr a = owner(5);
     CHECK_EQ(rp_sessions_init(&t, 1 << 20, 44), RUPHIN_OK);
     for (i = 0; i < 40000; i++) {
         int live = i < 20000 ? i / 4 : (40000 - i) / 4; /* up, then down */
-        CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, (uint32_t)i, &full) != NULL);
+        CHECK(add_number(&t, i, &a, (uint32_t)i) != NULL);
         if (i % 2) /* both ways of removing, which must agree */
             rp_sessions_expire(&t, i - live - 1, NULL, NULL);
         while ((int)t.count > live + 1)
@@ -319,23 +333,82 @@ static void test_index_stays_exact_under_churn(void)
     rp_sessions_free(&t);
 }
 
+static void test_steady_churn_moves_no_record(void)
+{
+    /* As many sessions coming as going, all living as long (a steady
+     * Register load): each new record takes the place vacated longest ago,
+     * so no record moves, the array does not grow, and the expiry list
+     * runs forwards through the array. */
+    rp_sessions t;
+    int i, moved = 0, backwards = 0;
+    static rp_session *place[5000];
+    ruphin_addr a = owner(8);
+    CHECK_EQ(rp_sessions_init(&t, 1 << 20, 46), RUPHIN_OK);
+    for (i = 0; i < 5000; i++) {
+        if (i >= 1000 && i % 10 == 0) /* ten go, ten come */
+            CHECK_EQ(rp_sessions_expire(&t, i - 1000 + 9, NULL, NULL), 10);
+        place[i] = add_number(&t, i, &a, (uint32_t)i);
+        CHECK(place[i] != NULL);
+        if (i >= 1000) { /* the oldest, about to go, is where it was added */
+            int oldest = i - i % 10 - 990;
+            moved += find_number(&t, oldest) != place[oldest];
+        }
+    }
+    CHECK_EQ(moved, 0);
+    CHECK_EQ(t.count, 1000);
+    CHECK_EQ(t.used, 1000);
+    for (i = 3001; i < 5000; i++) /* the next session: in the next place, or the first */
+        backwards += place[i] != place[i - 1] + 1 && place[i] != &t.items[0];
+    CHECK_EQ(backwards, 0);
+    CHECK(t.old.slots == NULL && index_faults(&t) == 0);
+    rp_sessions_free(&t);
+}
+
+static void test_shrinks_once_a_quarter_full(void)
+{
+    /* Near the worst case for compaction: a full array loses its first
+     * half, then every other record of the rest, so that the records left
+     * are spread to its end. It still fits in half its room by the time it
+     * is a quarter full, each time it halves. */
+    rp_sessions t;
+    int i, late = 0;
+    ruphin_addr a = owner(9);
+    CHECK_EQ(rp_sessions_init(&t, 1 << 20, 47), RUPHIN_OK);
+    for (i = 0; i < 4096; i++)
+        CHECK(add_number(&t, i, &a, (uint32_t)i) != NULL);
+    CHECK_EQ(t.capacity, 4096);
+    for (i = 2049; i < 4096; i += 2) /* these go last */
+        rp_sessions_refresh(&t, find_number(&t, i), (uint32_t)(10000 + i));
+    for (i = 0; i < 14096; i++) {
+        if (rp_sessions_expire(&t, i, NULL, NULL) == 0)
+            continue;
+        late += t.capacity > 64 && t.count < t.capacity / 4;
+        late += t.used > t.capacity;
+    }
+    CHECK_EQ(late, 0);
+    CHECK_EQ(t.count, 0);
+    CHECK_EQ(t.capacity, 64);
+    rp_sessions_free(&t);
+}
+
 static void test_expiry_among_the_moved(void)
 {
-    /* Expiring sessions among the last records, which the removals move
-     * into the holes: every third session refreshed, the rest expire, and
-     * the index stays exact slot by slot (a moved record that loses its
-     * hash shows only across a resize: the next test). */
+    /* Expiring sessions while the table, below half full, moves the
+     * array's last records into vacant places: every third session
+     * refreshed, the rest expire, and the index stays exact slot by slot
+     * (a moved record that loses its hash shows only across a resize: the
+     * next test). */
     rp_sessions t;
-    int i, full, wrong = 0;
+    int i, wrong = 0;
     ruphin_addr a = owner(6);
     CHECK_EQ(rp_sessions_init(&t, 1 << 20, 45), RUPHIN_OK);
     for (i = 0; i < 1000; i++)
-        CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 10, &full) != NULL);
+        CHECK(add_number(&t, i, &a, 10) != NULL);
     for (i = 0; i < 1000; i += 3)
-        rp_sessions_refresh(&t, rp_sessions_find(&t, (const uint8_t *)&i, sizeof i), 20);
+        rp_sessions_refresh(&t, find_number(&t, i), 20);
     CHECK_EQ(rp_sessions_expire(&t, 15, NULL, NULL), 666);
     for (i = 0; i < 1000; i++)
-        wrong += (rp_sessions_find(&t, (const uint8_t *)&i, sizeof i) != NULL) != (i % 3 == 0);
+        wrong += (find_number(&t, i) != NULL) != (i % 3 == 0);
     CHECK_EQ(wrong, 0);
     CHECK(t.old.slots == NULL && index_faults(&t) == 0);
     CHECK_EQ(rp_sessions_expire(&t, 20, NULL, NULL), 334);
@@ -354,11 +427,11 @@ static void test_expiry_in_random_order(void)
     srand(11);
     for (trial = 0; trial < 200; trial++) {
         rp_sessions t;
-        int n = 500 + rand() % 100, i, full, cut = rand() % n;
+        int n = 500 + rand() % 100, i, cut = rand() % n;
         ruphin_addr a = owner(7);
         CHECK_EQ(rp_sessions_init(&t, 1 << 20, (uint64_t)trial), RUPHIN_OK);
         for (i = 0; i < n; i++) {
-            CHECK(rp_sessions_add(&t, (const uint8_t *)&i, sizeof i, &a, 1, &full) != NULL);
+            CHECK(add_number(&t, i, &a, 1) != NULL);
             order[i] = i;
         }
         for (i = n - 1; i > 0; i--) { /* a random order of refreshes */
@@ -366,11 +439,10 @@ static void test_expiry_in_random_order(void)
             order[i] = order[j], order[j] = k;
         }
         for (i = 0; i < n; i++) /* the i-th refreshed expires at 2 + i */
-            rp_sessions_refresh(&t, rp_sessions_find(&t, (const uint8_t *)&order[i], sizeof i),
-                                (uint32_t)(2 + i));
+            rp_sessions_refresh(&t, find_number(&t, order[i]), (uint32_t)(2 + i));
         CHECK_EQ(rp_sessions_expire(&t, 2 + cut - 1, NULL, NULL), cut);
         for (i = 0; i < n; i++)
-            wrong += (rp_sessions_find(&t, (const uint8_t *)&order[i], sizeof i) != NULL) !=
+            wrong += (find_number(&t, order[i]) != NULL) !=
                      (i >= cut);
         CHECK_EQ(rp_sessions_expire(&t, 2 + n, NULL, NULL), n - cut);
         rp_sessions_free(&t);
@@ -387,6 +459,8 @@ int main(void)
     RUN(test_shrinking_moves_incrementally_too);
     RUN(test_arrays_start_on_huge_page_boundaries);
     RUN(test_index_stays_exact_under_churn);
+    RUN(test_steady_churn_moves_no_record);
+    RUN(test_shrinks_once_a_quarter_full);
     RUN(test_expiry_among_the_moved);
     RUN(test_expiry_in_random_order);
     return check_report();
