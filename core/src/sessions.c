@@ -18,12 +18,13 @@ enum { MIN_CAPACITY = 64, MAX_CAPACITY = 1u << 30 };
  * removals, and up to capacity / 2 places past the half to empty. */
 enum { COMPACT_STEP = 2 };
 
-/* Records moved into a resized index per add or remove, on average (a
- * chunk at a time, so that its cache misses overlap). The move must end
- * before the next resize: after a doubling, as many adds come first as
- * there are records to move (1 per add would do); after a halving, half
- * as many removes (2 per remove would do). A resize that still comes early
- * finishes the move first. */
+/* Places whose records move into a resized index per add or remove, on
+ * average (a chunk at a time, so that its cache misses overlap). The move
+ * should end before the next resize: after a doubling, as many adds come
+ * first as there are places to move (1 per add would do); after a halving
+ * (at most half the old room in use), an eighth of the old room's removes
+ * (4 per remove would do). A resize that still comes early finishes the
+ * move first. */
 enum { MIGRATE_STEP = 16, MIGRATE_CHUNK = 64 };
 
 /* Memory latency, not arithmetic, is what a large table costs: prefetching
