@@ -9,6 +9,7 @@
 
 /* The id length of a vacant place (longer than any id). */
 enum { VACANT = 0xff };
+_Static_assert((int)RUPHIN_MAX_SESSION_ID < (int)VACANT, "no id is as long as a vacant place's mark");
 
 /* Records: 2^30 at most, so that links and distances fit a slot. */
 enum { MIN_CAPACITY = 64, MAX_CAPACITY = 1u << 30 };
