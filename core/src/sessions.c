@@ -506,6 +506,12 @@ static uint32_t take_place(rp_sessions *t)
     return i;
 }
 
+/* Whether every place of the array's room holds a record. */
+static int no_place(const rp_sessions *t)
+{
+    return t->used == t->capacity && t->vacant.first == NIL;
+}
+
 /* Record i's place holds no session any more. The array's end moves back
  * over vacant places, so that its last place always holds a record (the
  * one compaction moves). */
@@ -516,8 +522,11 @@ static void vacate(rp_sessions *t, uint32_t i)
         list_append(t, &t->vacant, i);
         return;
     }
-    for (t->used = i; t->used > 0 && vacant(t, t->used - 1); t->used--)
-        list_unlink(t, &t->vacant, t->used - 1);
+    t->used = i;
+    while (t->used > 0 && vacant(t, t->used - 1)) {
+        t->used--;
+        list_unlink(t, &t->vacant, t->used);
+    }
 }
 
 static void set_owner(rp_session *s, const ruphin_addr *owner)
@@ -543,9 +552,9 @@ rp_session *rp_sessions_add_hashed(rp_sessions *t, uint32_t hash, const uint8_t 
     *full = t->count >= t->limit;
     if (*full || id_len > RUPHIN_MAX_SESSION_ID)
         return NULL;
-    if (t->used == t->capacity && t->vacant.first == NIL && t->capacity < MAX_CAPACITY)
+    if (no_place(t) && t->capacity < MAX_CAPACITY)
         resize(t, t->capacity * 2);
-    if (t->used == t->capacity && t->vacant.first == NIL)
+    if (no_place(t))
         return NULL; /* out of memory */
     migrate_some(t);
     i = take_place(t);
@@ -577,7 +586,7 @@ rp_session *rp_sessions_oldest(const rp_sessions *t)
     return t->live.first == NIL ? NULL : &t->items[t->live.first];
 }
 
-/* Moves record from, of this hash, into the vacant place to (out of the
+/* Moves record from, of this hash, into place to (taken: no longer in the
  * vacant list), fixing its index slot and list links. */
 static void move_record(rp_sessions *t, uint32_t from, uint32_t to, uint32_t hash)
 {
@@ -594,16 +603,16 @@ static void move_record(rp_sessions *t, uint32_t from, uint32_t to, uint32_t has
 }
 
 /* Below half full, moves records from the array's end into the places
- * vacant longest (its last place always holds a record), until the array
- * fits in half its room. */
+ * vacant longest, until the array fits in half its room. There are vacant
+ * places then (more places used than sessions), all before the last, which
+ * always holds a record. */
 static void compact_some(rp_sessions *t)
 {
     int k;
     for (k = 0; k < COMPACT_STEP && t->count < t->capacity / 2 && t->used > t->capacity / 2;
          k++) {
-        uint32_t last = t->used - 1, to = t->vacant.first;
-        list_unlink(t, &t->vacant, to);
-        move_record(t, last, to, record_hash(t, last));
+        uint32_t last = t->used - 1;
+        move_record(t, last, take_place(t), record_hash(t, last));
         vacate(t, last);
     }
 }
