@@ -34,6 +34,10 @@ BASE_PORT = 10000 + os.getpid() % 1000 * 20  # below the ephemeral range; runs s
 # the table of the register run).
 REGISTER_RATE_CEILING = 2_000_000
 MISSED_KEEPALIVES = 3  # the default: a session lives 3 keepalive intervals
+# Fresh memory a growing table faults in per new session: its 52-byte record
+# and, over a doubling, two 4-byte slots of the next index per place of room
+# (docs/PERFORMANCE.md, "Memory").
+GROWING_BYTES_PER_SESSION = 52 + 16
 HELLO_REQ = b"\x00\x04\x00\x08"  # answered by every holepuncher, whatever its table holds
 
 
@@ -42,8 +46,8 @@ def build(out):
     core = glob.glob(os.path.join(ROOT, "core", "src", "*.c"))
     inc = ["-I", os.path.join(ROOT, "core", "include")]
     steer = [os.path.join(ROOT, "core", "src", "steer.c")]
-    progs = {"loadgen": [], "raw_echo": [], "reuseport": steer, "hp_serve": core,
-             "datapath": core, "connect_time": core}
+    progs = {"loadgen": [], "raw_echo": [], "fresh_memory": [], "reuseport": steer,
+             "hp_serve": core, "datapath": core, "connect_time": core}
     inc += ["-I", os.path.join(ROOT, "core", "src")]
     for name, extra in progs.items():
         subprocess.run(["cc", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", *inc, "-I", HERE,
@@ -263,6 +267,9 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
                         lambda: load(bin_dir, hp, port + 3, mode, seconds, k,
                                      owner_port=port + 2 if mode == "join" else 0),
                         two_datagrams=mode == "join"))
+                # While hp_serve still holds its table: pages it frees at its
+                # exit would make the next program's fresh memory cheap.
+                runs.setdefault("fresh-memory", []).append(fresh_memory(bin_dir))
             measured(runs, "register-level", raw.around(lambda: register_level(
                 bin_dir, port + 3, seconds, sessions, runs["register"][-1]["rate"])))
             # What operators run: the program, quiet and logging every session.
@@ -278,7 +285,21 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
             for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0)):
                 measured(runs, "group-" + mode,
                          load(bin_dir, group, group_port, mode, seconds, k), runs[mode][-1])
-    return {name: median_run(results) for name, results in runs.items()}
+    fresh = runs.pop("fresh-memory")
+    out = {name: median_run(results) for name, results in runs.items()}
+    out["fresh-memory"] = {key: statistics.median(r[key] for r in fresh)
+                           for key in ("ns_per_kib", "again_ns_per_kib")}
+    out["fresh-memory"]["rounds"] = fresh
+    return out
+
+
+def fresh_memory(bin_dir):
+    """What faulting in new memory costs the machine now, on the server's
+    core (bench/fresh_memory.c): ns per KiB, then again for pages just
+    unmapped ("again_ns_per_kib")."""
+    out = subprocess.run(pinned(0, [os.path.join(bin_dir, "fresh_memory")]),
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
 
 
 def register_level(bin_dir, port, seconds, sessions, rate, hp_serve="hp_serve"):
@@ -462,6 +483,14 @@ def holepuncher_rows(res, sessions):
                          "sessions", hp["daemon-quiet"], raw))
             rows.append((f"`ruphin holepuncher` logging each session (to /dev/null), Register "
                          f"(new ids)/s, {sessions:,} sessions", hp["daemon-logging"], raw))
+    fresh = hp["fresh-memory"]
+    per_session = {key: fresh[key] * GROWING_BYTES_PER_SESSION / 1024
+                   for key in ("ns_per_kib", "again_ns_per_kib")}
+    fresh_row = (f"| fresh memory a growing table faults in, per new session "
+                 f"({GROWING_BYTES_PER_SESSION} B) | {per_session['ns_per_kib']:.0f} ns "
+                 f"({per_session['again_ns_per_kib']:.0f} ns for pages just freed) | "
+                 f"{per_session['ns_per_kib'] / 1000 / raw['cpu_us']:.3f} of a raw request's "
+                 f"server CPU | |")
     for mode, name in (("hello", "HelloReq"), ("join", "Join (found)"),
                        ("join-miss", "Join (not found)")):
         rows.append((f"holepuncher, {WORKERS} workers, {name}/s, {sessions:,} sessions",
@@ -476,6 +505,8 @@ def holepuncher_rows(res, sessions):
         which = "one holepuncher" if base is not raw and base is not raw2 else which
         lines.append(f"| {name} | {r['rate']:,.0f} | {r['ratio']:.2f} x {which} | "
                      f"{r['cpu_us']:.2f} us ({r['cpu_ratio']:.2f} x) |")
+        if r is hp.get("daemon-logging"):
+            lines.append(fresh_row)  # after the Register rows it explains
     return lines
 
 

@@ -61,13 +61,20 @@ def run_smoke(tmp_path):
 def check_table(stdout):
     rows = [line for line in stdout.splitlines()
             if line.startswith("| ") and not line.startswith("| measure")]
-    assert len(rows) == 25, stdout  # 14 request rates, 2 memory, 4 + 2 data path, 2 + 1 connect
+    assert len(rows) == 26, stdout  # 14 request rates, fresh memory, 2 memory, 4 + 2 data path,
+    # 2 + 1 connect
     for row in rows:  # every measure produced a number (or says why it was skipped)
         value = row.split("|")[2]
         assert any(ch.isdigit() for ch in value) or "skipped" in value, row
 
 
 def check_holepuncher(hp):
+    hp = dict(hp)
+    # What fresh memory cost, measured in each round after the growing
+    # Register (one round in a smoke run), first and again at once.
+    fresh = hp.pop("fresh-memory")
+    assert len(fresh["rounds"]) == 1 and fresh["rounds"][0]["mib"] > 0, fresh
+    assert fresh["ns_per_kib"] > 0 and fresh["again_ns_per_kib"] > 0, fresh
     assert set(hp) == set(HOLEPUNCHER_RUNS)
     for name, run in hp.items():
         assert run["answered"] > 0 and run["rate"] > 0, (name, run)
