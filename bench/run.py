@@ -264,8 +264,9 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
                 for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0),
                                 ("refresh", sessions), ("register", 0)):
                     measured(runs, mode, raw.around(
-                        lambda: load(bin_dir, hp, port + 3, mode, seconds, k,
-                                     owner_port=port + 2 if mode == "join" else 0),
+                        lambda: counted(hp, lambda: load(
+                            bin_dir, hp, port + 3, mode, seconds, k,
+                            owner_port=port + 2 if mode == "join" else 0)),
                         two_datagrams=mode == "join"))
                 # While hp_serve still holds its table: pages it frees at its
                 # exit would make the next program's fresh memory cheap.
@@ -291,6 +292,16 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
                            for key in ("ns_per_kib", "again_ns_per_kib")}
     out["fresh-memory"]["rounds"] = fresh
     return out
+
+
+def counted(hp, measure):
+    """measure()'s result with hp_serve's live sessions after it ("live"):
+    the table it ran against (a fill, part of the measure, adds to it), and
+    before it ("live_before"), for what grows the table."""
+    before = hp_stats(hp)["sessions"]
+    result = measure()
+    result["live_before"], result["live"] = before, hp_stats(hp)["sessions"]
+    return result
 
 
 def fresh_memory(bin_dir):
@@ -473,16 +484,20 @@ def holepuncher_rows(res, sessions):
     for mode, name in (("hello", "HelloReq"), ("register", "Register (new ids)"),
                        ("refresh", "Register (refresh)"), ("join", "Join (found)"),
                        ("join-miss", "Join (not found)")):
-        base = raw2 if mode == "join" else raw
-        rows.append((f"holepuncher, {name}/s, {sessions:,} sessions", hp[mode], base))
+        base, run = raw2 if mode == "join" else raw, hp[mode]
+        table = f"{run['live']:,} sessions"
+        if mode == "register":  # each new id adds one
+            table = f"table growing from {run['live_before']:,} to {run['live']:,} sessions"
+        rows.append((f"holepuncher, {name}/s, {table}", run, base))
         if mode == "register":
             level = hp["register-level"]
             rows.append((f"holepuncher, Register (new ids) as others expire/s, level "
                          f"{level['live']:,} sessions", level, raw))
-            rows.append((f"`ruphin holepuncher --quiet`, Register (new ids)/s, {sessions:,} "
-                         "sessions", hp["daemon-quiet"], raw))
+            rows.append((f"`ruphin holepuncher --quiet`, Register (new ids)/s, table growing "
+                         f"from {sessions:,} sessions", hp["daemon-quiet"], raw))
             rows.append((f"`ruphin holepuncher` logging each session (to /dev/null), Register "
-                         f"(new ids)/s, {sessions:,} sessions", hp["daemon-logging"], raw))
+                         f"(new ids)/s, table growing from {sessions:,} sessions",
+                         hp["daemon-logging"], raw))
     fresh = hp["fresh-memory"]
     per_session = {key: fresh[key] * GROWING_BYTES_PER_SESSION / 1024
                    for key in ("ns_per_kib", "again_ns_per_kib")}

@@ -119,6 +119,10 @@ def check_holepuncher(hp):
     assert positions[:-1] == sorted(set(positions[:-1])), positions
     assert len(raw_rates) >= 10 and len(raw2_rates) >= 2
     assert hp["group-join"]["base_rate"] == hp["join"]["rate"]
+    # The table each measure ran against: the rows name it. Register of new
+    # ids grew it, from what the Join and refresh runs filled.
+    assert hp["register"]["live"] > hp["register"]["live_before"] >= hp["join"]["live"] > 0
+    assert hp["hello"]["live"] == hp["hello"]["live_before"] > 0  # HelloReq adds nothing
     # At a level population, sessions expired while new ones came.
     level = hp["register-level"]
     assert 0 < level["live"] < level["received"], level
