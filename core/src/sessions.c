@@ -28,6 +28,21 @@ enum { COMPACT_STEP = 2 };
  * move first. */
 enum { MIGRATE_STEP = 16, MIGRATE_CHUNK = 64 };
 
+/* A doubling's move inserts at random all over the new index, so it would
+ * fault in every page of it within one batch: tens of milliseconds (16
+ * huge pages at 1 to 2 million sessions, about 4 ms each on a VM whose host
+ * takes back free memory), during which the holepuncher answers nothing
+ * and its socket overflows. So the index is made ahead, over the last
+ * capacity / PREPARE_SHARE adds before the doubling: each faults in the
+ * next PREPARE_BYTES of it (its 4 x capacity slots of 4 bytes over those
+ * adds), and no add faults more than one page. Until a table is that full
+ * it holds no more memory; past it, up to 16 bytes more per place. */
+enum { PREPARE_SHARE = 32, PREPARE_BYTES = 4 * sizeof(uint32_t) * PREPARE_SHARE };
+/* Removals that leave the table less full than capacity / DROP_SHARE below
+ * its room give that index back (below where it started: a table that
+ * hovers about the mark keeps it, rather than fault it in again and again). */
+enum { DROP_SHARE = 8 };
+
 /* Memory latency, not arithmetic, is what a large table costs: prefetching
  * the lines the next steps will touch lets their misses overlap. Macros,
  * not functions: GCC 12 judged a static function whose only effect is a
@@ -192,16 +207,16 @@ static size_t slots_size(uint32_t nslots)
     return (size_t)nslots * sizeof(uint32_t);
 }
 
-/* An empty index of nslots (a power of two, 2 to 2^31) slots: links go up to
- * nslots / 2, the rest of each slot's 32 bits is a distance of up to 4 bits
- * and the tag. */
-static int index_init(rp_session_index *ix, uint32_t nslots)
+/* An empty index of nslots (a power of two, 2 to 2^31) slots, on the given
+ * zeroed slots or (NULL) new ones: links go up to nslots / 2, the rest of
+ * each slot's 32 bits is a distance of up to 4 bits and the tag. */
+static int index_init(rp_session_index *ix, uint32_t nslots, uint32_t *slots)
 {
     uint8_t bits = 0, spare, dist_bits;
     while ((1u << bits) < nslots)
         bits++;
     spare = (uint8_t)(32 - bits);
-    ix->slots = rp_big_zeroed(slots_size(nslots));
+    ix->slots = slots != NULL ? slots : rp_big_zeroed(slots_size(nslots));
     ix->mask = nslots - 1;
     dist_bits = spare < 4 ? spare : 4;
     ix->link_bits = bits;
@@ -347,21 +362,62 @@ static void migrate_some(rp_sessions *t)
         migrate(t, MIGRATE_CHUNK);
 }
 
+/* The size of the index the next doubling makes. */
+static size_t next_index_size(const rp_sessions *t)
+{
+    return slots_size(4 * t->capacity);
+}
+
+/* Faults in the next PREPARE_BYTES of the next doubling's index (see
+ * PREPARE_SHARE), once the table is that near full. */
+static void prepare_next_index(rp_sessions *t)
+{
+    size_t size;
+    if (t->count < t->capacity - t->capacity / PREPARE_SHARE || t->limit <= t->capacity ||
+        2 * t->capacity > MAX_CAPACITY)
+        return; /* not that near a doubling, or none to come */
+    size = next_index_size(t);
+    if (t->next_slots == NULL && (t->next_slots = rp_big_zeroed(size)) == NULL)
+        return; /* the doubling will try again, and fault its pages as it goes */
+    if (t->next_ready < size) {
+        /* A write (a read would map the shared zero page) of what is there. */
+        ((volatile uint8_t *)t->next_slots)[t->next_ready] = 0;
+        t->next_ready += PREPARE_BYTES;
+    }
+}
+
+/* Gives back the next doubling's index made so far. */
+static void drop_next_index(rp_sessions *t)
+{
+    if (t->next_slots == NULL)
+        return;
+    rp_big_free(t->next_slots, next_index_size(t));
+    t->next_slots = NULL;
+    t->next_ready = 0;
+}
+
 /* Resizes the record array to capacity (a power of two) and starts moving
  * the records into a new index to match it (the adds and removes that
- * follow finish the move). On failure nothing changed. */
+ * follow finish the move); a doubling takes the index made ahead, if any.
+ * On failure nothing changed. */
 static int resize(rp_sessions *t, uint32_t capacity)
 {
     rp_session_index fresh;
     rp_session *items;
+    uint32_t *ready = capacity == 2 * t->capacity ? t->next_slots : NULL;
     migrate(t, UINT32_MAX); /* at most one move at a time */
-    if (index_init(&fresh, 2 * capacity) != RUPHIN_OK)
+    if (index_init(&fresh, 2 * capacity, ready) != RUPHIN_OK)
         return RUPHIN_ERR_NOMEM;
     items = rp_big_resize(t->items, items_size(t->capacity), items_size(capacity));
     if (items == NULL) {
-        index_free(&fresh);
+        if (ready == NULL)
+            index_free(&fresh);
         return RUPHIN_ERR_NOMEM;
     }
+    if (ready != NULL)
+        t->next_slots = NULL, t->next_ready = 0; /* now the index */
+    else
+        drop_next_index(t);
     t->old = t->index; /* no slots for a new table: nothing to move */
     t->old_limit = t->capacity;
     t->migrated = 0;
@@ -383,6 +439,7 @@ int rp_sessions_init(rp_sessions *t, uint32_t limit, uint64_t seed)
 
 void rp_sessions_free(rp_sessions *t)
 {
+    drop_next_index(t);
     rp_big_free(t->items, items_size(t->capacity));
     index_free(&t->index);
     index_free(&t->old);
@@ -557,6 +614,7 @@ rp_session *rp_sessions_add_hashed(rp_sessions *t, uint32_t hash, const uint8_t 
     if (no_place(t))
         return NULL; /* out of memory */
     migrate_some(t);
+    prepare_next_index(t);
     i = take_place(t);
     t->count++;
     s = &t->items[i];
@@ -626,6 +684,9 @@ static void remove_hashed(rp_sessions *t, uint32_t i, uint32_t hash)
     t->count--;
     migrate_some(t);
     compact_some(t);
+    /* Far enough from the next doubling, the index made for it goes back. */
+    if (t->count < t->capacity - t->capacity / DROP_SHARE)
+        drop_next_index(t);
     /* Give memory back once the table is mostly empty. */
     if (t->capacity > MIN_CAPACITY && t->count < t->capacity / 4 && t->used <= t->capacity / 2)
         resize(t, t->capacity / 2); /* on failure the larger table stays */

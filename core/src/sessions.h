@@ -81,6 +81,11 @@ typedef struct rp_sessions {
     rp_session_index old; /* slots NULL: no move in progress */
     uint32_t migrated, old_limit;
     uint32_t ops; /* adds and removes, to pace the move */
+    /* The index the next doubling will use, while its pages are faulted in
+     * over the adds before it (NULL: none yet), and how many of its bytes
+     * are resident so far. */
+    uint32_t *next_slots;
+    size_t next_ready;
     rp_session_list live, vacant;
     uint64_t seed;
 } rp_sessions;

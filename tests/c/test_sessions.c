@@ -1,10 +1,18 @@
 /* The session table against a naive model: random adds, refreshes, finds and
  * expiries must agree; memory shrinks back as sessions go. */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* mincore */
+#endif
 #include "check.h"
 #include "sessions.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 enum { IDS = 5000, STEPS = 200000 };
 
@@ -450,6 +458,65 @@ static void test_expiry_in_random_order(void)
     CHECK_EQ(wrong, 0);
 }
 
+/* Pages of [p, p + size) not resident (all of them where that cannot be
+ * told). */
+static size_t pages_not_resident(const void *p, size_t size)
+{
+    size_t missing = size;
+#ifdef __linux__
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n = (size + page - 1) / page, i;
+    unsigned char *resident = malloc(n);
+    if (resident != NULL && mincore((void *)p, size, resident) == 0)
+        for (missing = i = 0; i < n; i++)
+            missing += !(resident[i] & 1);
+    free(resident);
+#else
+    (void)p;
+#endif
+    return missing;
+}
+
+static void test_next_index_made_ahead_of_a_doubling(void)
+{
+    /* A doubling's move inserts all over the new index, which would fault
+     * in all its pages in one batch. The index is made over the last
+     * capacity / 32 adds before the doubling instead, resident by then; a
+     * table less full holds none, one that cannot double makes none, and
+     * removals well below the mark give it back. */
+    rp_sessions t, capped;
+    int i;
+    uint32_t *made;
+    ruphin_addr a = owner(10);
+    CHECK_EQ(rp_sessions_init(&t, 1 << 20, 48), RUPHIN_OK);
+    for (i = 0; i < 4096 - 4096 / 32; i++)
+        CHECK(add_number(&t, i, &a, 1) != NULL);
+    CHECK_EQ(t.capacity, 4096);
+    CHECK(t.next_slots == NULL);
+    for (; i < 4096; i++)
+        CHECK(add_number(&t, i, &a, 1) != NULL);
+    made = t.next_slots;
+    CHECK(made != NULL && t.next_ready == 4 * 4096 * sizeof(uint32_t));
+    CHECK_EQ(pages_not_resident(made, t.next_ready), 0);
+    CHECK(add_number(&t, i++, &a, 1) != NULL); /* the doubling */
+    CHECK(t.capacity == 8192 && t.index.slots == made && t.next_slots == NULL);
+    for (; t.old.slots != NULL; i++) /* the move, into the index made ahead */
+        CHECK(add_number(&t, i, &a, 1) != NULL);
+    CHECK(all_found(&t, 0, i) && index_faults(&t) == 0);
+    for (; i < 8192 - 8192 / 32 + 1; i++)
+        CHECK(add_number(&t, i, &a, 1) != NULL);
+    CHECK(t.next_slots != NULL); /* the next one begun */
+    while (t.count >= 8192 - 8192 / 8)
+        rp_sessions_remove(&t, rp_sessions_oldest(&t));
+    CHECK(t.next_slots == NULL && t.next_ready == 0);
+    rp_sessions_free(&t);
+
+    CHECK_EQ(rp_sessions_init(&capped, 4096, 49), RUPHIN_OK);
+    for (i = 0; i < 4096; i++)
+        CHECK(add_number(&capped, i, &a, 1) != NULL);
+    CHECK(capped.capacity == 4096 && capped.next_slots == NULL);
+    rp_sessions_free(&capped);
+}
+
 int main(void)
 {
     RUN(test_against_model);
@@ -463,5 +530,6 @@ int main(void)
     RUN(test_shrinks_once_a_quarter_full);
     RUN(test_expiry_among_the_moved);
     RUN(test_expiry_in_random_order);
+    RUN(test_next_index_made_ahead_of_a_doubling);
     return check_report();
 }
