@@ -38,9 +38,10 @@ enum { MIGRATE_STEP = 16, MIGRATE_CHUNK = 64 };
  * adds), and no add faults more than one page. Until a table is that full
  * it holds no more memory; past it, up to 16 bytes more per place. */
 enum { PREPARE_SHARE = 32, PREPARE_BYTES = 4 * sizeof(uint32_t) * PREPARE_SHARE };
-/* Removals that leave the table less full than capacity / DROP_SHARE below
- * its room give that index back (below where it started: a table that
- * hovers about the mark keeps it, rather than fault it in again and again). */
+/* A removal that leaves fewer sessions than capacity - capacity /
+ * DROP_SHARE gives that index back: a mark below the one where it began, so
+ * that a table hovering about that one keeps it rather than fault it in
+ * again and again. */
 enum { DROP_SHARE = 8 };
 
 /* Memory latency, not arithmetic, is what a large table costs: prefetching

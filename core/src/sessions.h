@@ -13,7 +13,9 @@
  * reads no other record (docs/PERFORMANCE.md). The index grows and shrinks
  * incrementally: a resize allocates the new index and every later add or
  * remove moves a few records into it, so no request waits while millions
- * of records are reindexed. All sessions share one lifetime, so "refresh"
+ * of records are reindexed; a doubling's index is made ahead, its pages
+ * faulted in over the adds before it, so that no request waits while they
+ * all fault at once either. All sessions share one lifetime, so "refresh"
  * means "move to the newest end" and the list stays sorted. A removed
  * record's place is vacant until a new record takes it, the longest vacant
  * first: while as many sessions come as go, the array then stays in expiry
