@@ -35,8 +35,8 @@ BASE_PORT = 10000 + os.getpid() % 1000 * 20  # below the ephemeral range; runs s
 REGISTER_RATE_CEILING = 2_000_000
 MISSED_KEEPALIVES = 3  # the default: a session lives 3 keepalive intervals
 # Fresh memory a growing table faults in per new session: its 52-byte record
-# and, over a doubling, two 4-byte slots of the next index per place of room
-# (docs/PERFORMANCE.md, "Memory").
+# and, over a doubling from C to 2C sessions, the next index's 4C slots of 4
+# bytes: 16 bytes per new session (docs/PERFORMANCE.md, "Memory").
 GROWING_BYTES_PER_SESSION = 52 + 16
 HELLO_REQ = b"\x00\x04\x00\x08"  # answered by every holepuncher, whatever its table holds
 
