@@ -1,7 +1,7 @@
 /* What fresh memory costs the machine: the wall time to fault in MIB
  * mebibytes of new anonymous memory, mapped and advised as the session
- * table's arrays are (core/src/bigarray.c: aligned to a huge page,
- * MADV_HUGEPAGE), one write per small page. A table that grows pays this
+ * table's arrays are (by core/src/bigarray.c itself: aligned to a huge
+ * page, MADV_HUGEPAGE), one write per small page. A table that grows pays this
  * for every new record and index slot; the raw responder never does. On a
  * virtual machine whose host takes back the guest's free memory (free page
  * reporting) it varies from run to run by ten times and more, so bench/run.py
@@ -14,35 +14,23 @@
  * just had back, which the host has not taken yet, what the first costs
  * where nobody takes free memory away. */
 #define _GNU_SOURCE
+#include "bigarray.h"
 #include "common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
-enum { HUGE_PAGE = 2 << 20, SMALL_PAGE = 4096 };
+enum { SMALL_PAGE = 4096 };
 
-/* A mapping of size bytes starting on a huge page boundary (the unaligned
- * head and tail of a larger one stay mapped: this program exits soon). */
-static uint8_t *map_aligned(size_t size)
+/* Wall time per KiB to fault in an array of size bytes, which is left
+ * allocated in *array (NULL if there is not that much memory). */
+static double fault_in(size_t size, uint8_t **array)
 {
-    uint8_t *p = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    return (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-}
-
-/* Wall time per KiB to fault in size bytes of a new mapping, which is left
- * mapped (NULL if there is not that much memory). */
-static double fault_in(size_t size, uint8_t **mapping)
-{
-    uint8_t *p = map_aligned(size);
+    uint8_t *p = rp_big_zeroed(size); /* as the session table gets its arrays */
     double start;
     size_t i;
-    if ((*mapping = p) == NULL)
+    if ((*array = p) == NULL)
         return 0;
-    madvise(p, size, MADV_HUGEPAGE); /* a hint, as in bigarray.c */
     start = now_s();
     for (i = 0; i < size; i += SMALL_PAGE)
         p[i] = 1;
@@ -68,16 +56,18 @@ int main(int argc, char **argv)
 {
     size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 128, size = mib << 20;
     uint8_t *first, *again;
-    double first_ns, huge_kib, again_ns;
+    double first_ns, again_ns;
+    long huge_kib;
     if (mib == 0 || (first_ns = fault_in(size, &first), first) == NULL) {
         fprintf(stderr, "usage: fresh_memory [MIB] (MIB > 0, and that much free memory)\n");
         return 2;
     }
     huge_kib = anon_huge_kib();
-    munmap(first, size);
+    rp_big_free(first, size);
     if ((again_ns = fault_in(size, &again), again) == NULL)
         return 1;
-    printf("{\"mib\": %zu, \"ns_per_kib\": %.1f, \"huge_kib\": %.0f, \"again_ns_per_kib\": %.1f}\n",
+    printf("{\"mib\": %zu, \"ns_per_kib\": %.1f, \"huge_kib\": %ld, \"again_ns_per_kib\": %.1f}\n",
            mib, first_ns, huge_kib, again_ns);
+    rp_big_free(again, size);
     return 0;
 }

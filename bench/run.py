@@ -38,6 +38,7 @@ MISSED_KEEPALIVES = 3  # the default: a session lives 3 keepalive intervals
 # and, over a doubling from C to 2C sessions, the next index's 4C slots of 4
 # bytes: 16 bytes per new session (docs/PERFORMANCE.md, "Memory").
 GROWING_BYTES_PER_SESSION = 52 + 16
+FRESH_MEMORY_KEYS = ("ns_per_kib", "again_ns_per_kib")  # bench/fresh_memory.c's times
 HELLO_REQ = b"\x00\x04\x00\x08"  # answered by every holepuncher, whatever its table holds
 
 
@@ -46,7 +47,8 @@ def build(out):
     core = glob.glob(os.path.join(ROOT, "core", "src", "*.c"))
     inc = ["-I", os.path.join(ROOT, "core", "include")]
     steer = [os.path.join(ROOT, "core", "src", "steer.c")]
-    progs = {"loadgen": [], "raw_echo": [], "fresh_memory": [], "reuseport": steer,
+    bigarray = [os.path.join(ROOT, "core", "src", "bigarray.c")]
+    progs = {"loadgen": [], "raw_echo": [], "fresh_memory": bigarray, "reuseport": steer,
              "hp_serve": core, "datapath": core, "connect_time": core}
     inc += ["-I", os.path.join(ROOT, "core", "src")]
     for name, extra in progs.items():
@@ -247,7 +249,7 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
     """Both raw baselines and each request type, interleaved over a few rounds
     (a fresh holepuncher with `sessions` live sessions each round), each
     measure between two runs of its baseline (RawBaselines.around)."""
-    runs = {}
+    runs, fresh = {}, []
     for r in range(rounds):
         port = BASE_PORT + r * 4
         with RawBaselines(bin_dir, port, seconds, runs) as raw:
@@ -270,7 +272,7 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
                         two_datagrams=mode == "join"))
                 # While hp_serve still holds its table: pages it frees at its
                 # exit would make the next program's fresh memory cheap.
-                runs.setdefault("fresh-memory", []).append(fresh_memory(bin_dir))
+                fresh.append(fresh_memory(bin_dir))
             measured(runs, "register-level", raw.around(lambda: register_level(
                 bin_dir, port + 3, seconds, sessions, runs["register"][-1]["rate"])))
             # What operators run: the program, quiet and logging every session.
@@ -286,10 +288,9 @@ def holepuncher_rates(bin_dir, seconds, sessions, rounds):
             for mode, k in (("join", sessions), ("hello", 0), ("join-miss", 0)):
                 measured(runs, "group-" + mode,
                          load(bin_dir, group, group_port, mode, seconds, k), runs[mode][-1])
-    fresh = runs.pop("fresh-memory")
     out = {name: median_run(results) for name, results in runs.items()}
     out["fresh-memory"] = {key: statistics.median(r[key] for r in fresh)
-                           for key in ("ns_per_kib", "again_ns_per_kib")}
+                           for key in FRESH_MEMORY_KEYS}
     out["fresh-memory"]["rounds"] = fresh
     return out
 
@@ -498,20 +499,17 @@ def holepuncher_rows(res, sessions):
             rows.append((f"`ruphin holepuncher` logging each session (to /dev/null), Register "
                          f"(new ids)/s, table growing from {sessions:,} sessions",
                          hp["daemon-logging"], raw))
-    fresh = hp["fresh-memory"]
-    per_session = {key: fresh[key] * GROWING_BYTES_PER_SESSION / 1024
-                   for key in ("ns_per_kib", "again_ns_per_kib")}
-    fresh_row = (f"| fresh memory a growing table faults in, per new session "
-                 f"({GROWING_BYTES_PER_SESSION} B) | {per_session['ns_per_kib']:.0f} ns "
-                 f"({per_session['again_ns_per_kib']:.0f} ns for pages just freed) | "
-                 f"{per_session['ns_per_kib'] / 1000 / raw['cpu_us']:.3f} of a raw request's "
-                 f"server CPU | |")
+            rows.append(fresh_memory_row(hp["fresh-memory"], raw))  # what growing costs
     for mode, name in (("hello", "HelloReq"), ("join", "Join (found)"),
                        ("join-miss", "Join (not found)")):
         rows.append((f"holepuncher, {WORKERS} workers, {name}/s, {sessions:,} sessions",
                      hp["group-" + mode], hp[mode]))
     lines = []
-    for name, r, base in rows:
+    for row in rows:
+        if isinstance(row, str):  # a line of its own making
+            lines.append(row)
+            continue
+        name, r, base = row
         if base is None:
             lines.append(f"| {name} | {r['rate']:,.0f} | 1.00 | {r['cpu_us']:.2f} us |")
             continue
@@ -520,9 +518,19 @@ def holepuncher_rows(res, sessions):
         which = "one holepuncher" if base is not raw and base is not raw2 else which
         lines.append(f"| {name} | {r['rate']:,.0f} | {r['ratio']:.2f} x {which} | "
                      f"{r['cpu_us']:.2f} us ({r['cpu_ratio']:.2f} x) |")
-        if r is hp.get("daemon-logging"):
-            lines.append(fresh_row)  # after the Register rows it explains
     return lines
+
+
+def fresh_memory_row(fresh, raw):
+    """The table's line for fresh memory: per new session of a growing table,
+    and as a share of the raw responder's CPU per request."""
+    per_session = {key: fresh[key] * GROWING_BYTES_PER_SESSION / 1024
+                   for key in FRESH_MEMORY_KEYS}
+    return (f"| fresh memory a growing table faults in, per new session "
+            f"({GROWING_BYTES_PER_SESSION} B) | {per_session['ns_per_kib']:.0f} ns "
+            f"({per_session['again_ns_per_kib']:.0f} ns for pages just freed) | "
+            f"{per_session['ns_per_kib'] / 1000 / raw['cpu_us']:.3f} of a raw request's "
+            f"server CPU | |")
 
 
 def memory_rows(res, sessions):

@@ -458,8 +458,8 @@ static void test_expiry_in_random_order(void)
     CHECK_EQ(wrong, 0);
 }
 
-/* Pages of [p, p + size) not resident (all of them where that cannot be
- * told). */
+/* Pages of [p, p + size) not resident (where that cannot be told, a count
+ * that is never 0: size). */
 static size_t pages_not_resident(const void *p, size_t size)
 {
     size_t missing = size;
