@@ -234,10 +234,12 @@ static void test_shrinking_moves_incrementally_too(void)
     rp_sessions_free(&t);
 }
 
+#ifdef __linux__
 static int off_huge_page(const void *p)
 {
     return (uintptr_t)p % (2u << 20) != 0;
 }
+#endif
 
 static void test_arrays_start_on_huge_page_boundaries(void)
 {
