@@ -5,7 +5,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char help[] =
     "usage: ruphin client --holepuncher HOST:PORT --session ID [--count N] [options]\n"
@@ -97,7 +96,7 @@ static void send_numbered(client_run *r, int64_t now)
 /* Standard input mode: sends every complete line that is waiting. */
 static void read_stdin(client_run *r)
 {
-    ssize_t n = read(STDIN_FILENO, r->line + r->line_len, sizeof r->line - r->line_len);
+    long n = cli_stdin_read(r->line + r->line_len, sizeof r->line - r->line_len);
     char *nl;
     if (n <= 0) {
         r->stdin_open = false;
@@ -109,7 +108,9 @@ static void read_stdin(client_run *r)
     r->line_len += (size_t)n;
     while ((nl = memchr(r->line, '\n', r->line_len)) != NULL) {
         size_t len = (size_t)(nl - r->line);
-        send_datagram(r, r->line, len);
+        /* A line typed on Windows, or from a file written there, ends in
+         * CR LF: the CR is not part of the line. */
+        send_datagram(r, r->line, len > 0 && r->line[len - 1] == '\r' ? len - 1 : len);
         memmove(r->line, nl + 1, r->line_len - len - 1);
         r->line_len -= len + 1;
     }
@@ -146,7 +147,8 @@ static int run(client_run *r)
 {
     ruphin_event ev;
     for (;;) {
-        int32_t rc, in_fd;
+        int32_t rc;
+        bool watch_stdin;
         int64_t now;
         while ((rc = ruphin_poll(r->node, 0, &ev)) == 1)
             on_event(r, &ev);
@@ -158,8 +160,8 @@ static int run(client_run *r)
         if (cli_stop || finished(r, now))
             break;
         /* Lines are read once connected; until then they wait in the pipe. */
-        in_fd = r->count == 0 && r->connected && r->stdin_open ? STDIN_FILENO : -1;
-        if (cli_wait(&r->node, 1, in_fd, wait_ms(r, now)))
+        watch_stdin = r->count == 0 && r->connected && r->stdin_open;
+        if (cli_wait(&r->node, 1, watch_stdin, wait_ms(r, now)))
             read_stdin(r);
     }
     if (r->count > 0)
@@ -220,6 +222,11 @@ int cmd_client(int argc, char **argv)
     r.deadline = r.start + a.timeout_s * 1000;
     r.finish_at = -1;
     r.stdin_open = r.count == 0;
+    if (r.stdin_open && !cli_stdin_start()) {
+        ruphin_close(r.node);
+        fprintf(stderr, "ruphin: client: cannot read standard input\n");
+        return EXIT_RUNTIME;
+    }
     rc = run(&r);
     ruphin_close(r.node);
     return rc;

@@ -121,7 +121,7 @@ int cmd_demo(int argc, char **argv)
             if (rc < 0 && d.failure == 0)
                 d.failure = rc;
         }
-        cli_wait(d.nodes, d.client_started ? 3 : 2, -1, 10);
+        cli_wait(d.nodes, d.client_started ? 3 : 2, false, 10);
     }
     for (i = 2; i >= 0; i--)
         ruphin_close(d.nodes[i]);

@@ -92,7 +92,7 @@ static void *serve_one(void *arg)
             log_events(evs, rc);
         } else if (rc < 0) {
             log_line("poll", ruphin_strerror(rc));
-            cli_wait(NULL, 0, -1, 100); /* a lasting error must not spin the loop */
+            cli_wait(NULL, 0, false, 100); /* a lasting error must not spin the loop */
         }
     }
     return NULL;

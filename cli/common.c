@@ -4,30 +4,12 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-volatile sig_atomic_t cli_stop;
 bool cli_verbose;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    cli_stop = 1;
-}
-
-void cli_handle_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
 
 static int64_t log_start = -1;
 
@@ -114,31 +96,6 @@ int cli_tunable(cli_tunables *t, int opt, const char *arg)
     case 'v': cli_verbose = true; return 1;
     default: return 0;
     }
-}
-
-bool cli_wait(ruphin_node *const *nodes, int count, int extra_fd, int max_ms)
-{
-    struct pollfd fds[8];
-    int i, n = 0, timeout = max_ms;
-    for (i = 0; i < count && n < 7; i++) {
-        int32_t t = ruphin_timeout_ms(nodes[i]);
-        fds[n].fd = (int)ruphin_fd(nodes[i]);
-        fds[n].events = POLLIN;
-        fds[n].revents = 0;
-        n++;
-        if (t >= 0 && (timeout < 0 || t < timeout))
-            timeout = t;
-    }
-    if (extra_fd >= 0) {
-        fds[n].fd = extra_fd;
-        fds[n].events = POLLIN;
-        fds[n].revents = 0;
-        n++;
-    }
-    if (poll(fds, (nfds_t)n, timeout) <= 0)
-        return false;
-    /* Errors count as readable: read() then reports them (and stops reading). */
-    return extra_fd >= 0 && (fds[n - 1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 int cli_tunables_init(cli_tunables *t)

@@ -16,9 +16,17 @@ enum {
     EXIT_USAGE = 2
 };
 
-/* Set by SIGINT/SIGTERM. */
+/* OS glue (platform.c). cli_stop is set by SIGINT/SIGTERM, or on Windows
+ * by Ctrl-C, Ctrl-Break or closing the console. */
 extern volatile sig_atomic_t cli_stop;
 void cli_handle_signals(void);
+/* Makes sure a closed standard descriptor is not reused by a socket. */
+bool cli_standard_fds_open(void);
+/* Prepares standard input for cli_wait (false if it cannot be). */
+bool cli_stdin_start(void);
+/* Reads what standard input has (at least one byte waits, or its end):
+ * bytes read (1 to len), 0 at its end, -1 on error. */
+long cli_stdin_read(char *buf, size_t len);
 
 extern bool cli_verbose;
 /* Logs a line on stderr, prefixed with the time since cli_log_start(). */
@@ -91,10 +99,10 @@ int cli_tunable(cli_tunables *t, int opt, const char *arg);
 /* Parses a non-negative integer option value; -1 when it is not one. */
 long long cli_number(const char *text);
 
-/* Waits on a node's socket (and optionally one more descriptor) until one
- * is readable or the node's next deadline, at most max_ms. Returns true
- * when extra_fd is readable. */
-bool cli_wait(ruphin_node *const *nodes, int count, int extra_fd, int max_ms);
+/* Waits on the nodes' sockets (and standard input when watch_stdin) until
+ * one is readable or the nodes' next deadline, at most max_ms (-1: no
+ * bound). Returns true when standard input has something (or its end). */
+bool cli_wait(ruphin_node *const *nodes, int count, bool watch_stdin, int max_ms);
 
 /* The arguments server and client share. */
 typedef struct peer_args {

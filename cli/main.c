@@ -2,24 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
-
-/* A closed standard descriptor would be handed to the next socket, which
- * would then be read as input or written to as output: fill it with
- * /dev/null. open() takes the lowest free descriptor, the one closed. */
-static bool standard_fds_open(void)
-{
-    int fd;
-    for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
-        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF &&
-            open("/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY) != fd)
-            return false;
-    return true;
-}
 
 static void usage(FILE *out)
 {
@@ -52,7 +36,7 @@ int main(int argc, char **argv)
     size_t i;
 
     cli_log_start();
-    if (!standard_fds_open())
+    if (!cli_standard_fds_open())
         return EXIT_RUNTIME;
     if (argc < 2) {
         usage(stderr);

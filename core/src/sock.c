@@ -18,6 +18,11 @@
 #ifdef _WIN32
 #include <winsock2.h>
 #include <ws2tcpip.h>
+#include <iphlpapi.h> /* GetAdaptersAddresses: links iphlpapi */
+#include <mswsock.h>  /* SIO_UDP_CONNRESET */
+#ifndef SIO_UDP_NETRESET  /* not in MinGW-w64's headers */
+#define SIO_UDP_NETRESET _WSAIOW(IOC_VENDOR, 15)
+#endif
 typedef int socklen_t;
 #define CLOSE_SOCKET closesocket
 #define LAST_ERROR WSAGetLastError()
@@ -26,6 +31,7 @@ typedef int socklen_t;
 #define ERR_CONN_REFUSED WSAECONNREFUSED
 #define ERR_MSG_SIZE WSAEMSGSIZE
 #define ERR_INTR WSAEINTR
+#define ERR_NET_RESET WSAENETRESET
 #define poll WSAPoll
 typedef SOCKET native_socket;
 #else
@@ -55,6 +61,7 @@ typedef SOCKET native_socket;
 #define ERR_CONN_REFUSED ECONNREFUSED
 #define ERR_MSG_SIZE EMSGSIZE
 #define ERR_INTR EINTR
+#define ERR_NET_RESET ENETRESET
 typedef int native_socket;
 #endif
 #ifdef __linux__
@@ -176,11 +183,36 @@ static int bind_error(void)
     return RUPHIN_ERR_SOCKET;
 }
 
+#ifdef _WIN32
+/* Windows reports an ICMP error caused by an earlier send (port unreachable
+ * from a punched address that is closed; time exceeded from a short-lived
+ * probe, rp_sock_send_ttl) as WSAECONNRESET or WSAENETRESET on the next
+ * receive, and wakes every wait for it. A peer sends to addresses that may
+ * be closed as a matter of course: ask for no such reports. Receives still
+ * read past one (transient_recv_error) where the request is refused. */
+static void ignore_icmp_errors(native_socket fd)
+{
+    BOOL report = FALSE;
+    DWORD bytes = 0;
+    WSAIoctl(fd, SIO_UDP_CONNRESET, &report, sizeof report, NULL, 0, &bytes, NULL, NULL);
+    WSAIoctl(fd, SIO_UDP_NETRESET, &report, sizeof report, NULL, 0, &bytes, NULL, NULL);
+}
+#endif
+
 static int open_socket(rp_sock *s, uint8_t family, bool dual_stack)
 {
-    intptr_t fd = (intptr_t)socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
+    native_socket native = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
+    intptr_t fd = (intptr_t)native;
+#ifdef _WIN32
+    if (native == INVALID_SOCKET)
+        return bind_error();
+    ignore_icmp_errors(native);
+#else
     if (fd < 0)
         return bind_error();
+#endif
+    /* Set both ways: Windows makes an IPv6 socket IPv6-only by default,
+     * Linux does not (unless the system says otherwise). */
     if (family == 6) {
         int v6only = dual_stack ? 0 : 1;
         setsockopt(NATIVE(fd), IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&v6only, sizeof v6only);
@@ -385,7 +417,8 @@ void rp_rx_batch_free(rp_rx_batch *b)
  * delivers on the next receive) or an interrupted call: read on. */
 static bool transient_recv_error(int err)
 {
-    return err == ERR_CONN_RESET || err == ERR_CONN_REFUSED || err == ERR_INTR;
+    return err == ERR_CONN_RESET || err == ERR_CONN_REFUSED || err == ERR_NET_RESET ||
+           err == ERR_INTR;
 }
 
 #ifdef __linux__
@@ -750,48 +783,81 @@ int32_t ruphin_addr_resolve(const char *text, uint16_t default_port, ruphin_addr
     return rp_sock_resolve(text, default_port, default_port == 0, 0, out);
 }
 
-#ifndef _WIN32
 static bool link_local(const ruphin_addr *a)
 {
     if (a->family == 4)
         return a->ip[0] == 169 && a->ip[1] == 254;
     return a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80;
 }
+
+/* Adds an interface's address to out when a LAN peer could reach s there:
+ * the socket's family, not loopback, not link-local; with s's port. */
+static void add_lan_address(const rp_sock *s, const struct sockaddr *sa, ruphin_addr *out,
+                            size_t *n, size_t max)
+{
+    struct sockaddr_storage ss;
+    ruphin_addr a;
+    if (sa == NULL || *n >= max || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+        return;
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, sa,
+           sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+    from_sockaddr(&ss, &a);
+    if (a.family != s->local.family || rp_addr_is_loopback(&a) || link_local(&a))
+        return;
+    a.port = s->local.port;
+    out[(*n)++] = a;
+}
+
+#ifdef _WIN32
+/* The addresses of the adapters that are up, from the IP helper. */
+static size_t interface_addresses(const rp_sock *s, ruphin_addr *out, size_t max)
+{
+    ULONG flags = GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST | GAA_FLAG_SKIP_DNS_SERVER;
+    ULONG size = 16384;
+    IP_ADAPTER_ADDRESSES *list = NULL, *ad;
+    IP_ADAPTER_UNICAST_ADDRESS *u;
+    ULONG rc = ERROR_BUFFER_OVERFLOW;
+    size_t n = 0;
+    int tries;
+    /* The list can grow between the call that sizes it and the next. */
+    for (tries = 0; tries < 3 && rc == ERROR_BUFFER_OVERFLOW; tries++) {
+        free(list);
+        if ((list = malloc(size)) == NULL)
+            return 0;
+        rc = GetAdaptersAddresses(AF_UNSPEC, flags, NULL, list, &size);
+    }
+    for (ad = rc == NO_ERROR ? list : NULL; ad != NULL; ad = ad->Next)
+        if (ad->OperStatus == IfOperStatusUp)
+            for (u = ad->FirstUnicastAddress; u != NULL; u = u->Next)
+                add_lan_address(s, u->Address.lpSockaddr, out, &n, max);
+    free(list);
+    return n;
+}
+#else
+static size_t interface_addresses(const rp_sock *s, ruphin_addr *out, size_t max)
+{
+    struct ifaddrs *list, *ifa;
+    size_t n = 0;
+    if (getifaddrs(&list) != 0)
+        return 0;
+    for (ifa = list; ifa != NULL; ifa = ifa->ifa_next)
+        add_lan_address(s, ifa->ifa_addr, out, &n, max);
+    freeifaddrs(list);
+    return n;
+}
 #endif
 
 size_t rp_sock_local_addresses(const rp_sock *s, ruphin_addr *out, size_t max)
 {
-    size_t n = 0;
-#ifndef _WIN32
-    struct ifaddrs *list, *ifa;
-#endif
     if (!rp_addr_is_any(&s->local)) {
-        if (max > 0 && !rp_addr_is_loopback(&s->local))
-            out[n++] = s->local;
-        return n;
-    }
-#ifndef _WIN32
-    if (getifaddrs(&list) != 0)
+        if (max > 0 && !rp_addr_is_loopback(&s->local)) {
+            out[0] = s->local;
+            return 1;
+        }
         return 0;
-    for (ifa = list; ifa != NULL && n < max; ifa = ifa->ifa_next) {
-        struct sockaddr_storage ss;
-        ruphin_addr a;
-        if (ifa->ifa_addr == NULL ||
-            (ifa->ifa_addr->sa_family != AF_INET && ifa->ifa_addr->sa_family != AF_INET6))
-            continue;
-        memset(&ss, 0, sizeof ss);
-        memcpy(&ss, ifa->ifa_addr, ifa->ifa_addr->sa_family == AF_INET
-                                       ? sizeof(struct sockaddr_in)
-                                       : sizeof(struct sockaddr_in6));
-        from_sockaddr(&ss, &a);
-        if (a.family != s->local.family || rp_addr_is_loopback(&a) || link_local(&a))
-            continue;
-        a.port = s->local.port;
-        out[n++] = a;
     }
-    freeifaddrs(list);
-#endif
-    return n;
+    return interface_addresses(s, out, max);
 }
 
 uint64_t rp_os_random64(void)

@@ -50,6 +50,7 @@ def test_runner_under_thread_sanitizer(tmp_path):
     exe = str(tmp_path / "test_runner_tsan")
     subprocess.run([clang, "-std=c11", "-g", "-O1", "-fsanitize=thread",
                     "-I", os.path.join(ROOT, "core", "include"),
+                    "-I", os.path.join(ROOT, "core", "src"),  # thread.h, through testnet.h
                     os.path.join(ROOT, "tests", "c", "test_runner.c"),
                     *glob.glob(os.path.join(ROOT, "core", "src", "*.c")),
                     "-lpthread", "-o", exe], check=True, capture_output=True, timeout=300)

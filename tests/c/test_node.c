@@ -5,18 +5,7 @@
 #include "check.h"
 #include "ruphin.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "testnet.h"
 
 typedef struct trio {
     ruphin_node *hp, *server, *client;
@@ -52,7 +41,7 @@ static ruphin_event run_until(trio *t, ruphin_node *who, int32_t want)
                     return ev;
             }
         }
-        sleep_ms(1);
+        test_sleep_ms(1);
     }
     return none;
 }
@@ -143,14 +132,14 @@ static void send_raw(const ruphin_node *to, const void *buf, size_t len)
 {
     ruphin_addr a;
     struct sockaddr_in sin;
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    test_socket fd = test_udp_socket(AF_INET);
     ruphin_local_addr(to, &a);
     memset(&sin, 0, sizeof sin);
     sin.sin_family = AF_INET;
     sin.sin_port = htons(a.port);
     sin.sin_addr.s_addr = htonl(0x7f000001);
-    CHECK(sendto(fd, buf, len, 0, (struct sockaddr *)&sin, sizeof sin) == (ssize_t)len);
-    close(fd);
+    CHECK(sendto(fd, buf, (int)len, 0, (struct sockaddr *)&sin, sizeof sin) == (int)len);
+    test_close_socket(fd);
 }
 
 static void test_bad_datagrams_are_counted_and_harmless(void)
@@ -167,7 +156,7 @@ static void test_bad_datagrams_are_counted_and_harmless(void)
     send_raw(t.client, huge, sizeof huge);                 /* Data beyond max payload */
     send_raw(t.client, "\x00\x05\x00\x05x", 5);            /* Data from a stranger */
     send_raw(t.server, "\x00\x05\x00\x05x", 5);            /* Data from a stranger */
-    sleep_ms(20);
+    test_sleep_ms(20);
     while (ruphin_poll(t.hp, 0, &ev) == 1 || ruphin_poll(t.client, 0, &ev) == 1 ||
            ruphin_poll(t.server, 0, &ev) == 1)
         CHECK(ev.type != RUPHIN_EVENT_DATA);
@@ -182,12 +171,6 @@ static void test_bad_datagrams_are_counted_and_harmless(void)
     close_trio(&t);
 }
 
-static double cpu_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* On Linux a poll waits in a blocking receive (sock.c); an event loop may
  * make the descriptor nonblocking for its own purposes: the wait then falls
@@ -199,16 +182,17 @@ static void test_poll_waits_on_a_nonblocking_fd(void)
     ruphin_event ev;
     int64_t start;
     double cpu;
-    int fd, i;
+    test_socket fd;
+    int i;
     CHECK_EQ(ruphin_holepuncher_new(&hp, "127.0.0.1:0", NULL), RUPHIN_OK);
-    fd = (int)ruphin_fd(hp);
-    CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK) == 0);
+    fd = (test_socket)ruphin_fd(hp);
+    CHECK(test_set_nonblocking(fd) == 0);
     for (i = 0; i < 2; i++) { /* the first wait finds out, the second knows */
         start = ruphin_now();
-        cpu = cpu_seconds();
+        cpu = test_cpu_seconds();
         CHECK_EQ(ruphin_poll(hp, 200, &ev), 0);
         CHECK(ruphin_now() - start >= 200);
-        CHECK(cpu_seconds() - cpu < 0.1); /* a spinning wait would take all 200 ms */
+        CHECK(test_cpu_seconds() - cpu < 0.1); /* a spinning wait would take all 200 ms */
     }
     send_raw(hp, "\x00\x04\x00\x08", 4); /* HelloReq */
     CHECK_EQ(ruphin_poll(hp, 50, &ev), 0);
@@ -218,7 +202,7 @@ static void test_poll_waits_on_a_nonblocking_fd(void)
 }
 
 /* 64 requests (a receive batch) from one socket, waiting at the holepuncher. */
-static void send_requests(int fd, const ruphin_node *to, uint8_t type)
+static void send_requests(test_socket fd, const ruphin_node *to, uint8_t type)
 {
     ruphin_addr a;
     struct sockaddr_in sin;
@@ -231,7 +215,7 @@ static void send_requests(int fd, const ruphin_node *to, uint8_t type)
     sin.sin_addr.s_addr = htonl(0x7f000001);
     for (i = 0; i < 64; i++) {
         frame[6] = (uint8_t)i;
-        CHECK(sendto(fd, frame, sizeof frame, 0, (struct sockaddr *)&sin, sizeof sin) == 8);
+        CHECK(sendto(fd, (const char *)frame, sizeof frame, 0, (struct sockaddr *)&sin, sizeof sin) == 8);
     }
 }
 
@@ -244,7 +228,8 @@ static void test_holepuncher_answers_a_whole_batch_first(void)
     ruphin_node *hp;
     ruphin_event ev;
     ruphin_options *o;
-    int fd = socket(AF_INET, SOCK_DGRAM, 0), i;
+    test_socket fd = test_udp_socket(AF_INET);
+    int i;
     ruphin_options_new(&o);
     ruphin_options_set(o, RUPHIN_OPT_RATE_LIMIT, 0);
     ruphin_options_set(o, RUPHIN_OPT_NO_AMPLIFICATION, 0);
@@ -261,30 +246,29 @@ static void test_holepuncher_answers_a_whole_batch_first(void)
     CHECK_EQ(ev.type, RUPHIN_EVENT_SESSION_JOINED);
     CHECK_EQ(ruphin_stat(hp, RUPHIN_STAT_TX_DATAGRAMS), 64 + 128);
     CHECK_EQ(ruphin_stat(hp, RUPHIN_STAT_TX_FAILED), 0);
-    close(fd);
+    test_close_socket(fd);
     ruphin_close(hp);
 }
 
-static void *wake_later(void *node)
+static void wake_later(void *node)
 {
-    sleep_ms(100);
+    test_sleep_ms(100);
     CHECK_EQ(ruphin_wake(node), RUPHIN_OK);
-    return NULL;
 }
 
 static void test_wake_from_another_thread(void)
 {
     ruphin_node *hp;
     ruphin_event ev;
-    pthread_t thread;
+    rp_thread thread;
     int64_t start;
     CHECK_EQ(ruphin_holepuncher_new(&hp, "127.0.0.1:0", NULL), RUPHIN_OK);
-    pthread_create(&thread, NULL, wake_later, hp);
+    rp_thread_start(&thread, wake_later, hp);
     start = ruphin_now();
     CHECK_EQ(ruphin_poll(hp, RUPHIN_WAIT_FOREVER, &ev), 1);
     CHECK_EQ(ev.type, RUPHIN_EVENT_WAKE);
     CHECK(ruphin_now() - start >= 90);
-    pthread_join(thread, NULL);
+    rp_thread_join(thread);
     ruphin_close(hp);
 }
 

@@ -3,10 +3,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "ruphin.h"
+#include "testnet.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
-#include <time.h>
 
 enum { ECHOES = 200 };
 
@@ -15,12 +14,6 @@ typedef struct world {
     ruphin_runner *hp_run, *server_run, *client_run;
     int echoed, server_data;
 } world;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static void open_world(world *w, int32_t keepalive_ms)
 {
@@ -52,7 +45,7 @@ static void close_world(world *w)
 }
 
 /* The server's consumer: echoes every datagram until its runner stops. */
-static void *server_thread(void *arg)
+static void server_thread(void *arg)
 {
     world *w = arg;
     ruphin_event ev;
@@ -64,7 +57,6 @@ static void *server_thread(void *arg)
         }
     }
     CHECK_EQ(rc, RUPHIN_ERR_STOPPED);
-    return NULL;
 }
 
 /* Waits for an event of a type, at most 5 s. */
@@ -80,12 +72,12 @@ static int next_of_type(ruphin_runner *r, int32_t type, ruphin_event *ev)
 static void test_echo_through_runners(void)
 {
     world w;
-    pthread_t server;
+    rp_thread server;
     ruphin_event ev;
     int i;
     open_world(&w, 10000);
     CHECK(next_of_type(w.server_run, RUPHIN_EVENT_REGISTERED, &ev));
-    pthread_create(&server, NULL, server_thread, &w);
+    rp_thread_start(&server, server_thread, &w);
     CHECK_EQ(ruphin_runner_start(&w.client_run, w.client), RUPHIN_OK);
     CHECK(next_of_type(w.client_run, RUPHIN_EVENT_CONNECTED, &ev));
     for (i = 0; i < ECHOES; i++) {
@@ -98,7 +90,7 @@ static void test_echo_through_runners(void)
     CHECK_EQ(w.echoed, ECHOES); /* lock-step on loopback: nothing is in flight to lose */
     { static uint8_t big[2000]; CHECK_EQ(ruphin_runner_send(w.client_run, NULL, big, sizeof big), RUPHIN_ERR_TOO_LARGE); }
     ruphin_runner_stop(w.server_run);
-    pthread_join(server, NULL);
+    rp_thread_join(server);
     CHECK_EQ(ruphin_runner_send(w.server_run, NULL, (const uint8_t *)"x", 1), RUPHIN_ERR_STOPPED);
     close_world(&w);
 }
@@ -117,9 +109,9 @@ static void test_back_pressure_loses_nothing(void)
     for (i = 0; i < 600; i++) {
         while (ruphin_runner_send(w.client_run, NULL, (const uint8_t *)"burst", 5) ==
                RUPHIN_ERR_WOULD_BLOCK)
-            sleep_ms(1);
+            test_sleep_ms(1);
     }
-    sleep_ms(300); /* the queue fills up; the rest waits in the socket */
+    test_sleep_ms(300); /* the queue fills up; the rest waits in the socket */
     while ((rc = ruphin_runner_next(w.server_run, 300, &ev)) == 1)
         data += ev.type == RUPHIN_EVENT_DATA;
     CHECK_EQ(rc, 0);
@@ -136,7 +128,7 @@ static void test_stop_is_prompt_and_idempotent(void)
     world w;
     int64_t start;
     open_world(&w, 10000);
-    sleep_ms(20);
+    test_sleep_ms(20);
     start = ruphin_now();
     ruphin_runner_stop(w.hp_run);
     ruphin_runner_stop(w.hp_run);
@@ -177,7 +169,7 @@ static void test_stop_keeps_queued_events(void)
         uint8_t b = (uint8_t)i;
         CHECK_EQ(ruphin_runner_send(w.client_run, NULL, &b, 1), RUPHIN_OK);
     }
-    sleep_ms(300); /* nobody takes the server's events meanwhile: they queue */
+    test_sleep_ms(300); /* nobody takes the server's events meanwhile: they queue */
     ruphin_runner_stop(w.server_run);
     while ((rc = ruphin_runner_next(w.server_run, 0, &ev)) == 1)
         after_stop += count_datum(&ev, seen, N);
@@ -247,7 +239,7 @@ typedef struct sender_arg {
     int me;
 } sender_arg;
 
-static void *sender(void *arg)
+static void sender(void *arg)
 {
     sender_arg *a = arg;
     int rc;
@@ -257,30 +249,26 @@ static void *sender(void *arg)
         if (rc == RUPHIN_OK)
             atomic_fetch_add(&a->c->sent[a->me], 1);
     a->c->sender_rc[a->me] = rc;
-    return NULL;
 }
 
-static void *consumer(void *arg)
+static void consumer(void *arg)
 {
     crowd *c = arg;
     ruphin_event ev;
     while ((c->consumer_rc = ruphin_runner_next(c->w->client_run, RUPHIN_WAIT_FOREVER, &ev)) == 1)
         c->consumed++;
-    return NULL;
 }
 
-static void *waker(void *arg)
+static void waker(void *arg)
 {
     crowd *c = arg;
     while (atomic_load(&c->waking))
         ruphin_wake(c->w->client);
-    return NULL;
 }
 
-static void *stopper(void *arg)
+static void stopper(void *arg)
 {
     ruphin_runner_stop(((crowd *)arg)->w->client_run);
-    return NULL;
 }
 
 static void test_concurrent_send_next_stop_wake(void)
@@ -288,7 +276,7 @@ static void test_concurrent_send_next_stop_wake(void)
     world w;
     crowd c;
     sender_arg args[SENDERS];
-    pthread_t senders[SENDERS], cons, wake, stoppers[2];
+    rp_thread senders[SENDERS], cons, wake, stoppers[2];
     int64_t start;
     int i;
     open_world(&w, 10000);
@@ -299,29 +287,29 @@ static void test_concurrent_send_next_stop_wake(void)
     for (i = 0; i < SENDERS; i++)
         atomic_store(&c.sent[i], 0);
     start = ruphin_now();
-    pthread_create(&cons, NULL, consumer, &c);
-    pthread_create(&wake, NULL, waker, &c);
+    rp_thread_start(&cons, consumer, &c);
+    rp_thread_start(&wake, waker, &c);
     for (i = 0; i < SENDERS; i++) {
         args[i] = (sender_arg){&c, i};
-        pthread_create(&senders[i], NULL, sender, &args[i]);
+        rp_thread_start(&senders[i], sender, &args[i]);
     }
     for (i = 0; i < SENDERS; i++) /* every sender got going (5 s at most) */
         while (atomic_load(&c.sent[i]) == 0 && ruphin_now() < start + 5000)
-            sleep_ms(1);
+            test_sleep_ms(1);
     for (i = 0; i < 2; i++)
-        pthread_create(&stoppers[i], NULL, stopper, &c);
+        rp_thread_start(&stoppers[i], stopper, &c);
     for (i = 0; i < 2; i++)
-        pthread_join(stoppers[i], NULL);
+        rp_thread_join(stoppers[i]);
     atomic_store(&c.waking, 0);
-    pthread_join(wake, NULL);
+    rp_thread_join(wake);
     ruphin_close(w.client); /* the node is ours again: senders must not touch it */
     w.client = NULL;
     for (i = 0; i < SENDERS; i++) {
-        pthread_join(senders[i], NULL);
+        rp_thread_join(senders[i]);
         CHECK_EQ(c.sender_rc[i], RUPHIN_ERR_STOPPED);
         CHECK(atomic_load(&c.sent[i]) > 0);
     }
-    pthread_join(cons, NULL);
+    rp_thread_join(cons);
     CHECK_EQ(c.consumer_rc, RUPHIN_ERR_STOPPED);
     close_world(&w);
 }
