@@ -16,9 +16,12 @@ description = {
 dependencies = {
     "lua >= 5.1",
 }
--- Sealed sessions use libsodium (Debian: libsodium-dev).
+-- Sealed sessions use libsodium (Debian: libsodium-dev), on Unix. On Windows
+-- the module builds without it (ruphin.seal_supported() is false there).
 external_dependencies = {
-    SODIUM = { header = "sodium.h", library = "sodium" },
+    platforms = {
+        unix = { SODIUM = { header = "sodium.h", library = "sodium" } },
+    },
 }
 build = {
     type = "builtin",
@@ -47,11 +50,31 @@ build = {
             "core/src/thread.c",
             "core/src/wire.c",
             },
-            defines = { "RUPHIN_WITH_SODIUM" },
-            incdirs = { "core/include", "core/src", "$(SODIUM_INCDIR)" },
-            libdirs = { "$(SODIUM_LIBDIR)" },
-            libraries = { "pthread", "sodium" },
+            incdirs = { "core/include", "core/src" },
         },
         ["ruphin.co"] = "bindings/lua/co.lua",
+    },
+    -- What differs by system. LuaRocks merges these into `modules` above
+    -- (lists merge by position: an entry can be replaced, never removed,
+    -- which is why the base names nothing that only one system wants).
+    platforms = {
+        unix = {
+            modules = {
+                ruphin = {
+                    defines = { "RUPHIN_WITH_SODIUM" },
+                    -- merged by position: the first two restate the base's
+                    incdirs = { "core/include", "core/src", "$(SODIUM_INCDIR)" },
+                    libdirs = { "$(SODIUM_LIBDIR)" },
+                    libraries = { "pthread", "sodium" },
+                },
+            },
+        },
+        -- Winsock and the IP helper (the LAN addresses); no libsodium.
+        -- scripts/windows-lua.sh builds the same way with MinGW-w64.
+        windows = {
+            modules = {
+                ruphin = { libraries = { "ws2_32", "iphlpapi" } },
+            },
+        },
     },
 }
