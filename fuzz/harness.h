@@ -28,6 +28,30 @@ static const ruphin_addr fuzz_sources[4] = {
     {6, 0, 6000, 0, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9}},
 };
 
+/* What the machine did with one input, for fuzz/replay.c's verdicts (the
+ * fuzzers check nothing here): frames sent, events queued, and a digest of
+ * them all (addresses, bytes, event fields), which two builds of the same
+ * code must agree on. */
+static struct {
+    uint64_t sent, events, digest;
+} fuzz_trace;
+
+/* FNV-1a: small and the same on every platform. */
+static void fuzz_digest(const void *bytes, size_t len)
+{
+    const uint8_t *p = bytes;
+    while (len-- > 0)
+        fuzz_trace.digest = (fuzz_trace.digest ^ *p++) * 0x100000001b3u;
+}
+
+/* Field by field, never the struct: its padding is not data. */
+static void fuzz_digest_addr(const ruphin_addr *a)
+{
+    uint64_t fields[3] = {a->family, a->port, a->scope_id};
+    fuzz_digest(fields, sizeof fields);
+    fuzz_digest(a->ip, sizeof a->ip);
+}
+
 static int fuzz_send(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len)
 {
     rp_frame f;
@@ -36,15 +60,21 @@ static int fuzz_send(void *ctx, const ruphin_addr *to, const uint8_t *frame, siz
         abort();
     if (rp_wire_decode(frame, len, &f) != RP_WIRE_OK)
         abort();
+    fuzz_trace.sent++;
+    fuzz_digest_addr(to);
+    fuzz_digest(frame, len);
     return 0;
 }
 
-/* Small nonces, so that fuzz inputs can hit them. */
+/* Small nonces, so that fuzz inputs can hit them. The count runs on from
+ * one input to the next; fuzz/replay.c resets it before each input so that
+ * an input's verdict does not depend on those replayed before it. */
+static uint64_t fuzz_nonce;
+
 static uint64_t fuzz_random(void *ctx)
 {
-    static uint64_t n;
     (void)ctx;
-    return (++n % 4) + 1;
+    return (++fuzz_nonce % 4) + 1;
 }
 
 static rp_output fuzz_output(rp_config *cfg)
@@ -52,6 +82,8 @@ static rp_output fuzz_output(rp_config *cfg)
     rp_output out = {fuzz_send, fuzz_random, NULL, &fuzz_queue, fuzz_stats, NULL};
     memset(&fuzz_queue, 0, sizeof fuzz_queue);
     memset(fuzz_stats, 0, sizeof fuzz_stats);
+    memset(&fuzz_trace, 0, sizeof fuzz_trace);
+    fuzz_trace.digest = 0xcbf29ce484222325u; /* FNV-1a's offset basis */
     /* Short timers so that a few clock steps reach every timeout. */
     rp_config_from_options(cfg, NULL);
     cfg->keepalive_ms = 50;
@@ -69,9 +101,15 @@ static void fuzz_drain_events(void)
 {
     rp_queued_event storage;
     ruphin_event ev;
-    while (rp_events_pop(&fuzz_queue, &storage, &ev))
+    while (rp_events_pop(&fuzz_queue, &storage, &ev)) {
+        uint64_t fields[3] = {(uint64_t)ev.type, (uint64_t)ev.error, ev.len};
         if (ev.len > 0 && ev.data == NULL)
             abort();
+        fuzz_trace.events++;
+        fuzz_digest(fields, sizeof fields);
+        fuzz_digest_addr(&ev.peer);
+        fuzz_digest(ev.data, ev.len);
+    }
 }
 
 typedef struct fuzz_step {

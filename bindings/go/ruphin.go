@@ -9,7 +9,8 @@ package ruphin
 
 /*
 #cgo CFLAGS: -std=c11 -I${SRCDIR}/../../core/include -I${SRCDIR}/../../core/src
-#cgo LDFLAGS: -lpthread
+#cgo !windows LDFLAGS: -lpthread
+#cgo windows LDFLAGS: -lws2_32 -liphlpapi
 #include <stdlib.h>
 #include "ruphin.h"
 */
