@@ -150,6 +150,12 @@ static int open_workers(ruphin_node **hps, int n, const char *listen, ruphin_opt
         int32_t err = ruphin_options_set(o, RUPHIN_OPT_WORKER, i);
         if (err == RUPHIN_OK)
             err = ruphin_holepuncher_new(&hps[i], i == 0 ? listen : bound, o);
+        if (err == RUPHIN_ERR_NOT_SUPPORTED && n > 1) {
+            fprintf(stderr, "ruphin holepuncher: --workers %d needs a group of sockets on one "
+                            "port steered by the kernel (SO_REUSEPORT with a BPF program), "
+                            "which only Linux has: run one worker\n", n);
+            return i;
+        }
         if (err != RUPHIN_OK) {
             cli_fail(i == 0 ? (listen ? listen : "default address") : bound, err);
             return i;

@@ -12,14 +12,17 @@ ensure_packages build-essential cmake clang pkg-config git iproute2 iptables nft
     python3-setuptools python3-venv python3-pip lua5.4 liblua5.4-dev luajit libluajit-5.1-dev \
     liblua5.1-0-dev \
     luarocks golang-go golang-golang-x-mod-dev swig tcl-dev openjdk-17-jdk-headless \
-    libsodium-dev abigail-tools gcc-mingw-w64-x86-64
+    libsodium-dev abigail-tools gcc-mingw-w64-x86-64 wine64 dpkg-dev
 # Every tool is here now: a binding test that finds one missing fails rather
 # than skips (tests/conftest.py, missing_tool).
 export RUPHIN_ALL_TOOLS=1
 
-echo "== building build/ and build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer)"
+echo "== building build/, build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer),"
+echo "   build-portable/ (the POSIX path of macOS and the BSDs) and build-win/ (MinGW-w64)"
 cmake_build build
 cmake_build build-asan -DRUPHIN_SANITIZE=ON
+cmake_build build-portable -DRUPHIN_PORTABLE=ON
+cmake_build build-win -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake"
 
 # A venv that sees Debian's pytest, cffi and hypothesis, with our package in
 # it; and a second one whose package is built with the sanitizers.
@@ -53,7 +56,13 @@ sys.exit(0 if passed > 0 and bad == 0 else 1)
 PY
 }
 
-RUPHIN_BUILD_DIR="$ROOT/build" run_suite main .venv/bin/python tests
+# tests/windows runs the build-win programs under Wine (docs/PLATFORMS.md).
+RUPHIN_BUILD_DIR="$ROOT/build" RUPHIN_WIN_BUILD_DIR="$ROOT/build-win" \
+    run_suite main .venv/bin/python tests
+
+# The portable POSIX path, forced on Linux: the C tests and the program end
+# to end take the branches macOS and the BSDs would.
+RUPHIN_BUILD_DIR="$ROOT/build-portable" run_suite portable .venv/bin/python tests/c tests/cli
 
 # The sanitizer pass: the C tests, the program and the Python package, all
 # built with AddressSanitizer and UndefinedBehaviorSanitizer. Python itself

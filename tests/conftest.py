@@ -23,6 +23,15 @@ def build_dir():
 
 
 @pytest.fixture(scope="session")
+def linux_extras(build_dir):
+    """Whether that build uses Linux's extras (recvmmsg, GSO, socket groups),
+    or takes the portable POSIX path (cmake -DRUPHIN_PORTABLE=ON, the path
+    of macOS and the BSDs; core/src/platform.h)."""
+    with open(os.path.join(build_dir, "CMakeCache.txt")) as f:
+        return "RUPHIN_PORTABLE:BOOL=ON" not in f.read().splitlines()
+
+
+@pytest.fixture(scope="session")
 def ruphin_bin(build_dir):
     """The ruphin program of that build."""
     path = os.path.join(build_dir, "ruphin")

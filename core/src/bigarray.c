@@ -4,15 +4,16 @@
 #endif
 
 #include "bigarray.h"
+#include "platform.h"
 
 #include <stdlib.h>
 
-#ifdef __linux__
+#if RP_LINUX_EXTRAS
 #include <sys/mman.h>
 #include <unistd.h>
 #endif
 
-#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+#if RP_LINUX_EXTRAS && defined(MREMAP_MAYMOVE)
 #include <stdint.h>
 
 enum { HUGE_PAGE = 2 << 20 };

@@ -2,14 +2,15 @@
 #ifdef _WIN32
 #define _CRT_RAND_S /* rand_s, before any header includes stdlib.h */
 #endif
+/* No _POSIX_C_SOURCE elsewhere: on macOS and the BSDs it would hide
+ * arc4random_buf and getifaddrs, which are not POSIX. */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE /* recvmmsg, sendmmsg */
-#elif !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* recvmmsg, sendmmsg; getifaddrs and arc4random_buf */
 #endif
 
 #include "sock.h"
 #include "addr.h"
+#include "platform.h"
 #include "steer.h"
 
 #include <stdlib.h>
@@ -43,7 +44,7 @@ typedef SOCKET native_socket;
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#if defined(__linux__)
+#if RP_LINUX_EXTRAS
 #include <linux/filter.h>
 #include <netinet/udp.h>
 #include <sys/random.h>
@@ -64,7 +65,7 @@ typedef SOCKET native_socket;
 #define ERR_NET_RESET ENETRESET
 typedef int native_socket;
 #endif
-#ifdef __linux__
+#if RP_LINUX_EXTRAS
 #define DONT_WAIT MSG_DONTWAIT /* the descriptor blocks: see set_nonblocking */
 #else
 #define DONT_WAIT 0
@@ -147,7 +148,7 @@ static socklen_t to_sockaddr(const ruphin_addr *a, int sock_family, struct socka
  * so that the wait can be a blocking receive. */
 static int set_nonblocking(intptr_t fd)
 {
-#if defined(__linux__)
+#if RP_LINUX_EXTRAS
     (void)fd;
     return 0;
 #elif defined(_WIN32)
@@ -224,7 +225,7 @@ static int open_socket(rp_sock *s, uint8_t family, bool dual_stack)
     return RUPHIN_OK;
 }
 
-#if defined(__linux__) && defined(SO_ATTACH_REUSEPORT_CBPF)
+#if RP_LINUX_EXTRAS && defined(SO_ATTACH_REUSEPORT_CBPF)
 static int join_group(intptr_t fd)
 {
     int one = 1;
@@ -359,7 +360,7 @@ int rp_sock_send_ttl(const rp_sock *s, const ruphin_addr *to, const uint8_t *buf
     return rc;
 }
 
-#ifdef __linux__
+#if RP_LINUX_EXTRAS
 /* recvmmsg's headers for a batch: pointing at its slots once and for all,
  * so that a receive call only resets what the last one wrote. */
 typedef struct rx_headers {
@@ -421,7 +422,7 @@ static bool transient_recv_error(int err)
            err == ERR_INTR;
 }
 
-#ifdef __linux__
+#if RP_LINUX_EXTRAS
 /* Empties the batch for a receive: resets what the last one wrote back. */
 static void rx_reset(rp_rx_batch *b)
 {
@@ -507,24 +508,54 @@ int rp_sock_recv_wait(rp_sock *s, rp_rx_batch *b, int timeout_ms)
     return 0;
 }
 #else
+/* One datagram into buf: its length, cut to cap when *truncated, or -1 with
+ * *err set. Winsock reports a cut datagram as the error WSAEMSGSIZE; POSIX
+ * flags it in the message header only (recvfrom would hide it, and the
+ * first cap bytes would pass for a whole datagram). */
+static long recv_one(const rp_sock *s, uint8_t *buf, size_t cap, struct sockaddr_storage *ss,
+                     bool *truncated, int *err)
+{
+    long n;
+#ifdef _WIN32
+    socklen_t sslen = sizeof *ss;
+    n = (long)recvfrom(NATIVE(s->fd), (char *)buf, (int)cap, 0, (struct sockaddr *)ss, &sslen);
+    *err = n < 0 ? LAST_ERROR : 0;
+    *truncated = n < 0 && *err == ERR_MSG_SIZE;
+    return *truncated ? (long)cap : n;
+#else
+    struct iovec iov;
+    struct msghdr h;
+    iov.iov_base = buf;
+    iov.iov_len = cap;
+    memset(&h, 0, sizeof h);
+    h.msg_name = ss;
+    h.msg_namelen = sizeof *ss;
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    n = (long)recvmsg(NATIVE(s->fd), &h, 0);
+    *err = n < 0 ? errno : 0;
+    *truncated = n >= 0 && (h.msg_flags & MSG_TRUNC) != 0;
+    return n;
+#endif
+}
+
 int rp_sock_recv_batch(const rp_sock *s, rp_rx_batch *b)
 {
     b->count = b->next = 0;
     while (b->count < b->capacity) {
         struct sockaddr_storage ss;
-        socklen_t sslen = sizeof ss;
         unsigned i = b->count;
-        long n = (long)recvfrom(NATIVE(s->fd), (char *)(b->slots + i * b->slot_size),
-                                (int)b->slot_size, 0, (struct sockaddr *)&ss, &sslen);
-        int err = n < 0 ? LAST_ERROR : 0;
+        bool cut;
+        int err;
+        long n = recv_one(s, b->slots + i * b->slot_size, b->slot_size, &ss, &cut, &err);
         if (n < 0 && err == ERR_WOULD_BLOCK)
             break;
         if (n < 0 && transient_recv_error(err))
             continue;
-        if (n < 0 && err != ERR_MSG_SIZE) /* MSG_SIZE: Winsock's word for "truncated" */
+        if (n < 0)
             return b->count > 0 ? (int)b->count : RUPHIN_ERR_IO;
-        b->lens[i] = n < 0 ? b->slot_size : (size_t)n;
-        b->truncated[i] = n < 0;
+        b->lens[i] = (size_t)n;
+        b->truncated[i] = cut;
         from_sockaddr(&ss, &b->from[i]);
         b->count++;
     }
@@ -537,7 +568,7 @@ int rp_sock_recv_wait(rp_sock *s, rp_rx_batch *b, int timeout_ms)
 }
 #endif
 
-#ifdef __linux__
+#if RP_LINUX_EXTRAS
 /* Segmentation offload (UDP GSO): datagrams of one length to one address
  * leave in one message that the kernel (or the NIC) cuts into datagrams,
  * one pass through the stack for up to GSO_MAX_SEGMENTS of them. The
@@ -868,7 +899,7 @@ uint64_t rp_os_random64(void)
     rand_s(&a);
     rand_s(&b);
     v = ((uint64_t)a << 32) | b;
-#elif defined(__linux__)
+#elif RP_LINUX_EXTRAS
     while (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
         ;
 #else

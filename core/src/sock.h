@@ -11,9 +11,10 @@
 #include <stdint.h>
 
 #include "../include/ruphin.h" /* relative: the core compiles without -I */
+#include "platform.h"
 
 /* The largest datagram sent with segmentation offload (Linux UDP GSO). */
-#ifdef __linux__
+#if RP_LINUX_EXTRAS
 enum { RP_GSO_MAX = 65535 };
 #else
 enum { RP_GSO_MAX = 0 };

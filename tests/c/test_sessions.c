@@ -4,6 +4,7 @@
 #define _DEFAULT_SOURCE /* mincore */
 #endif
 #include "check.h"
+#include "platform.h"
 #include "sessions.h"
 
 #include <stdint.h>
@@ -237,7 +238,7 @@ static void test_shrinking_moves_incrementally_too(void)
     rp_sessions_free(&t);
 }
 
-#ifdef __linux__
+#if RP_LINUX_EXTRAS
 static int off_huge_page(const void *p)
 {
     return (uintptr_t)p % (2u << 20) != 0;
@@ -251,7 +252,7 @@ static void test_arrays_start_on_huge_page_boundaries(void)
      * offset, a mapping's huge pages are split into small ones for good (a
      * table grown to a million sessions had a third of its records on them:
      * bigarray.c). The records stay whole through the moves. */
-#ifdef __linux__
+#if RP_LINUX_EXTRAS
     rp_sessions t;
     int i, doublings = 0, off = 0, misses = 0;
     uint32_t capacity;
@@ -485,10 +486,13 @@ static size_t pages_not_resident(const void *p, size_t size)
     free(info);
 #else
     unsigned char *resident;
+    uintptr_t start;
     page = (size_t)sysconf(_SC_PAGESIZE);
+    start = (uintptr_t)p / page * page; /* mincore takes whole pages only */
+    size += (uintptr_t)p - start;
     n = (size + page - 1) / page;
     resident = malloc(n);
-    if (resident != NULL && mincore((void *)p, size, (void *)resident) == 0)
+    if (resident != NULL && mincore((void *)start, size, (void *)resident) == 0)
         for (missing = i = 0; i < n; i++)
             missing += !(resident[i] & 1);
     free(resident);

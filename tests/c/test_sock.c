@@ -119,7 +119,7 @@ static void send_run(size_t gso_limit, size_t size)
 static void test_a_run_with_gso(void) { send_run(RP_GSO_MAX, 300); }
 static void test_a_run_without_gso(void) { send_run(0, 300); }
 
-#ifdef __linux__ /* segmentation offload and the MTU namespace are Linux's */
+#if RP_LINUX_EXTRAS /* segmentation offload and the MTU namespace are Linux's */
 /* With loopback's MTU at 1300, segments of 1400 bytes are refused: they go
  * again without GSO (fragmented by IP); segments of 1000 fit. */
 static void test_gso_falls_back_on_a_small_mtu(void)
@@ -408,7 +408,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--local-addresses") == 0)
         return print_local_addresses();
-#ifdef __linux__
+#if RP_LINUX_EXTRAS
     if (argc > 1 && strcmp(argv[1], "--small-mtu") == 0) {
         RUN(test_gso_falls_back_on_a_small_mtu);
         return check_report();
@@ -417,7 +417,7 @@ int main(int argc, char **argv)
     RUN(test_each_datagram_reaches_its_destination);
     RUN(test_a_run_with_gso);
     RUN(test_a_run_without_gso);
-#ifdef __linux__
+#if RP_LINUX_EXTRAS
     RUN(test_gso_turns_off_when_refused);
 #endif
     RUN(test_the_first_failure_stops_send_many);

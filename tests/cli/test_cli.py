@@ -306,11 +306,28 @@ def test_version(ruphin_bin, run_process):
     assert result.returncode == 0 and result.stdout == f"ruphin {version}\n"
 
 
-def test_workers_hand_every_session_to_one_of_them(ruphin_bin, holepuncher):
+NO_GROUPS = "the portable path has no socket groups (test_workers_need_linux_socket_groups)"
+
+
+def test_workers_need_linux_socket_groups(ruphin_bin, run_process, linux_extras):
+    """Where the kernel cannot steer a group (the portable path of macOS and
+    the BSDs; Windows: tests/windows), --workers fails with what it needs."""
+    if linux_extras:
+        pytest.skip("this build has socket groups: the tests below run them")
+    result = run_process([ruphin_bin, "holepuncher", "--listen", "127.0.0.1:0", "--workers", "2",
+                          "--no-amplification", "1"])
+    assert result.returncode == 1
+    assert "--workers 2 needs a group of sockets" in result.stderr
+    assert "only Linux has" in result.stderr
+
+
+def test_workers_hand_every_session_to_one_of_them(ruphin_bin, holepuncher, linux_extras):
     """--workers 3: three holepunchers on one port that share nothing. The
     kernel steers each datagram by its session id, so every Join finds the
     session its Register made, whichever socket sends it (with the kernel's
     plain 4-tuple hash, most Joins would reach a worker without it)."""
+    if not linux_extras:
+        pytest.skip(NO_GROUPS)
     hp, hp_proc = holepuncher("127.0.0.1", "--workers", "3", "--rate-limit", "0",
                               "--no-amplification", "1")  # its Registers are original ones
     assert "(3 workers)" in hp_proc.text()
@@ -340,12 +357,15 @@ def test_workers_hand_every_session_to_one_of_them(ruphin_bin, holepuncher):
     assert all(n > 0 for n in per_worker)  # spread over all of them
 
 
-def test_clients_connect_through_a_group_of_workers(ruphin_bin, spawn, run_process, holepuncher):
+def test_clients_connect_through_a_group_of_workers(ruphin_bin, spawn, run_process, holepuncher,
+                                                    linux_extras):
     """Servers and clients as they are (generation 1, owner tokens, padded
     Joins since members give no cookies) connect through --workers 2, with
     sessions on both workers. Mode 1: an owner in a group gets its cookie
     only with its RegisterAckExt, so in the strict mode its session becomes
     joinable only once it proved its address at a refresh."""
+    if not linux_extras:
+        pytest.skip(NO_GROUPS)
     hp, hp_proc = holepuncher("127.0.0.1", "--workers", "2", "--no-amplification", "1")
     names = [f"game{i}" for i in range(6)]
     servers = [spawn(*peer(ruphin_bin, "server", hp, name, "--echo")) for name in names]

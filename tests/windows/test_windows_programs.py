@@ -66,6 +66,13 @@ def test_usage_errors_exit_2_on_windows(wine, win_ruphin):
     assert wine.run(win_ruphin, "nonsense").returncode == 2
 
 
+def test_workers_say_they_need_linux_on_windows(wine, win_ruphin):
+    result = wine.run(win_ruphin, "holepuncher", "--listen", "127.0.0.1:0", "--workers", "2",
+                      "--no-amplification", "1")
+    assert result.returncode == 1
+    assert "only Linux has" in result.stderr
+
+
 def test_the_demo_runs_on_windows(wine, win_ruphin):
     result = wine.run(win_ruphin, "demo")
     assert result.returncode == 0, result.stderr
