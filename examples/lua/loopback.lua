@@ -34,10 +34,17 @@ local function frame()
     end
 end
 
+-- Stands in for the rest of a game frame: a millisecond of other work
+-- (plain Lua has no sleep; os.execute("sleep") would not run on Windows).
+local function rest_of_frame()
+    local done = ruphin.now() + 0.001 -- seconds
+    while ruphin.now() < done do end
+end
+
 while echoed < 3 and frames < 5000 do
     frame()
     frames = frames + 1
-    os.execute("sleep 0.001")  -- stands in for the rest of a game frame
+    rest_of_frame()
 end
 client:close(); server:close(); hp:close()
 print(("echoed %d datagrams in %d frames"):format(echoed, frames))

@@ -52,9 +52,7 @@ def windows_lua(tool_missing):
     return OUT
 
 
-@pytest.mark.parametrize("runtime,script,done", CASES,
-                         ids=[f"{r}-{s[:-4]}" for r, s, _ in CASES])
-def test_lua_script(windows_lua, wine, runtime, script, done, tmp_path):
+def run_lua(windows_lua, wine, runtime, script, tmp_path):
     folder = os.path.join(windows_lua, runtime)
     # The module found through LUA_PATH and LUA_CPATH only (Windows paths,
     # ';'-separated), from another working directory: LuaJIT's default
@@ -62,11 +60,25 @@ def test_lua_script(windows_lua, wine, runtime, script, done, tmp_path):
     env = {k: v for k, v in wine.env.items() if not k.startswith(("LUA_PATH", "LUA_CPATH"))}
     env["LUA_PATH"] = windows_path(folder) + "\\?.lua"
     env["LUA_CPATH"] = windows_path(folder) + "\\?.dll"
-    result = wine.run(os.path.join(folder, RUNTIMES[runtime][0]),
-                      windows_path(os.path.join(LUA_TESTS, script)),
-                      env=env, cwd=tmp_path, timeout=120)
+    return wine.run(os.path.join(folder, RUNTIMES[runtime][0]), windows_path(script), env=env,
+                    cwd=tmp_path, timeout=120)
+
+
+@pytest.mark.parametrize("runtime,script,done", CASES,
+                         ids=[f"{r}-{s[:-4]}" for r, s, _ in CASES])
+def test_lua_script(windows_lua, wine, runtime, script, done, tmp_path):
+    result = run_lua(windows_lua, wine, runtime, os.path.join(LUA_TESTS, script), tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert done in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("runtime", list(RUNTIMES))
+def test_the_frame_loop_example(windows_lua, wine, runtime, tmp_path):
+    """examples/lua/loopback.lua, the frame loop a game would run."""
+    example = os.path.join(ROOT, "examples", "lua", "loopback.lua")
+    result = run_lua(windows_lua, wine, runtime, example, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "echoed 3 datagrams" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("runtime", list(RUNTIMES))
