@@ -330,6 +330,8 @@ static void on_sealed(rp_client *c, int64_t now, const rp_frame *f)
     switch (rp_seal_open(c->cfg.seal_key, &c->seal, f, &echo, &plain, &len)) {
     case RP_SEAL_REJECTED:
         rp_count(&c->out, RUPHIN_STAT_RX_REJECTED);
+        if (rp_seal_keys_differ(&c->seal))
+            fail(c, RUPHIN_ERR_AUTH, &c->server); /* the server seals under another key */
         return;
     case RP_SEAL_HELLO_STALE:
     case RP_SEAL_HELLO_FRESH:
@@ -352,11 +354,13 @@ static void on_sealed(rp_client *c, int64_t now, const rp_frame *f)
 static void on_server_data(rp_client *c, int64_t now, const uint8_t *data, size_t len)
 {
     rp_frame inner;
-    if (!c->cfg.sealed) {
+    bool sealed = rp_wire_decode(data, len, &inner) == RP_WIRE_OK &&
+                  inner.type == RP_FRAME_SEALED;
+    if (!c->cfg.sealed && sealed)
+        fail(c, RUPHIN_ERR_AUTH, &c->server); /* a sealed session, and we have no key */
+    else if (!c->cfg.sealed)
         rp_emit(&c->out, RUPHIN_EVENT_DATA, 0, &c->server, data, len);
-        return;
-    }
-    if (rp_wire_decode(data, len, &inner) == RP_WIRE_OK && inner.type == RP_FRAME_SEALED)
+    else if (sealed)
         on_sealed(c, now, &inner);
     else
         rp_count(&c->out, RUPHIN_STAT_RX_REJECTED);
@@ -487,6 +491,10 @@ void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const r
     else if (c->cfg.sealed && c->state == RUPHIN_STATE_CONNECTED &&
              rp_addr_same(from, &c->server) && f->type == RP_FRAME_SEALED)
         on_sealed(c, now, f);
+    else if (!c->cfg.sealed && f->type == RP_FRAME_SEALED && rp_addr_same(from, &c->server) &&
+             (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_CONNECTED ||
+              c->state == RUPHIN_STATE_RELAYED))
+        fail(c, RUPHIN_ERR_AUTH, &c->server); /* the server seals; we have no key */
     else if ((c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_CONNECTED ||
               c->state == RUPHIN_STATE_RELAYED) &&
              rp_addr_same(from, &c->server) && is_server_frame(f))

@@ -35,7 +35,8 @@ const char *ruphin_strerror(int32_t error)
     case RUPHIN_ERR_BUFFER: return "buffer too small";
     case RUPHIN_ERR_ADDRESS_FAMILY: return "address family mismatch";
     case RUPHIN_ERR_STOPPED: return "the runner has stopped";
-    case RUPHIN_ERR_AUTH: return "the peer did not prove it holds the session key";
+    case RUPHIN_ERR_AUTH:
+        return "sealed session: the peer does not hold the same key (or one side has none)";
     default: return "unknown error";
     }
 }

@@ -103,6 +103,11 @@ bool rp_seal_ready(const rp_seal *s)
     return s->mine != 0 && s->peer != 0;
 }
 
+bool rp_seal_keys_differ(const rp_seal *s)
+{
+    return !rp_seal_ready(s) && s->unverified_hellos >= RP_SEAL_KEYS_DIFFER;
+}
+
 /* One sealed frame of `kind` with len bytes of plaintext. */
 static size_t seal_frame(const uint8_t *key, rp_seal *s, uint8_t kind, uint64_t receiver,
                          const uint8_t *plain, size_t len, uint8_t *buf, size_t cap)
@@ -193,8 +198,11 @@ rp_seal_result rp_seal_open(const uint8_t key[RP_SEAL_KEY_LEN], rp_seal *s, cons
     if (data && (!rp_seal_ready(s) || f->epoch_to != s->mine || f->nonce != s->peer ||
                  !counter_fresh(s, f->counter)))
         return RP_SEAL_REJECTED;
-    if (!open_body(key, f))
+    if (!open_body(key, f)) {
+        if (!data && !rp_seal_ready(s) && s->unverified_hellos < RP_SEAL_KEYS_DIFFER)
+            s->unverified_hellos++;
         return RP_SEAL_REJECTED;
+    }
     if (!data)
         return take_hello(s, f);
     counter_take(s, f->counter);

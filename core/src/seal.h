@@ -28,7 +28,9 @@
 
 enum {
     RP_SEAL_KEY_LEN = 32,
-    RP_SEAL_RETIRED = 4 /* earlier peer epochs remembered (never taken again) */
+    RP_SEAL_RETIRED = 4,   /* earlier peer epochs remembered (never taken again) */
+    RP_SEAL_KEYS_DIFFER = 3 /* SealHellos that fail to verify before the seal is
+                               ready: the peer holds another key */
 };
 
 typedef struct rp_seal {
@@ -38,6 +40,7 @@ typedef struct rp_seal {
     uint64_t sent;    /* counter of the frames we sealed */
     uint64_t top;     /* highest counter taken from the peer */
     uint64_t window;  /* bit i: counter top - i was taken */
+    uint8_t unverified_hellos; /* SealHellos that failed to verify while not ready */
 } rp_seal;
 
 /* What rp_seal_open found. */
@@ -59,6 +62,12 @@ bool rp_seal_random_key(uint8_t out[RP_SEAL_KEY_LEN]);
 /* Starts sealing a connection with our epoch (nonzero, random). */
 void rp_seal_start(rp_seal *s, uint64_t mine);
 bool rp_seal_ready(const rp_seal *s);
+/* Whether the peer seals under another key: RP_SEAL_KEYS_DIFFER of its
+ * SealHellos failed to verify and none made the seal ready. A peer gives up
+ * then (RUPHIN_ERR_AUTH) instead of waiting out the handshake timeout. (Who
+ * can send from the peer's address can forge this, as it can stop the
+ * handshake by other means: the peers share no key to tell.) */
+bool rp_seal_keys_differ(const rp_seal *s);
 /* A SealHello naming `echo` (the epoch it answers; 0 = none) as receiver.
  * Both encoders return the frame's length, 0 when it does not fit. */
 size_t rp_seal_hello(const uint8_t key[RP_SEAL_KEY_LEN], rp_seal *s, uint64_t echo,

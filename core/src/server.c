@@ -236,6 +236,15 @@ static void heard(rp_peer *p, int64_t now)
     p->confirms = 0;
 }
 
+/* A client that cannot prove the key (it has another, or none) is given up
+ * at once, as the handshake timeout would later: PUNCH_FAILED with
+ * RUPHIN_ERR_AUTH (tick_peer). */
+static void give_up_on_seal(rp_server *s, int64_t now, rp_peer *p)
+{
+    p->give_up = now;
+    schedule_peer(s, now);
+}
+
 static void on_sealed(rp_server *s, int64_t now, rp_peer *p, const rp_frame *f)
 {
     bool was_ready = rp_seal_ready(&p->seal);
@@ -245,6 +254,8 @@ static void on_sealed(rp_server *s, int64_t now, rp_peer *p, const rp_frame *f)
     switch (rp_seal_open(s->cfg.seal_key, &p->seal, f, &echo, &plain, &len)) {
     case RP_SEAL_REJECTED:
         rp_count(&s->out, RUPHIN_STAT_RX_REJECTED);
+        if (rp_seal_keys_differ(&p->seal))
+            give_up_on_seal(s, now, p); /* the client seals under another key */
         return;
     case RP_SEAL_HELLO_STALE:
     case RP_SEAL_HELLO_FRESH:
@@ -261,6 +272,15 @@ static void on_sealed(rp_server *s, int64_t now, rp_peer *p, const rp_frame *f)
         report_path(s, p);
 }
 
+/* Plain Data on a sealed session: dropped; from a client that has not
+ * proven the key yet, it shows that it has none. */
+static void refuse_plain_data(rp_server *s, int64_t now, rp_peer *p)
+{
+    rp_count(&s->out, RUPHIN_STAT_RX_REJECTED);
+    if (p != NULL && p->state == RP_PEER_CONNECTED && awaiting_seal(s, p))
+        give_up_on_seal(s, now, p);
+}
+
 /* Relayed Data of a client: plain, or (sealed sessions) a Sealed frame. */
 static void on_relayed_data(rp_server *s, int64_t now, rp_peer *p, const rp_frame *f)
 {
@@ -271,7 +291,7 @@ static void on_relayed_data(rp_server *s, int64_t now, rp_peer *p, const rp_fram
              inner.type == RP_FRAME_SEALED)
         on_sealed(s, now, p, &inner);
     else
-        rp_count(&s->out, RUPHIN_STAT_RX_REJECTED);
+        refuse_plain_data(s, now, p);
 }
 
 static void on_direct_sealed(rp_server *s, int64_t now, const ruphin_addr *from,
@@ -618,7 +638,7 @@ static void on_data(rp_server *s, int64_t now, const ruphin_addr *from, const rp
 {
     rp_peer *p = rp_peers_find(&s->peers, from);
     if (s->cfg.sealed) {
-        rp_count(&s->out, RUPHIN_STAT_RX_REJECTED); /* not sealed */
+        refuse_plain_data(s, now, p);
         return;
     }
     if (p != NULL && p->state == RP_PEER_CONNECTED)

@@ -174,6 +174,40 @@ static void test_session_keys(void)
     CHECK(memcmp(k1, key, sizeof k1) != 0);
 }
 
+/* A peer with another key: its SealHellos never verify. After
+ * RP_SEAL_KEYS_DIFFER of them (and none that verified) the keys differ;
+ * Data and hellos of a ready seal never count; an authentic hello before
+ * the limit makes the seal ready and the count no longer matters. */
+static void test_keys_differ_after_unverified_hellos(void)
+{
+    rp_seal mine, stranger, friend_;
+    uint8_t buf[128], strange_key[RP_SEAL_KEY_LEN];
+    uint64_t echo;
+    size_t n;
+    int i;
+    memset(strange_key, 9, sizeof strange_key);
+    rp_seal_start(&mine, 5);
+    rp_seal_start(&stranger, 6);
+    CHECK(!rp_seal_keys_differ(&mine));
+    for (i = 1; i <= RP_SEAL_KEYS_DIFFER; i++) {
+        CHECK(!rp_seal_keys_differ(&mine));
+        n = rp_seal_hello(strange_key, &stranger, 0, buf, sizeof buf);
+        CHECK_EQ(deliver(&mine, buf, n, &echo), RP_SEAL_REJECTED);
+    }
+    CHECK(rp_seal_keys_differ(&mine));
+    /* Unverified hellos below the limit, then the real peer: ready, no verdict. */
+    rp_seal_start(&mine, 7);
+    rp_seal_start(&friend_, 8);
+    n = rp_seal_hello(strange_key, &stranger, 0, buf, sizeof buf);
+    CHECK_EQ(deliver(&mine, buf, n, &echo), RP_SEAL_REJECTED);
+    CHECK(handshake(&mine, &friend_));
+    for (i = 0; i < 2 * RP_SEAL_KEYS_DIFFER; i++) {
+        n = rp_seal_hello(strange_key, &stranger, 0, buf, sizeof buf);
+        CHECK_EQ(deliver(&mine, buf, n, &echo), RP_SEAL_REJECTED);
+    }
+    CHECK(!rp_seal_keys_differ(&mine));
+}
+
 int main(void)
 {
     if (!rp_seal_supported()) {
@@ -190,5 +224,6 @@ int main(void)
     RUN(test_replay_window);
     RUN(test_reflection_and_other_connections);
     RUN(test_session_keys);
+    RUN(test_keys_differ_after_unverified_hellos);
     return check_report();
 }

@@ -82,28 +82,49 @@ def test_no_early_data_on_a_sealed_session(hp):
         client.send(b"in time")
 
 
+def failures(events, node, kind):
+    return [e.error for n, e in events if n is node and e.type == kind]
+
+
 @pytest.mark.parametrize("client_key", [None, "other"])
-def test_a_client_without_the_key_never_connects(hp, client_key):
+def test_a_client_without_the_key_fails_soon_with_a_clear_error(hp, client_key):
+    """A client with another key, or none, ends with RUPHIN_ERR_AUTH as soon
+    as the server's first SealHellos reach it (three that do not verify, or
+    one at all), long before the handshake timeout of 10 s; the server drops
+    a client with another key as soon (its SealHellos do not verify either)
+    and never reports either as connected."""
     key = ruphin.generate_key()
     other = ruphin.generate_key() if client_key == "other" else None
-    server, client = sealed_pair(hp, key, other, handshake_timeout_ms=800)
+    server, client = sealed_pair(hp, key, other, handshake_timeout_ms=10000)
     with server, client:
-        events = pump(hp, server, client,
-                      until=saw(server, ruphin.EventType.PUNCH_FAILED), timeout=5)
-        failed = [e for n, e in events if n is server and e.type == ruphin.EventType.PUNCH_FAILED]
-        assert failed[0].error == -21  # RUPHIN_ERR_AUTH
+        events = pump(hp, server, client, until=saw(client, ruphin.EventType.FAILED), timeout=4)
+        assert failures(events, client, ruphin.EventType.FAILED) == [-21]  # RUPHIN_ERR_AUTH
+        assert client.state == ruphin.State.FAILED
+        assert "same key" in ruphin.AuthenticationFailed(-21).message
+        if other is not None:
+            if not failures(events, server, ruphin.EventType.PUNCH_FAILED):
+                events += pump(hp, server, client,
+                               until=saw(server, ruphin.EventType.PUNCH_FAILED), timeout=4)
+            assert failures(events, server, ruphin.EventType.PUNCH_FAILED) == [-21]
         assert not any(n is server and e.type in (ruphin.EventType.CONNECTED,
                                                   ruphin.EventType.DATA) for n, e in events)
-        if other is not None:  # a client with another key does not accept the server either
-            if client.state != ruphin.State.FAILED:
-                events += pump(hp, server, client, until=saw(client, ruphin.EventType.FAILED))
-            assert any(n is client and e.type == ruphin.EventType.FAILED and e.error == -21
-                       for n, e in events)
-            assert client.state == ruphin.State.FAILED
-        else:  # an unsealed client connects its side, but its plain Data is refused
-            client.send(b"plain text")
-            pump(hp, server, client, until=lambda ev: server.stats()["rx_rejected"] > 0)
         assert server.stats()["peers"] == 0
+
+
+def test_plain_data_from_a_keyless_client_ends_its_handshake_at_the_server(hp):
+    """A keyless client that sends before it learns the session is sealed
+    shows the server it has no key: dropped at once (PUNCH_FAILED,
+    RUPHIN_ERR_AUTH), not after the handshake timeout."""
+    key = ruphin.generate_key()
+    server, client = sealed_pair(hp, key, None, handshake_timeout_ms=10000,
+                                 accept_unverified=0)
+    with server, client:
+        events = pump(hp, server, client, until=saw(client, ruphin.EventType.PEER_ANNOUNCED))
+        client.send(b"plain text")  # early data: the keyless client cannot know yet
+        events += pump(hp, server, client, until=saw(server, ruphin.EventType.PUNCH_FAILED),
+                       timeout=4)
+        assert failures(events, server, ruphin.EventType.PUNCH_FAILED) == [-21]
+        assert server.stats()["rx_rejected"] >= 1
 
 
 class Sniffer:

@@ -85,7 +85,7 @@ class Stopped(Error):
 
 
 class AuthenticationFailed(Error):
-    """A sealed session's peer did not prove it holds the key."""
+    """A sealed session's peer does not hold the same key (or one side has none)."""
 
 
 _BY_CODE = {
