@@ -11,7 +11,8 @@ static const char help[] =
     "Prints every datagram a client sends, one per line, on standard output.\n"
     "Runs until SIGINT or SIGTERM; exits 1 if registering fails.\n"
     "\n" PEER_HELP
-    "  -e, --echo                   send every datagram back to its sender\n" CLI_TUNABLE_HELP
+    "  -e, --echo                   send every datagram back to its sender\n"
+    "  --max-peers N                clients connected at once (default 4096)\n" CLI_TUNABLE_HELP
     "  -h, --help                   this help\n";
 
 /* Handles one event; returns false when the server failed for good. */
@@ -31,9 +32,10 @@ static bool handle(ruphin_node *server, const ruphin_event *ev, bool echo)
     case RUPHIN_EVENT_FAILED:
         cli_log("failed: %s", ruphin_strerror(ev->error));
         return false;
-    default:
+    default: /* with the reason, for PUNCH_FAILED and DISCONNECTED */
         if (ev->type != RUPHIN_EVENT_PEER_ANNOUNCED || cli_verbose)
-            cli_log("%s %s", ruphin_event_name(ev->type), cli_addr(&ev->peer));
+            cli_log("%s %s%s%s", ruphin_event_name(ev->type), cli_addr(&ev->peer),
+                    ev->error != 0 ? ": " : "", ev->error != 0 ? ruphin_strerror(ev->error) : "");
         return true;
     }
 }
@@ -75,6 +77,7 @@ int cmd_server(int argc, char **argv)
     static const struct option longopts[] = {
         PEER_OPTIONS,
         {"echo", no_argument, 0, 'e'},
+        {"max-peers", required_argument, 0, OPT_MAX_PEERS},
         {"help", no_argument, 0, 'h'},
         CLI_TUNABLE_OPTIONS,
         {0, 0, 0, 0}};

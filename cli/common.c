@@ -93,6 +93,18 @@ int cli_tunable(cli_tunables *t, int opt, const char *arg)
     case OPT_WORKERS: return set_option(t, RUPHIN_OPT_WORKERS, "workers", arg);
     case OPT_MAX_PAYLOAD: return set_option(t, RUPHIN_OPT_MAX_PAYLOAD, "max-payload", arg);
     case OPT_GEN0: return set_option(t, RUPHIN_OPT_EXTENSIONS, "protocol-0", "0");
+    case OPT_RETRANSMIT: return set_option(t, RUPHIN_OPT_RETRANSMIT_MS, "retransmit-ms", arg);
+    case OPT_RETRANSMIT_MAX:
+        return set_option(t, RUPHIN_OPT_RETRANSMIT_MAX_MS, "retransmit-max-ms", arg);
+    case OPT_PUNCH_INTERVAL:
+        return set_option(t, RUPHIN_OPT_PUNCH_INTERVAL_MS, "punch-interval-ms", arg);
+    case OPT_SOCKET_BUFFER: return set_option(t, RUPHIN_OPT_SOCKET_BUFFER, "socket-buffer", arg);
+    case OPT_NO_LOCAL_INTERRUPT:
+        return set_option(t, RUPHIN_OPT_ALLOW_INTERRUPT, "no-local-interrupt", "0");
+    case OPT_RELAY_AFTER: return set_option(t, RUPHIN_OPT_RELAY_RATE, "relay-after-ms", arg);
+    case OPT_ACCEPT_UNVERIFIED:
+        return set_option(t, RUPHIN_OPT_ACCEPT_UNVERIFIED, "accept-unverified", "1");
+    case OPT_MAX_PEERS: return set_option(t, RUPHIN_OPT_MAX_PEERS, "max-peers", arg);
     case 'v': cli_verbose = true; return 1;
     default: return 0;
     }
@@ -119,7 +131,10 @@ int cli_parse(int argc, char **argv, const char *shortopts, const struct option 
             fputs(help, stdout);
             return EXIT_OK;
         }
-        if (take(ctx, opt, optarg) != 1) {
+        int taken = take(ctx, opt, optarg);
+        if (taken == -1) /* a bad value, and it said why: that line alone */
+            return EXIT_USAGE;
+        if (taken != 1) {
             fputs(help, stderr);
             return EXIT_USAGE;
         }
@@ -131,6 +146,22 @@ int cli_parse(int argc, char **argv, const char *shortopts, const struct option 
     return CLI_GO_ON;
 }
 
+/* --key-file: the key from the file, for a sealed session. */
+static int set_key(cli_tunables *t, const char *path)
+{
+    uint8_t key[RUPHIN_KEY_LEN];
+    int32_t rc;
+    if (!cli_key_read(path, key))
+        return -1;
+    rc = ruphin_options_set_key(t->options, key, sizeof key);
+    memset(key, 0, sizeof key);
+    if (rc == RUPHIN_ERR_NOT_SUPPORTED)
+        fprintf(stderr, "ruphin: --key-file: this build has no sealed sessions (libsodium)\n");
+    else if (rc != RUPHIN_OK)
+        fprintf(stderr, "ruphin: --key-file: %s\n", ruphin_strerror(rc));
+    return rc == RUPHIN_OK ? 1 : -1;
+}
+
 int peer_arg(peer_args *a, int opt, const char *arg)
 {
     if (opt == OPT_HOLEPUNCHER)
@@ -139,6 +170,8 @@ int peer_arg(peer_args *a, int opt, const char *arg)
         a->session = arg;
     else if (opt == OPT_BIND)
         a->bind = arg;
+    else if (opt == OPT_KEY_FILE)
+        return set_key(&a->tunables, arg);
     else
         return cli_tunable(&a->tunables, opt, arg);
     return 1;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ruphin.h"
 
@@ -53,8 +54,8 @@ enum { CLI_GO_ON = -1 };
 int cli_tunables_init(cli_tunables *t);
 void cli_tunables_free(cli_tunables *t);
 
-/* Handles one option of a command: 1 if taken, else (unknown option or bad
- * value, after saying why) anything else. */
+/* Handles one option of a command: 1 if taken, -1 for a bad value (after
+ * saying why in one line), anything else for an option it does not know. */
 typedef int (*cli_option_fn)(void *ctx, int opt, const char *arg);
 
 /* Parses a command's arguments with getopt_long, giving each option to
@@ -73,7 +74,16 @@ enum {
     OPT_RATE_LIMIT,
     OPT_RELAY_RATE,
     OPT_NO_AMPLIFICATION,
-    OPT_WORKERS
+    OPT_WORKERS,
+    OPT_RETRANSMIT,
+    OPT_RETRANSMIT_MAX,
+    OPT_PUNCH_INTERVAL,
+    OPT_SOCKET_BUFFER,
+    OPT_NO_LOCAL_INTERRUPT,
+    OPT_KEY_FILE,
+    OPT_RELAY_AFTER,
+    OPT_ACCEPT_UNVERIFIED,
+    OPT_MAX_PEERS
 };
 
 #define CLI_TUNABLE_OPTIONS                                                     \
@@ -82,6 +92,11 @@ enum {
     {"handshake-timeout-ms", required_argument, 0, OPT_HANDSHAKE},              \
     {"max-payload", required_argument, 0, OPT_MAX_PAYLOAD},                     \
     {"protocol-0", no_argument, 0, OPT_GEN0},                                   \
+    {"retransmit-ms", required_argument, 0, OPT_RETRANSMIT},                    \
+    {"retransmit-max-ms", required_argument, 0, OPT_RETRANSMIT_MAX},            \
+    {"punch-interval-ms", required_argument, 0, OPT_PUNCH_INTERVAL},            \
+    {"socket-buffer", required_argument, 0, OPT_SOCKET_BUFFER},                 \
+    {"no-local-interrupt", no_argument, 0, OPT_NO_LOCAL_INTERRUPT},             \
     {"verbose", no_argument, 0, 'v'}
 
 #define CLI_TUNABLE_HELP                                                        \
@@ -90,6 +105,11 @@ enum {
     "  --handshake-timeout-ms MS    give up registering/joining/punching after this\n" \
     "  --max-payload BYTES          largest datagram payload (default 1024)\n"    \
     "  --protocol-0                 speak only the original protocol generation\n" \
+    "  --retransmit-ms MS           first retransmission of a request (default 250)\n" \
+    "  --retransmit-max-ms MS       retransmissions back off up to this (default 2000)\n" \
+    "  --punch-interval-ms MS       pace of hellos while punching (default 100)\n" \
+    "  --socket-buffer BYTES        socket send and receive buffers (default: the OS's)\n" \
+    "  --no-local-interrupt         ignore LocalInterrupt frames from loopback\n" \
     "  -v, --verbose                log more on stderr\n"
 
 /* Handles one tunable option; returns 1 if it was one, 0 if not, -1 on a
@@ -117,15 +137,31 @@ enum { OPT_HOLEPUNCHER = 'H', OPT_SESSION = 's', OPT_BIND = 'b' };
 #define PEER_OPTIONS                                                             \
     {"holepuncher", required_argument, 0, OPT_HOLEPUNCHER},                      \
     {"session", required_argument, 0, OPT_SESSION},                              \
-    {"bind", required_argument, 0, OPT_BIND}
+    {"bind", required_argument, 0, OPT_BIND},                                    \
+    {"key-file", required_argument, 0, OPT_KEY_FILE},                            \
+    {"relay-after-ms", required_argument, 0, OPT_RELAY_AFTER},                   \
+    {"accept-unverified", no_argument, 0, OPT_ACCEPT_UNVERIFIED}
 
 #define PEER_HELP                                                                \
     "  -H, --holepuncher HOST:PORT  the holepuncher (port defaults to 47470)\n"  \
     "  -s, --session ID             the session id (up to 20 bytes)\n"          \
-    "  -b, --bind ADDR:PORT         local address (default: any, random port)\n"
+    "  -b, --bind ADDR:PORT         local address (default: any, random port)\n" \
+    "  --key-file FILE              seal the session with this key (ruphin keygen\n" \
+    "                               writes one; the other side needs the same)\n" \
+    "  --relay-after-ms MS          punch this long before trying the holepuncher's\n" \
+    "                               relay (default: a third of the handshake timeout)\n" \
+    "  --accept-unverified          take Data from peers that did not finish the\n" \
+    "                               handshake (default: drop it)\n"
 
 /* Handles a shared option; 1 if it was one, 0 if not, -1 on a bad value. */
 int peer_arg(peer_args *a, int opt, const char *arg);
+
+/* Reads a key file as `ruphin keygen` writes it (64 hex digits and a line
+ * end) into key; false after saying why not (keyfile.c). */
+bool cli_key_read(const char *path, uint8_t key[RUPHIN_KEY_LEN]);
+/* Creates a new file that only its owner can read (never replaces one);
+ * NULL with errno set when it cannot (platform.c). */
+FILE *cli_create_private(const char *path);
 /* Checks the required arguments and creates the node (role: server or
  * client); returns CLI_GO_ON, or the exit code after saying why. */
 int peer_open(peer_args *a, int32_t role, ruphin_node **out, const char *help);
@@ -134,5 +170,6 @@ int cmd_holepuncher(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_client(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 
 #endif

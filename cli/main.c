@@ -17,6 +17,7 @@ static void usage(FILE *out)
             "  server        register a session and talk to the clients that join it\n"
             "  client        join a session and talk to its server\n"
             "  demo          run all three on loopback and show a round trip\n"
+            "  keygen        write a new key for sealed sessions (--key-file)\n"
             "\n"
             "ruphin COMMAND --help shows the options of a command.\n",
             ruphin_version());
@@ -32,6 +33,7 @@ int main(int argc, char **argv)
         {"server", cmd_server},
         {"client", cmd_client},
         {"demo", cmd_demo},
+        {"keygen", cmd_keygen},
     };
     size_t i;
 

@@ -4,6 +4,9 @@
 #ifdef _WIN32
 #include <winsock2.h>
 #include <windows.h>
+#include <fcntl.h>
+#include <io.h>
+#include <sys/stat.h>
 #else
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -16,6 +19,23 @@
 #include <string.h>
 
 volatile sig_atomic_t cli_stop;
+
+FILE *cli_create_private(const char *path)
+{
+#ifdef _WIN32
+    /* Windows: no group or other bits; the file is the owner's (its ACL). */
+    int fd = _open(path, _O_WRONLY | _O_CREAT | _O_EXCL | _O_BINARY, _S_IREAD | _S_IWRITE);
+    FILE *f = fd < 0 ? NULL : _fdopen(fd, "wb");
+    if (fd >= 0 && f == NULL)
+        _close(fd);
+#else
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+    if (fd >= 0 && f == NULL)
+        close(fd);
+#endif
+    return f;
+}
 
 /* The descriptors one wait watches: the nodes' sockets and standard input. */
 enum { WAIT_MAX = 8 };
