@@ -73,6 +73,19 @@ def test_workers_say_they_need_linux_on_windows(wine, win_ruphin):
     assert "only Linux has" in result.stderr
 
 
+def test_sealing_says_it_is_not_built_in_on_windows(wine, win_ruphin, tmp_path):
+    """No libsodium for MinGW here (docs/PLATFORMS.md): keygen and
+    --key-file say so instead of running unsealed."""
+    result = wine.run(win_ruphin, "keygen", "-")
+    assert result.returncode == 1
+    assert "no sealed sessions" in result.stderr
+    key = tmp_path / "k.key"
+    key.write_text("ab" * 32 + "\n")
+    result = wine.run(win_ruphin, "client", "-H", "127.0.0.1:9", "-s", "x", "--key-file", key)
+    assert result.returncode == 2
+    assert "this build has no sealed sessions" in result.stderr
+
+
 def test_the_demo_runs_on_windows(wine, win_ruphin):
     result = wine.run(win_ruphin, "demo")
     assert result.returncode == 0, result.stderr
