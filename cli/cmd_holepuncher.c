@@ -3,10 +3,18 @@
  * the kernel steers each session's datagrams to one of them (RUPHIN_OPT_WORKERS). */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "metrics.h"
 
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
+
+#ifdef RUPHIN_WITH_MICROHTTPD
+#define METRICS_HELP ""
+#else
+#define METRICS_HELP " (not in this build:\n"                                      \
+                     "                               it needs libmicrohttpd)"
+#endif
 
 static const char help[] =
     "usage: ruphin holepuncher [--listen ADDR:PORT] [options]\n"
@@ -25,6 +33,8 @@ static const char help[] =
     "                               which cannot prove theirs; 0: off (SECURITY.md)\n"
     "  --workers N                  N holepunchers on the port, one thread each,\n"
     "                               sessions spread over them by id (Linux; default 1)\n"
+    "  --metrics ADDR:PORT          serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+    "                               (docs/DEPLOYMENT.md)" METRICS_HELP "\n"
     "  -q, --quiet                  log no session events, only the start, the stop\n"
     "                               and errors (a line per session event costs up to\n"
     "                               a fifth of the Register rate; docs/PERFORMANCE.md)\n"
@@ -58,8 +68,11 @@ static void log_line(const char *what, const char *detail)
     pthread_mutex_unlock(&log_lock);
 }
 
+enum { OPT_METRICS = 2000 }; /* past common.h's options */
+
 typedef struct hp_args {
     const char *listen;
+    const char *metrics; /* --metrics ADDR:PORT, or NULL */
     cli_tunables tunables;
 } hp_args;
 
@@ -70,6 +83,10 @@ static int take_option(void *ctx, int opt, const char *arg)
         quiet = true;
         return ruphin_options_set(a->tunables.options, RUPHIN_OPT_SESSION_EVENTS, 0) == RUPHIN_OK;
     }
+    if (opt == OPT_METRICS) {
+        a->metrics = arg;
+        return 1;
+    }
     if (opt != 'l')
         return cli_tunable(&a->tunables, opt, arg);
     a->listen = arg;
@@ -78,16 +95,25 @@ static int take_option(void *ctx, int opt, const char *arg)
 
 enum { MAX_WORKERS = 64 };
 
+/* A worker: its node, its index, where its counters go (NULL: nowhere). */
+typedef struct worker {
+    ruphin_node *node;
+    int index;
+    cli_metrics *metrics;
+} worker;
+
 /* One holepuncher's loop, until a signal: events come a batch at a time
  * (a datagram's worth of work each: at a high rate, a system call per event
  * or per log line would cost more than the datagrams). */
 static void *serve_one(void *arg)
 {
-    ruphin_node *hp = arg;
+    const worker *w = arg;
     ruphin_event evs[RUPHIN_POLL_BATCH_MAX];
     while (!cli_stop) {
-        /* bounded, so that a signal is seen soon */
-        int32_t rc = ruphin_poll_batch(hp, 200, evs, RUPHIN_POLL_BATCH_MAX);
+        /* bounded, so that a signal is seen soon (and the metrics' snapshot
+         * is at most that old) */
+        int32_t rc = ruphin_poll_batch(w->node, 200, evs, RUPHIN_POLL_BATCH_MAX);
+        cli_metrics_update(w->metrics, w->index, w->node, evs, rc);
         if (rc > 0 && !quiet) {
             log_events(evs, rc);
         } else if (rc < 0) {
@@ -107,27 +133,37 @@ static long long stat_sum(ruphin_node *const *hps, int n, int32_t stat)
     return sum;
 }
 
-/* Serves with every worker until a signal; closes them; returns the exit code. */
-static int serve(ruphin_node **hps, int n)
+/* Serves with every worker until a signal; closes them and stops the
+ * metrics (NULL: none); returns the exit code. */
+static int serve(ruphin_node **hps, int n, cli_metrics *metrics)
 {
     pthread_t threads[MAX_WORKERS];
+    worker workers[MAX_WORKERS];
     ruphin_addr local;
     int i, started = 1;
+    for (i = 0; i < n; i++) {
+        workers[i].node = hps[i];
+        workers[i].index = i;
+        workers[i].metrics = metrics;
+    }
     ruphin_local_addr(hps[0], &local);
+    if (metrics != NULL)
+        cli_log("metrics at %s", cli_metrics_url(metrics));
     cli_log("holepuncher listening on %s (%d worker%s)", cli_addr(&local), n, n > 1 ? "s" : "");
     fflush(stderr);
     cli_handle_signals();
     for (i = 1; i < n; i++, started++)
-        if (pthread_create(&threads[i], NULL, serve_one, hps[i]) != 0)
+        if (pthread_create(&threads[i], NULL, serve_one, &workers[i]) != 0)
             break;
     if (started < n) {
         cli_log("cannot start worker %d", started);
         fflush(stderr);
         cli_stop = 1;
     }
-    serve_one(hps[0]);
+    serve_one(&workers[0]);
     for (i = 1; i < started; i++)
         pthread_join(threads[i], NULL);
+    cli_metrics_stop(metrics); /* before the nodes go: no snapshot is read after */
     for (i = 0; i < n; i++)
         cli_log("worker %d: %lld sessions", i, (long long)ruphin_stat(hps[i], RUPHIN_STAT_SESSIONS));
     cli_log("stopping: %lld sessions, %lld datagrams in, %lld malformed, %lld unexpected",
@@ -178,11 +214,13 @@ int cmd_holepuncher(int argc, char **argv)
         {"relay-rate", required_argument, 0, OPT_RELAY_RATE},
         {"no-amplification", required_argument, 0, OPT_NO_AMPLIFICATION},
         {"workers", required_argument, 0, OPT_WORKERS},
+        {"metrics", required_argument, 0, OPT_METRICS},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         CLI_TUNABLE_OPTIONS,
         {0, 0, 0, 0}};
-    hp_args a = {NULL, {NULL}};
+    hp_args a = {NULL, NULL, {NULL}};
+    cli_metrics *metrics = NULL;
     ruphin_node *hps[MAX_WORKERS];
     int64_t workers = 1;
     int rc, opened;
@@ -201,13 +239,20 @@ int cmd_holepuncher(int argc, char **argv)
             cli_tunables_free(&a.tunables);
             return EXIT_USAGE;
         }
+    }
+    /* The metrics' port first: when it cannot be had, no UDP socket was
+     * ever opened. */
+    if (rc == CLI_GO_ON && a.metrics != NULL)
+        rc = cli_metrics_start(&metrics, a.metrics, (int)workers, a.tunables.options, !quiet);
+    if (rc == CLI_GO_ON) {
         opened = open_workers(hps, (int)workers, a.listen, a.tunables.options);
         if (opened < workers) {
             while (opened > 0)
                 ruphin_close(hps[--opened]);
+            cli_metrics_stop(metrics);
             rc = EXIT_RUNTIME;
         }
     }
     cli_tunables_free(&a.tunables);
-    return rc == CLI_GO_ON ? serve(hps, (int)workers) : rc;
+    return rc == CLI_GO_ON ? serve(hps, (int)workers, metrics) : rc;
 }
