@@ -321,6 +321,18 @@ static void report_path(rp_client *c)
             &c->server, NULL, 0);
 }
 
+/* The server seals under another key: fail (RUPHIN_ERR_AUTH). It may not
+ * have seen enough of our SealHellos to know yet, and sees no more after
+ * this: a last few tell it (rp_seal_keys_differ), instead of leaving it to
+ * its handshake timeout. */
+static void give_up_on_seal(rp_client *c, int64_t now)
+{
+    int i;
+    for (i = 0; i < RP_SEAL_KEYS_DIFFER; i++)
+        send_seal_hello(c, now, 0);
+    fail(c, RUPHIN_ERR_AUTH, &c->server);
+}
+
 static void on_sealed(rp_client *c, int64_t now, const rp_frame *f)
 {
     bool was_ready = rp_seal_ready(&c->seal);
@@ -331,7 +343,7 @@ static void on_sealed(rp_client *c, int64_t now, const rp_frame *f)
     case RP_SEAL_REJECTED:
         rp_count(&c->out, RUPHIN_STAT_RX_REJECTED);
         if (rp_seal_keys_differ(&c->seal))
-            fail(c, RUPHIN_ERR_AUTH, &c->server); /* the server seals under another key */
+            give_up_on_seal(c, now);
         return;
     case RP_SEAL_HELLO_STALE:
     case RP_SEAL_HELLO_FRESH:

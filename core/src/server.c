@@ -238,9 +238,14 @@ static void heard(rp_peer *p, int64_t now)
 
 /* A client that cannot prove the key (it has another, or none) is given up
  * at once, as the handshake timeout would later: PUNCH_FAILED with
- * RUPHIN_ERR_AUTH (tick_peer). */
+ * RUPHIN_ERR_AUTH (tick_peer). It may not have seen enough of our
+ * SealHellos to know yet, and sees no more after this: a last few tell it
+ * (rp_seal_keys_differ), instead of leaving it to its handshake timeout. */
 static void give_up_on_seal(rp_server *s, int64_t now, rp_peer *p)
 {
+    int i;
+    for (i = 0; i < RP_SEAL_KEYS_DIFFER; i++)
+        send_seal_hello(s, now, p, 0);
     p->give_up = now;
     schedule_peer(s, now);
 }
