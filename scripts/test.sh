@@ -9,7 +9,7 @@ source scripts/deps.sh
 
 ensure_packages build-essential cmake clang pkg-config git iproute2 iptables nftables conntrack \
     libnetfilter-queue-dev python3 python3-dev python3-pytest python3-cffi python3-hypothesis \
-    python3-setuptools python3-venv python3-pip lua5.4 liblua5.4-dev luajit libluajit-5.1-dev \
+    python3-setuptools python3-venv python3-pip python3-build python3-wheel lua5.4 liblua5.4-dev luajit libluajit-5.1-dev \
     liblua5.1-0-dev \
     luarocks golang-go golang-golang-x-mod-dev swig tcl-dev openjdk-17-jdk-headless \
     libsodium-dev abigail-tools gcc-mingw-w64-x86-64 wine64 dpkg-dev love xvfb xauth \
