@@ -7,12 +7,18 @@ the table has the median over rounds of the rounds' ratios).
 
     python3 bench/run.py [--smoke] [--seconds S] [--sessions N] [--rounds R]
                          [--python PY] [--json FILE] [--only PART,...]
+                         [--record FILE | --no-record]
 
 --smoke runs each part for a fraction of a second (CI checks the suite runs;
 it asserts no speed). Server and load are pinned to different cores. --json
 also writes every measurement, unrounded, to FILE. --only runs some of the
 parts: holepuncher, memory, datapath, python, connect, natlab (the table
 then has only their rows; natlab needs root, else it says it was skipped).
+
+Every run but a --smoke one appends a record of itself (date, commit, the
+machine, the settings and every figure of its table: make_record) to
+bench/results/runs.jsonl, or to --record FILE; bench/report.py renders
+docs/PERFORMANCE.md's tables from that file.
 """
 import argparse
 import glob
@@ -28,6 +34,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import report  # noqa: E402  (the table's rows, as docs/PERFORMANCE.md has them)
 WORKERS = max(2, os.cpu_count() or 1)
 BASE_PORT = 10000 + os.getpid() % 1000 * 20  # below the ephemeral range; runs side by side differ
 # Registers per second no holepuncher of ours reaches on one core (it sizes
@@ -384,7 +392,7 @@ def memory_per_session(bin_dir, sessions, port, keepalive_ms):
             "bytes_per_session": (full - before) * 1024 / live, "left_kb": after - before}
 
 
-PARTS = ("holepuncher", "memory", "datapath", "python", "connect", "natlab")
+PARTS = report.PARTS  # holepuncher, memory, datapath, python, connect, natlab
 # Time to connect through real NATs (tests/natlab): the most common home NAT
 # on both sides, at a one-way delay that dwarfs the machine's own latency.
 NATLAB_PAIR, NATLAB_DELAY_MS = ("restricted", "restricted"), 20
@@ -476,132 +484,148 @@ def natlab_connect(bin_dir, trials):
             "floor_ms": matrix.floor_ms(NATLAB_PAIR, NATLAB_DELAY_MS)}
 
 
-def holepuncher_rows(res, sessions):
-    hp, raw, raw2 = res["holepuncher"], res["holepuncher"]["raw"], res["holepuncher"]["raw2"]
-    rows = [("raw responder, HelloReq answered/s", raw, None),
-            ("raw responder, two datagrams per answer/s", raw2, None),
-            (f"raw responder, {WORKERS} SO_REUSEPORT workers steered by id, HelloReq/s",
-             hp["workers"], raw)]
-    for mode, name in (("hello", "HelloReq"), ("register", "Register (new ids)"),
-                       ("refresh", "Register (refresh)"), ("join", "Join (found)"),
-                       ("join-miss", "Join (not found)")):
-        base, run = raw2 if mode == "join" else raw, hp[mode]
-        table = f"{run['live']:,} sessions"
-        if mode == "register":  # each new id adds one
-            table = f"table growing from {run['live_before']:,} to {run['live']:,} sessions"
-        rows.append((f"holepuncher, {name}/s, {table}", run, base))
-        if mode == "register":
-            level = hp["register-level"]
-            rows.append((f"holepuncher, Register (new ids) as others expire/s, level "
-                         f"{level['live']:,} sessions", level, raw))
-            rows.append((f"`ruphin holepuncher --quiet`, Register (new ids)/s, table growing "
-                         f"from {sessions:,} sessions", hp["daemon-quiet"], raw))
-            rows.append((f"`ruphin holepuncher` logging each session (to /dev/null), Register "
-                         f"(new ids)/s, table growing from {sessions:,} sessions",
-                         hp["daemon-logging"], raw))
-            rows.append(fresh_memory_row(hp["fresh-memory"], raw))  # what growing costs
-    for mode, name in (("hello", "HelloReq"), ("join", "Join (found)"),
-                       ("join-miss", "Join (not found)")):
-        rows.append((f"holepuncher, {WORKERS} workers, {name}/s, {sessions:,} sessions",
-                     hp["group-" + mode], hp[mode]))
-    lines = []
-    for row in rows:
-        if isinstance(row, str):  # a line of its own making
-            lines.append(row)
-            continue
-        name, r, base = row
-        if base is None:
-            lines.append(f"| {name} | {r['rate']:,.0f} | 1.00 | {r['cpu_us']:.2f} us |")
-            continue
-        which = "raw two-datagram" if base is raw2 else "raw"
-        which = "one worker" if r is hp["workers"] else which
-        which = "one holepuncher" if base is not raw and base is not raw2 else which
-        lines.append(f"| {name} | {r['rate']:,.0f} | {r['ratio']:.2f} x {which} | "
-                     f"{r['cpu_us']:.2f} us ({r['cpu_ratio']:.2f} x) |")
-    return lines
-
-
-def fresh_memory_row(fresh, raw):
-    """The table's line for fresh memory: per new session of a growing table,
-    and as a share of the raw responder's CPU per request."""
-    per_session = {key: fresh[key] * GROWING_BYTES_PER_SESSION / 1024
-                   for key in FRESH_MEMORY_KEYS}
-    return (f"| fresh memory a growing table faults in, per new session "
-            f"({GROWING_BYTES_PER_SESSION} B) | {per_session['ns_per_kib']:.0f} ns "
-            f"({per_session['again_ns_per_kib']:.0f} ns for pages just freed) | "
-            f"{per_session['ns_per_kib'] / 1000 / raw['cpu_us']:.3f} of a raw request's "
-            f"server CPU | |")
-
-
-def memory_rows(res, sessions):
-    mem = res["memory"]
-    return [f"| resident memory per session ({sessions:,} x 12-byte ids) | "
-            f"{mem['bytes_per_session']:.1f} B | | |",
-            f"| resident memory left after they expired | {mem['left_kb']:,} KiB | "
-            f"{mem['left_kb'] / max(mem['rss_full_kb'] - mem['rss_before_kb'], 1):.3f} "
-            f"of the peak | |"]
-
-
-def datapath_rows(res, sessions):
-    lines = []
-    for size in (64, 1200):
-        dp = {mode: res["datapath"][f"{mode}-{size}"] for mode in DATAPATH_MODES}
-        raw = dp["raw"]
-        for mode, name in (("api", "through the API (send_batch, poll_batch)"),
-                           ("api1", "through the API, one send and one poll a datagram")):
-            r = dp[mode]
-            ratio = f"{r['ratio_to_raw']:.2f} x raw sendmmsg/recvmmsg"
-            if mode == "api":
-                ratio += f" ({r['ratio_to_raw-gso']:.2f} x raw with GSO)"
-            lines.append(f"| data path {name}, {size} B datagrams/s | {r['rate']:,.0f} | "
-                         f"{ratio} | send {r['tx_cpu_us']:.2f} us "
-                         f"({r['tx_cpu_us'] / raw['tx_cpu_us']:.2f} x), receive "
-                         f"{r['rx_cpu_us']:.2f} us ({r['rx_cpu_us'] / raw['rx_cpu_us']:.2f} x) |")
-    return lines
-
-
-def python_rows(res, sessions):
-    py = res["python"]
-    names = (("ruphin", "send_many, poll_many"), ("ruphin1", "one send() and one poll() a datagram"))
-    if "skipped" in py:
-        return [f"| data path through the Python package ({name}), 64 B/s | skipped | "
-                f"{py['skipped']} | |" for _, name in names]
-    return [f"| data path through the Python package ({name}), 64 B/s | "
-            f"{py[mode]['rate']:,.0f} | {py[mode]['ratio_to_socket']:.2f} x Python socket | |"
-            for mode, name in names]
-
-
-def connect_rows(res, sessions):
-    ttc = res["connect"]
-    return [f"| client start to {what} on loopback (median of {ttc['trials']}) | "
-            f"{ttc[key + '_ms']:.3f} ms | {ttc[key + '_rtts']:.2f} x round trip "
-            f"({ttc['rtt_floor_ms']:.3f} ms) | |"
-            for key, what in (("connected", "CONNECTED"), ("echo", "first echo"))]
-
-
-def natlab_rows(res, sessions):
-    lab = res["natlab"]
-    name = (f"client start to first echo through two port-restricted NATs, "
-            f"{NATLAB_DELAY_MS} ms one-way (NAT lab)")
-    if "skipped" in lab:
-        return [f"| {name} | skipped | {lab['skipped']} | |"]
-    if lab["echo_ms"] is None:
-        return [f"| {name} | no trial of {lab['trials']} connected | | |"]
-    return [f"| {name}, median of {lab['ok']} of {lab['trials']} trials | {lab['echo_ms']:g} ms | "
-            f"{lab['echo_ms'] / lab['floor_ms']:.2f} x the floor ({lab['floor_ms']} ms) | |"]
-
-
-ROWS = {"holepuncher": holepuncher_rows, "memory": memory_rows, "datapath": datapath_rows,
-        "python": python_rows, "connect": connect_rows, "natlab": natlab_rows}
+def summary(res, sessions):
+    """What a run's record keeps of its measurements (bench/report.py renders
+    the table from it): every figure the table shows, unrounded, with each
+    round's ratios and tries where a measure has them."""
+    out = {}
+    if "holepuncher" in res:
+        hp = res["holepuncher"]
+        for name, r in hp.items():
+            if name == "fresh-memory":
+                continue
+            s = {"rate": r["rate"], "cpu_us": r["cpu_us"]}
+            if "ratio" in r:
+                s.update(ratio=r["ratio"], cpu_ratio=r["cpu_ratio"], ratios=r["ratios"])
+            if "tries_per_round" in r:
+                s["tries"] = r["tries_per_round"]
+            if "live" in r:
+                s["sessions"] = r["live"]
+            if name == "register":  # each new id adds one
+                s["sessions_before"] = r["live_before"]
+            if name.startswith("daemon-"):  # the table a Join run filled first
+                s["sessions_before"] = sessions
+            if name == "workers" or name.startswith("group-"):
+                s["workers"] = WORKERS
+            if name.startswith("group-"):
+                s["sessions"] = sessions
+            out[name] = s
+        fresh = hp["fresh-memory"]
+        per_session = {key: fresh[key] * GROWING_BYTES_PER_SESSION / 1024
+                       for key in FRESH_MEMORY_KEYS}
+        out["fresh-memory"] = {
+            **{key: fresh[key] for key in FRESH_MEMORY_KEYS},
+            "bytes_per_new_session": GROWING_BYTES_PER_SESSION,
+            "ns_per_session": per_session["ns_per_kib"],
+            "again_ns_per_session": per_session["again_ns_per_kib"],
+            "share_of_raw_cpu": per_session["ns_per_kib"] / 1000 / hp["raw"]["cpu_us"]}
+    if "memory" in res:
+        mem = res["memory"]
+        out["memory"] = {**mem, "sessions": sessions,
+                         "left_share": mem["left_kb"] / max(mem["rss_full_kb"] -
+                                                            mem["rss_before_kb"], 1)}
+        out["memory"]["left_kib"] = out["memory"].pop("left_kb")
+    if "datapath" in res:
+        for size in (64, 1200):
+            dp = {mode: res["datapath"][f"{mode}-{size}"] for mode in DATAPATH_MODES}
+            raw = dp["raw"]
+            for mode in DATAPATH_MODES:
+                r = dp[mode]
+                s = {"rate": r["rate"], "rates": r["rates"], "ratio_to_raw": r["ratio_to_raw"],
+                     "ratio_to_raw_gso": r["ratio_to_raw-gso"],
+                     "tx_cpu_us": r["tx_cpu_us"], "rx_cpu_us": r["rx_cpu_us"]}
+                if mode != "raw":
+                    s["tx_cpu_ratio"] = r["tx_cpu_us"] / raw["tx_cpu_us"]
+                    s["rx_cpu_ratio"] = r["rx_cpu_us"] / raw["rx_cpu_us"]
+                out[f"datapath-{mode}-{size}"] = s
+    if "python" in res:
+        py = res["python"]
+        for mode in PYTHON_MODES:
+            out["python-" + mode] = {"skipped": py["skipped"]} if "skipped" in py else \
+                {"rate": py[mode]["rate"], "rates": py[mode]["rates"],
+                 "ratio_to_socket": py[mode]["ratio_to_socket"]}
+    if "connect" in res:
+        out["connect"] = res["connect"]
+    if "natlab" in res:
+        out["natlab"] = res["natlab"]
+    return out
 
 
 def table(res, sessions):
-    """The markdown table, from the measurements (of the parts that ran)."""
-    lines = ["| measure | value | ratio | server CPU per request |", "|---|---|---|---|"]
-    for part in PARTS:
-        if part in res:
-            lines += ROWS[part](res, sessions)
-    return "\n".join(lines)
+    """The markdown table, from the measurements (of the parts that ran):
+    bench/report.py's, as the doc has it."""
+    return report.table({"results": summary(res, sessions)})
+
+
+def git(*argv):
+    """A git command's output in the checkout, or None (no git, no checkout)."""
+    try:
+        out = subprocess.run(["git", "-C", ROOT, *argv], capture_output=True, text=True,
+                             timeout=30)
+    except OSError:
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def machine():
+    """The machine's facts a record keeps (bench/README.md, "Results")."""
+    facts = {"cpus": os.cpu_count(), "kernel": os.uname().release, "arch": os.uname().machine}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        model = [line.split(":", 1)[1].strip() for line in info.splitlines()
+                 if line.startswith("model name")]
+        if model:
+            facts["cpu_model"] = model[0]
+        flags = [line for line in info.splitlines() if line.startswith("flags")]
+        facts["virtual_machine"] = bool(flags) and " hypervisor" in flags[0]
+    except OSError:
+        pass
+    try:
+        with open("/etc/os-release") as f:
+            release = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+        facts["os"] = release.get("PRETTY_NAME", "").strip('"')
+    except OSError:
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            facts["mem_total_kib"] = int(f.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return facts
+
+
+def make_record(res, args, argv, started, seconds_taken):
+    """A run's record for bench/results/runs.jsonl: when, which code, where,
+    how, and summary() of what it measured."""
+    record = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+              "commit": git("rev-parse", "HEAD"),
+              # What the build read that the commit does not hold.
+              "changed": sorted(line[3:] for line in
+                                (git("status", "--porcelain", "--", "core", "cli", "bench")
+                                 or "").splitlines()),
+              "source": "bench/run.py",
+              "command": " ".join(["bench/run.py", *argv]),
+              "parts": args.only.split(","),
+              "settings": {"seconds": args.seconds, "rounds": args.rounds,
+                           "sessions": args.sessions, "smoke": args.smoke},
+              "machine": {**machine(), "loadavg_before": res["machine"]["loadavg_before"],
+                          "loadavg_after": res["machine"]["loadavg_after"]},
+              "duration_s": round(seconds_taken)}
+    if "holepuncher" in res:
+        hp = res["holepuncher"]
+        record["raw_range"] = [min(hp["raw"]["rates"]), max(hp["raw"]["rates"])]
+        tries = [t for run in hp.values() for t in run.get("tries_per_round", [])]
+        record["reran"] = {"measures": sum(t > 1 for t in tries), "of": len(tries),
+                           "extra_runs": sum(tries) - len(tries)}
+    record["results"] = summary(res, args.sessions)
+    return record
+
+
+def append_record(path, record):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
 
 
 def main():
@@ -612,6 +636,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv", "bin", "python"))
     ap.add_argument("--json")
+    ap.add_argument("--record", help="append the run's record to this file (default: "
+                    "bench/results/runs.jsonl, except with --smoke)")
+    ap.add_argument("--no-record", action="store_true", help="append no record")
     ap.add_argument("--only", default=",".join(PARTS),
                     help="comma-separated parts to run: " + ", ".join(PARTS))
     args = ap.parse_args()
@@ -620,6 +647,8 @@ def main():
         ap.error(f"--only takes {', '.join(PARTS)}")
     if args.smoke:
         args.seconds, args.sessions, args.rounds = 0.3, 20000, 1
+    record_to = None if args.no_record else args.record or (None if args.smoke else report.RESULTS)
+    started = time.time()
     res = {"machine": {"cpus": os.cpu_count(), "uname": " ".join(os.uname()),
                        "loadavg_before": open("/proc/loadavg").read().split()[:3]},
            "args": vars(args)}
@@ -652,6 +681,10 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)
+    if record_to:
+        append_record(record_to, make_record(res, args, sys.argv[1:], started,
+                                             time.time() - started))
+        print(f"recorded in {os.path.relpath(record_to)} (bench/report.py renders it)")
     return 0
 
 
