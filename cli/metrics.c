@@ -200,9 +200,9 @@ static void sample(page *p, const cli_metrics *m, const char *name, int worker,
 
 /* The counters of ruphin.h a holepuncher keeps, one family each, or with a
  * label where several make up one family. Every RUPHIN_STAT_* is here or
- * among those a holepuncher never counts (tests/metrics checks that):
- * RUPHIN_STAT_PEERS and RUPHIN_STAT_RX_REJECTED are the server's and the
- * client's. */
+ * among those a holepuncher never counts, the server's and the client's,
+ * named here (tests/metrics checks that): RUPHIN_STAT_PEERS,
+ * RUPHIN_STAT_RX_REJECTED, RUPHIN_STAT_TX_DROPPED. */
 static const struct stat_metric {
     int32_t stat;
     const char *name, *type, *label, *help; /* help: NULL when the family was described */
