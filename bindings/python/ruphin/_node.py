@@ -1,9 +1,12 @@
 """The three roles as Python classes: a thin layer over the C API, which
 does all the protocol work."""
+import collections
 import enum
 import math
+import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar, Union
+from typing import (Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple, TypeVar,
+                    Union)
 
 from ._ruphin import ffi, lib
 from ._addr import Address, AddressLike, from_c, to_c, to_text
@@ -168,9 +171,18 @@ _PEER_CACHE_MAX = 1024
 
 
 class Node:
-    """What the three roles share. Not thread-safe, except wake()."""
+    """What the three roles share. Not thread-safe, except wake().
+
+    The blocking helpers (connect, recv, wait_registered) keep every event
+    they skip; poll() and poll_many() hand those out first, in the order they
+    came, before they poll the core. At most `backlog` are kept (1024, as
+    ruphin.aio; set it on a node to change it): a server that only ever
+    calls recv() would otherwise pile up its clients' CONNECTED and
+    DISCONNECTED for ever. When more come, the oldest go and count in
+    stats()["events_dropped"]."""
 
     _node: Any = ffi.NULL
+    backlog: int = 1024
 
     def __init__(self, node: Any) -> None:
         self._node = node
@@ -178,11 +190,15 @@ class Node:
         self._events_raw = ffi.buffer(self._events)
         self._peers: Dict[bytes, Optional[Address]] = {}  # raw ruphin_addr -> (host, port)
         self._sent = ffi.new("size_t *")
+        self._kept: Deque[Event] = collections.deque()  # skipped by a helper, for poll()
+        self._kept_dropped = 0
 
     # -- lifetime --
     def close(self) -> None:
-        """Closes the socket and frees the node; calling it again does nothing."""
+        """Closes the socket and frees the node; calling it again does nothing.
+        Events the helpers kept go with it."""
         node, self._node = self._node, ffi.NULL
+        self._kept = collections.deque()
         if node != ffi.NULL:
             lib.ruphin_close(node)
 
@@ -210,7 +226,11 @@ class Node:
     # -- driving --
     def poll(self, timeout: Optional[float] = 0) -> Optional[Event]:
         """Runs the protocol for up to timeout seconds (0: do not wait; None:
-        until an event) and returns the next event, or None."""
+        until an event) and returns the next event, or None. An event a
+        helper kept comes first, at once."""
+        if self._kept:
+            self._ptr()
+            return self._kept.popleft()
         rc = check(lib.ruphin_poll(self._ptr(), _timeout_ms(timeout), self._events))
         return self._event_at(0) if rc else None
 
@@ -219,9 +239,15 @@ class Node:
         """poll() for up to max_events (at most POLL_BATCH_MAX) events with
         one call into the core: waits up to timeout seconds for the first
         (0: do not wait; None: until one), then takes those ready without
-        waiting. An empty list when the time passed with none."""
+        waiting. An empty list when the time passed with none. Events a
+        helper kept come first, at once, and alone (the core's come with the
+        next call)."""
         if max_events < 1:
             raise ValueError("max_events must be >= 1")
+        if self._kept:
+            self._ptr()
+            kept = self._kept
+            return [kept.popleft() for _ in range(min(max_events, len(kept)))]
         n = check(lib.ruphin_poll_batch(self._ptr(), _timeout_ms(timeout), self._events,
                                         min(max_events, POLL_BATCH_MAX)))
         return [self._event_at(i) for i in range(n)]
@@ -256,13 +282,21 @@ class Node:
 
     @property
     def deadline(self) -> Optional[float]:
-        """When poll() must run next, in seconds on time.monotonic()'s clock, or None."""
+        """When poll() must run next, in seconds on time.monotonic()'s clock, or None.
+        Now, while a helper's kept events wait (the socket will not say so)."""
         d = lib.ruphin_deadline(self._ptr())
-        return None if d == lib.RUPHIN_NO_DEADLINE else d / 1000.0
+        at = None if d == lib.RUPHIN_NO_DEADLINE else d / 1000.0
+        if self._kept:
+            now = time.monotonic()
+            return now if at is None else min(at, now)
+        return at
 
     def timeout(self) -> Optional[float]:
-        """Seconds until poll() must run next (0: now), or None."""
+        """Seconds until poll() must run next (0: now, as while a helper's
+        kept events wait), or None."""
         ms = lib.ruphin_timeout_ms(self._ptr())
+        if self._kept:
+            return 0.0
         return None if ms < 0 else ms / 1000.0
 
     # -- introspection --
@@ -281,7 +315,11 @@ class Node:
         return from_c(out)
 
     def stats(self) -> Dict[str, int]:
-        return {name: int(lib.ruphin_stat(self._ptr(), sid)) for name, sid in STATS.items()}
+        """The core's counters (STATS); events_dropped adds the events the
+        helpers could not keep (see backlog)."""
+        stats = {name: int(lib.ruphin_stat(self._ptr(), sid)) for name, sid in STATS.items()}
+        stats["events_dropped"] += self._kept_dropped
+        return stats
 
     def _send(self, data: bytes, to) -> None:
         data = bytes(data)
@@ -299,19 +337,41 @@ class Node:
             error.sent = int(self._sent[0])
             raise error
 
-    def _wait_for(self, wanted, timeout: Optional[float]) -> Event:
-        """Polls until an event of type wanted; raises on FAILED or timeout."""
-        import time
+    def _keep(self, ev: Event) -> None:
+        """Keeps an event a helper skipped, for poll(); the latest backlog."""
+        kept = self._kept
+        while kept and len(kept) >= self.backlog:
+            kept.popleft()
+            self._kept_dropped += 1
+        if self.backlog >= 1:
+            kept.append(ev)
+        else:
+            self._kept_dropped += 1
+
+    def _wait_for(self, wanted: Tuple[EventType, ...], timeout: Optional[float],
+                  kept_too: bool = False) -> Event:
+        """Polls the core until an event of a type in wanted; raises on
+        FAILED or timeout. Every other event is kept for poll(). kept_too:
+        the first kept event of a wanted type, if any, is taken first (recv:
+        DATA a helper kept comes before newer DATA)."""
+        if kept_too:
+            for i, ev in enumerate(self._kept):
+                if ev.type in wanted:
+                    del self._kept[i]
+                    return ev
         end = None if timeout is None else time.monotonic() + timeout
+        ptr = self._ptr()
         while True:
             left = None if end is None else max(0.0, end - time.monotonic())
-            ev = self.poll(left)
-            if ev is not None:
+            if check(lib.ruphin_poll(ptr, _timeout_ms(left), self._events)):
+                ev = self._event_at(0)
                 ev.raise_for_failure()
-                if ev.type == wanted or (isinstance(wanted, tuple) and ev.type in wanted):
+                if ev.type in wanted:
                     return ev
+                self._keep(ev)
             elif end is not None and time.monotonic() >= end:
-                raise error_for(lib.RUPHIN_ERR_TIMEOUT, f"no {wanted} event")
+                names = " or ".join(t.name for t in wanted)
+                raise error_for(lib.RUPHIN_ERR_TIMEOUT, f"no {names} event")
 
 
 class Holepuncher(Node):
@@ -361,13 +421,15 @@ class Server(_Peer):
         self._send_many(datagrams, to_c(to))
 
     def wait_registered(self, timeout: Optional[float] = 10.0) -> None:
-        """Polls until the holepuncher acknowledged the session."""
+        """Polls until the holepuncher acknowledged the session; other
+        events are kept for poll()."""
         if self.state != State.REGISTERED:
-            self._wait_for(EventType.REGISTERED, timeout)
+            self._wait_for((EventType.REGISTERED,), timeout)
 
     def recv(self, timeout: Optional[float] = None) -> Tuple[bytes, Address]:
-        """Polls until a client's datagram arrives: (data, client address)."""
-        ev = self._wait_for(EventType.DATA, timeout)
+        """Polls until a client's datagram arrives: (data, client address).
+        DATA a helper kept comes first; other events are kept for poll()."""
+        ev = self._wait_for((EventType.DATA,), timeout, kept_too=True)
         return ev.data, ev.peer
 
 
@@ -399,7 +461,8 @@ class Client(_Peer):
 
     def connect(self, timeout: Optional[float] = 10.0) -> Address:
         """Polls until connected; returns the server's address. Raises
-        SessionNotFound, Timeout, ... when that fails."""
+        SessionNotFound, Timeout, ... when that fails. Other events
+        (PEER_ANNOUNCED, ...) are kept for poll()."""
         if self.state == State.FAILED:
             raise Failed(lib.RUPHIN_ERR_FAILED)
         if self.state not in (State.CONNECTED, State.RELAYED):
@@ -407,5 +470,6 @@ class Client(_Peer):
         return self.server_address
 
     def recv(self, timeout: Optional[float] = None) -> bytes:
-        """Polls until the server's datagram arrives."""
-        return self._wait_for(EventType.DATA, timeout).data
+        """Polls until the server's datagram arrives. DATA a helper kept
+        comes first; other events are kept for poll()."""
+        return self._wait_for((EventType.DATA,), timeout, kept_too=True).data
