@@ -86,15 +86,16 @@ def scrape_until(url, check, timeout=5.0):
 class Udp:
     """A UDP socket speaking raw frames to a holepuncher."""
 
-    def __init__(self, target, source="127.0.0.1"):
+    def __init__(self, target, source="127.0.0.1", timeout=2.0):
         host, port = target.rsplit(":", 1)
         self.target = (host.strip("[]"), int(port))
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((source, 0))
-        self.sock.settimeout(2)
+        self.sock.settimeout(timeout)
 
     def ask(self, kind, payload=b""):
-        """Sends a frame and returns the type of the answer (None: none in 2 s)."""
+        """Sends a frame and returns the type of the answer (None: none within
+        the timeout)."""
         self.sock.sendto(frame(kind, payload), self.target)
         try:
             return struct.unpack(">HH", self.sock.recv(2048)[:4])[1]

@@ -38,6 +38,10 @@ def test_only_get_and_head_of_metrics(metrics_holepuncher):
         assert status == 405, method
         assert headers["Allow"] == "GET, HEAD"
     assert "ruphin_sessions 0" in scrape(url).text.splitlines()
+    # A request line over the connection's memory: 414, and closed.
+    with socket.create_connection(address_of(url), timeout=5) as s:
+        s.sendall(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 414 ")
 
 
 def test_metrics_on_ipv6_loopback(metrics_holepuncher):
@@ -56,9 +60,11 @@ def trace_sockets(metrics_bin, argv, tmp_path):
     if shutil.which("strace") is None:
         pytest.skip("strace is not installed")
     out = tmp_path / "trace"
+    # LeakSanitizer (a sanitizer build) cannot work under ptrace.
+    asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "detect_leaks=0"]))
     result = subprocess.run(["strace", "-f", "-qq", "-e", "trace=socket,bind", "-o", str(out),
                              metrics_bin, *argv], capture_output=True, text=True, timeout=30,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, env={**os.environ, "ASAN_OPTIONS": asan})
     return result, out.read_text()
 
 
@@ -194,7 +200,7 @@ def test_slow_and_huge_requests_do_not_stall_the_udp_service(metrics_holepuncher
                 open_at_end.append(False)
     assert registrar.done > 50, registrar.done
     assert registrar.lost == 0
-    assert registrar.worst < 1.0
+    assert registrar.worst < 2.0  # a stall would last the 5 s the slow ones are held
     assert all(a == b"" or re.match(rb"HTTP/1\.1 4\d\d ", a) for a in huge_answers), huge_answers
     assert over_limit.startswith(b"HTTP/1.1 431 ")
     assert posted.startswith(b"HTTP/1.1 405 ")

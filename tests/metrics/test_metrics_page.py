@@ -160,6 +160,24 @@ def test_workers_are_labelled(metrics_holepuncher, linux_extras):
     assert logged == per_worker
 
 
+def test_each_worker_has_its_own_table_bound(metrics_holepuncher, linux_extras):
+    """--max-sessions bounds each worker's table: with 2 workers and a bound
+    of 2, 20 new ids leave 2 sessions in each and 16 refused."""
+    if not linux_extras:
+        pytest.skip("socket groups need Linux's extras")
+    hp, url, _ = metrics_holepuncher("--workers", "2", "--no-amplification", "1",
+                                     "--rate-limit", "0", "--max-sessions", "2")
+    owner = Udp(hp, timeout=0.5)  # a refused Register is never answered
+    try:
+        answers = [owner.ask(REGISTER, f"bounded-{i}".encode()) for i in range(20)]
+        page = scrape_until(url, lambda p: p.total("ruphin_received_datagrams_total") == 20)
+    finally:
+        owner.close()
+    assert answers.count(REGISTER_ACK) == 4, answers
+    assert [page.value("ruphin_sessions", worker=w) for w in "01"] == [2, 2]
+    assert page.total("ruphin_refused_requests_total", reason="table_full") == 16
+
+
 def test_quiet_has_no_session_events(metrics_holepuncher):
     """--quiet: the core makes no session events, so the page has none to
     count (rather than a count stuck at 0); the core's counters go on."""
