@@ -98,6 +98,24 @@ def test_the_unit_is_installed_with_the_installed_program(build_dir, installed):
     assert directive(text, "SystemCallFilter")[0] == "@system-service"
 
 
+def test_a_reinstall_keeps_the_options_file(build_dir, installed, tmp_path):
+    """The options file is the administrator's once installed: a second
+    `cmake --install` leaves an edited one as it is (the unit is updated)."""
+    _, _, text = installed
+    env_file = directive(text, "EnvironmentFile")[0].lstrip("-")
+    env = {**os.environ, "DESTDIR": str(tmp_path)}
+    subprocess.run(["cmake", "--install", build_dir], env=env, check=True, capture_output=True,
+                   timeout=120)
+    edited = 'RUPHIN_HOLEPUNCHER_OPTS="--listen 127.0.0.1:47470 --quiet"\n'
+    with open(str(tmp_path) + env_file, "w") as f:
+        f.write(edited)
+    result = subprocess.run(["cmake", "--install", build_dir], env=env, check=True,
+                            capture_output=True, text=True, timeout=120)
+    assert f"Kept: {tmp_path}{env_file}" in result.stdout
+    with open(str(tmp_path) + env_file) as f:
+        assert f.read() == edited
+
+
 def test_systemd_analyze_verify_accepts_the_unit(analyze, installed, tmp_path):
     """No error and no warning (verify exits 0 on a directive it ignores,
     so its output must be empty too): a unit with a mistake does show one."""
