@@ -97,6 +97,10 @@ class Udp:
         """Sends a frame and returns the type of the answer (None: none within
         the timeout)."""
         self.sock.sendto(frame(kind, payload), self.target)
+        return self.receive()
+
+    def receive(self):
+        """The type of the next frame received (None: none within the timeout)."""
         try:
             return struct.unpack(">HH", self.sock.recv(2048)[:4])[1]
         except socket.timeout:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from metricslib import REGISTER, REGISTER_ACK, Udp, get, scrape, scrape_until  # noqa: E402
+from metricslib import REGISTER, REGISTER_ACK, Udp, get, scrape  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NOT_BUILT_IN = "ruphin holepuncher: --metrics: not built in (needs libmicrohttpd)\n"

@@ -4,6 +4,7 @@ Prometheus server on loopback scrapes the holepuncher and answers a query."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -60,7 +61,6 @@ def test_promtool_accepts_the_alerting_rules_and_their_unit_tests(promtool):
 
 
 def free_tcp_port():
-    import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
