@@ -54,11 +54,11 @@ def test_metrics_on_ipv6_loopback(metrics_holepuncher):
     assert scrape(url).value("ruphin_sessions") == 0
 
 
-def trace_sockets(metrics_bin, argv, tmp_path):
+def trace_sockets(metrics_bin, argv, tmp_path, tool_missing):
     """Runs the program under strace (socket and bind calls); returns
     (result, the trace)."""
     if shutil.which("strace") is None:
-        pytest.skip("strace is not installed")
+        tool_missing("strace is not installed (Debian: strace)")
     out = tmp_path / "trace"
     # LeakSanitizer (a sanitizer build) cannot work under ptrace.
     asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "detect_leaks=0"]))
@@ -68,7 +68,8 @@ def trace_sockets(metrics_bin, argv, tmp_path):
     return result, out.read_text()
 
 
-def test_metrics_port_in_use_fails_before_any_udp_socket(metrics_bin, free_udp_port, tmp_path):
+def test_metrics_port_in_use_fails_before_any_udp_socket(metrics_bin, free_udp_port, tmp_path,
+                                                         tool_missing):
     """A busy --metrics port: one line saying so, exit 1, and no UDP socket
     was ever made (the metrics' port is taken first)."""
     busy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -78,7 +79,7 @@ def test_metrics_port_in_use_fails_before_any_udp_socket(metrics_bin, free_udp_p
     udp = free_udp_port()
     try:
         argv = ["holepuncher", "--listen", f"127.0.0.1:{udp}", "--metrics", f"127.0.0.1:{port}"]
-        result, trace = trace_sockets(metrics_bin, argv, tmp_path)
+        result, trace = trace_sockets(metrics_bin, argv, tmp_path, tool_missing)
     finally:
         busy.close()
     assert result.returncode == 1

@@ -20,10 +20,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @pytest.fixture(scope="module")
-def tsan_ruphin(tmp_path_factory, metrics_bin):
+def tsan_ruphin(tmp_path_factory, metrics_bin, tool_missing):
     clang = shutil.which("clang")
     if clang is None:
-        pytest.skip("clang is not installed (scripts/test.sh installs it)")
+        tool_missing("clang is not installed (scripts/test.sh installs it)")
     exe = str(tmp_path_factory.mktemp("tsan") / "ruphin")
     subprocess.run([clang, "-std=c11", "-g", "-O1", "-fsanitize=thread",
                     "-DRUPHIN_WITH_MICROHTTPD", "-I", os.path.join(ROOT, "core", "include"),

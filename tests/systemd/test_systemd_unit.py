@@ -224,13 +224,13 @@ def syscall_filter(analyze, text):
     return (allowed | expand(["@default"])) - denied
 
 
-def test_the_program_stays_within_the_unit_s_sandbox(analyze, installed, tmp_path):
+def test_the_program_stays_within_the_unit_s_sandbox(analyze, installed, tmp_path, tool_missing):
     """Two workers, metrics scraped, sessions registered and joined, a
     SIGTERM: every system call of the process and its threads (strace -f)
     passes the unit's filter; sockets only of its address families; no
     memory both writable and executable; no file opened for writing."""
     if shutil.which("strace") is None:
-        pytest.skip("strace is not installed")
+        tool_missing("strace is not installed (Debian: strace)")
     root, _, text = installed
     program = str(root) + directive(text, "ExecStart")[0].split()[0]
     udp, tcp = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
