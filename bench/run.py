@@ -44,7 +44,7 @@ REGISTER_RATE_CEILING = 2_000_000
 MISSED_KEEPALIVES = 3  # the default: a session lives 3 keepalive intervals
 # Fresh memory a growing table faults in per new session: its 52-byte record
 # and, over a doubling from C to 2C sessions, the next index's 4C slots of 4
-# bytes: 16 bytes per new session (docs/PERFORMANCE.md, "Memory").
+# bytes: 16 bytes per new session (docs/PERFORMANCE.md, "Memory per session").
 GROWING_BYTES_PER_SESSION = 52 + 16
 FRESH_MEMORY_KEYS = ("ns_per_kib", "again_ns_per_kib")  # bench/fresh_memory.c's times
 HELLO_REQ = b"\x00\x04\x00\x08"  # answered by every holepuncher, whatever its table holds
@@ -564,7 +564,7 @@ def git(*argv):
                              timeout=30)
     except OSError:
         return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    return out.stdout if out.returncode == 0 else None
 
 
 def machine():
@@ -595,15 +595,21 @@ def machine():
     return facts
 
 
-def make_record(res, args, argv, started, seconds_taken):
-    """A run's record for bench/results/runs.jsonl: when, which code, where,
-    how, and summary() of what it measured."""
-    record = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-              "commit": git("rev-parse", "HEAD"),
-              # What the build read that the commit does not hold.
-              "changed": sorted(line[3:] for line in
-                                (git("status", "--porcelain", "--", "core", "cli", "bench")
-                                 or "").splitlines()),
+def checkout():
+    """The commit the build reads and the files under core/, cli/ and bench/
+    (but bench/results/, which no build reads) that differ from it: taken
+    before the build, as others may commit or edit while a run goes on."""
+    changed = sorted(line[3:] for line in
+                     (git("status", "--porcelain", "--", "core", "cli", "bench") or "").splitlines()
+                     if not line[3:].startswith("bench/results"))
+    return {"commit": (git("rev-parse", "HEAD") or "").strip() or None, "changed": changed}
+
+
+def make_record(res, args, argv, started, seconds_taken, code):
+    """A run's record for bench/results/runs.jsonl: when, which code (code:
+    checkout() before the build), where, how, and summary() of what it
+    measured."""
+    record = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), **code,
               "source": "bench/run.py",
               "command": " ".join(["bench/run.py", *argv]),
               "parts": args.only.split(","),
@@ -631,9 +637,9 @@ def append_record(path, record):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true")
-    ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--sessions", type=int, default=1000000)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=report.DEFAULTS["seconds"])
+    ap.add_argument("--sessions", type=int, default=report.DEFAULTS["sessions"])
+    ap.add_argument("--rounds", type=int, default=report.DEFAULTS["rounds"])
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv", "bin", "python"))
     ap.add_argument("--json")
     ap.add_argument("--record", help="append the run's record to this file (default: "
@@ -648,7 +654,7 @@ def main():
     if args.smoke:
         args.seconds, args.sessions, args.rounds = 0.3, 20000, 1
     record_to = None if args.no_record else args.record or (None if args.smoke else report.RESULTS)
-    started = time.time()
+    started, code = time.time(), checkout()
     res = {"machine": {"cpus": os.cpu_count(), "uname": " ".join(os.uname()),
                        "loadavg_before": open("/proc/loadavg").read().split()[:3]},
            "args": vars(args)}
@@ -683,7 +689,7 @@ def main():
             json.dump(res, f, indent=1)
     if record_to:
         append_record(record_to, make_record(res, args, sys.argv[1:], started,
-                                             time.time() - started))
+                                             time.time() - started, code))
         print(f"recorded in {os.path.relpath(record_to)} (bench/report.py renders it)")
     return 0
 

@@ -7,6 +7,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+import report  # noqa: E402  (the table's rows, from a run's record)
 import run  # noqa: E402  (the suite itself)
 from run import STEADY, TRIES, RawBaselines, drift  # noqa: E402  (its baseline rule)
 
@@ -50,12 +51,33 @@ def test_around_runs_again_while_the_baseline_drifts():
 
 
 def run_smoke(tmp_path):
-    out = tmp_path / "bench.json"
+    out, records = tmp_path / "bench.json", tmp_path / "runs.jsonl"
+    records.write_text('{"earlier": 1}\n')
     result = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "run.py"), "--smoke",
-                             "--python", sys.executable, "--json", str(out)],
+                             "--python", sys.executable, "--json", str(out),
+                             "--record", str(records)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout, json.loads(out.read_text())
+    lines = records.read_text().splitlines()
+    assert len(lines) == 2 and lines[0] == '{"earlier": 1}'  # appended, one line
+    return result.stdout, json.loads(out.read_text()), json.loads(lines[1])
+
+
+def check_record(stdout, record):
+    """The run's record (bench/results/runs.jsonl's format) says when, where
+    and how it ran, and bench/report.py renders from it the table the run
+    printed."""
+    assert record["source"] == "bench/run.py" and len(record["commit"]) == 40
+    assert record["command"].startswith("bench/run.py --smoke")
+    assert record["parts"] == list(report.PARTS) and record["settings"]["smoke"] is True
+    assert not report.is_full(record)  # a smoke run never becomes the doc's table
+    assert record["machine"]["cpus"] == os.cpu_count() and record["machine"]["kernel"]
+    assert len(record["machine"]["loadavg_after"]) == 3
+    lo, hi = record["raw_range"]
+    assert 0 < lo <= record["results"]["raw"]["rate"] <= hi
+    assert record["reran"]["of"] == 9 and record["duration_s"] >= 0
+    printed = [line for line in stdout.splitlines() if line.startswith("|")]
+    assert report.table(record).splitlines() == printed
 
 
 def check_table(stdout):
@@ -129,8 +151,9 @@ def check_holepuncher(hp):
 
 
 def test_bench_smoke(tmp_path):
-    stdout, res = run_smoke(tmp_path)
+    stdout, res, record = run_smoke(tmp_path)
     check_table(stdout)
+    check_record(stdout, record)
     check_holepuncher(res["holepuncher"])
     mem = res["memory"]
     assert mem["rss_full_kb"] > mem["rss_before_kb"] > 0 and mem["bytes_per_session"] > 0
@@ -174,7 +197,7 @@ def test_only_some_parts(tmp_path):
     """--only runs the parts asked for, and the table has only their rows."""
     out = tmp_path / "bench.json"
     result = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "run.py"), "--smoke",
-                             "--only", "connect", "--json", str(out)],
+                             "--only", "connect", "--json", str(out), "--no-record"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line for line in result.stdout.splitlines()
