@@ -3,6 +3,7 @@ one Xvfb: two instances exchange positions through a holepuncher, each
 finding the Lua module another way a game ships it, and bad input ends the
 game with one clear line and a non-zero exit code."""
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -61,11 +62,20 @@ def display(love, tool_missing):
 def rock(lua_module):
     """The module built by `luarocks --lua-version 5.1 make`, as LuaJIT loads
     it: (environment with LUA_CPATH and LUA_PATH, ruphin.so, ruphin/co.lua)."""
-    _, env = lua_module("luajit")
-    so = env["LUA_CPATH"].replace("?", "ruphin")
-    co = env["LUA_PATH"].split(";")[0].replace("?.lua", os.path.join("ruphin", "co.lua"))
+    _, built = lua_module("luajit")
+    so = built["LUA_CPATH"].replace("?", "ruphin")
+    co = built["LUA_PATH"].split(";")[0].replace("?.lua", os.path.join("ruphin", "co.lua"))
     assert os.path.isfile(so) and os.path.isfile(co)
-    return env, so, co
+    return luarocks_path(so.split(os.sep + "lib" + os.sep + "lua" + os.sep)[0]), so, co
+
+
+def luarocks_path(tree):
+    """LUA_PATH and LUA_CPATH as `luarocks path` prints them for the tree."""
+    out = subprocess.run(["luarocks", "--lua-version", "5.1", "--tree", tree, "path"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    env = dict(re.findall(r"^export (LUA_C?PATH)='([^']*)'$", out, re.M))
+    assert set(env) == {"LUA_PATH", "LUA_CPATH"}, out
+    return env
 
 
 def ship(rock, directory):
@@ -92,8 +102,8 @@ def game_lines(stderr):
 
 def test_two_players_exchange_positions(spawn, ruphin_bin, free_udp_port, love, rock,
                                         base_env, tmp_path):
-    """The server finds the module through LUA_CPATH and LUA_PATH (a luarocks
-    tree, as `luarocks path` sets them), the client in its game directory; each
+    """The server finds the module through LUA_CPATH and LUA_PATH as
+    `luarocks path` gives them for the tree, the client in its game directory; each
     exits 0 after FRAMES frames only if it received the other's positions and
     the other echoed one of its frame numbers."""
     hp = f"127.0.0.1:{free_udp_port()}"
