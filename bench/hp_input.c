@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 {
     static uint8_t bufs[MAX_BATCH][64];
     rp_frame frames[MAX_BATCH];
-    rp_output out = {discard, next_random, NULL, &events, stats, NULL};
+    rp_output out = {discard, next_random, NULL, &events, stats, NULL, NULL};
     rp_holepuncher hp;
     rp_config cfg;
     const char *mode = argc > 1 ? argv[1] : "";

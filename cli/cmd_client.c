@@ -70,6 +70,13 @@ static void on_event(client_run *r, const ruphin_event *ev)
             fflush(stdout);
         }
         break;
+    case RUPHIN_EVENT_PATH_LOST:
+        cli_log("path to %s lost after %lld ms, looking for it", cli_addr(&ev->peer),
+                (long long)ms);
+        break;
+    case RUPHIN_EVENT_PATH_RESTORED:
+        cli_log("path restored to %s after %lld ms", cli_addr(&ev->peer), (long long)ms);
+        break;
     case RUPHIN_EVENT_FAILED:
         r->failure = ev->error;
         break;

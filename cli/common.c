@@ -105,6 +105,8 @@ int cli_tunable(cli_tunables *t, int opt, const char *arg)
     case OPT_ACCEPT_UNVERIFIED:
         return set_option(t, RUPHIN_OPT_ACCEPT_UNVERIFIED, "accept-unverified", "1");
     case OPT_MAX_PEERS: return set_option(t, RUPHIN_OPT_MAX_PEERS, "max-peers", arg);
+    case OPT_RECOVERY:
+        return set_option(t, RUPHIN_OPT_RECOVERY_TIMEOUT_MS, "recovery-timeout-ms", arg);
     case 'v': cli_verbose = true; return 1;
     default: return 0;
     }

@@ -83,7 +83,8 @@ enum {
     OPT_KEY_FILE,
     OPT_RELAY_AFTER,
     OPT_ACCEPT_UNVERIFIED,
-    OPT_MAX_PEERS
+    OPT_MAX_PEERS,
+    OPT_RECOVERY
 };
 
 #define CLI_TUNABLE_OPTIONS                                                     \
@@ -140,7 +141,8 @@ enum { OPT_HOLEPUNCHER = 'H', OPT_SESSION = 's', OPT_BIND = 'b' };
     {"bind", required_argument, 0, OPT_BIND},                                    \
     {"key-file", required_argument, 0, OPT_KEY_FILE},                            \
     {"relay-after-ms", required_argument, 0, OPT_RELAY_AFTER},                   \
-    {"accept-unverified", no_argument, 0, OPT_ACCEPT_UNVERIFIED}
+    {"accept-unverified", no_argument, 0, OPT_ACCEPT_UNVERIFIED},                \
+    {"recovery-timeout-ms", required_argument, 0, OPT_RECOVERY}
 
 #define PEER_HELP                                                                \
     "  -H, --holepuncher HOST:PORT  the holepuncher (port defaults to 47470)\n"  \
@@ -151,7 +153,10 @@ enum { OPT_HOLEPUNCHER = 'H', OPT_SESSION = 's', OPT_BIND = 'b' };
     "  --relay-after-ms MS          punch this long before trying the holepuncher's\n" \
     "                               relay (default: a third of the handshake timeout)\n" \
     "  --accept-unverified          take Data from peers that did not finish the\n" \
-    "                               handshake (default: drop it)\n"
+    "                               handshake (default: drop it)\n"              \
+    "  --recovery-timeout-ms MS     look this long for a lost path to the peer\n" \
+    "                               (its NAT rebound, it moved) before giving up\n" \
+    "                               (default 30000; 0: give up at once, as before)\n"
 
 /* Handles a shared option; 1 if it was one, 0 if not, -1 on a bad value. */
 int peer_arg(peer_args *a, int opt, const char *arg);

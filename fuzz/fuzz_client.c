@@ -15,7 +15,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (fuzz_next_step(&data, &size, &step)) {
         rp_frame f;
         now += step.advance;
-        if (step.is_tick) {
+        if (step.app_send) {
+            static uint8_t buf[2 * RP_HEADER_LEN + 8 + RP_SEAL_OVERHEAD + 256];
+            if (c.state == RUPHIN_STATE_CONNECTED || c.state == RUPHIN_STATE_PUNCHING ||
+                c.state == RUPHIN_STATE_RELAYED)
+                rp_client_send_data(&c, step.datagram, step.len, buf, sizeof buf);
+        } else if (step.is_tick) {
             rp_client_tick(&c, now);
             fuzz_check_deadline(rp_client_deadline(&c), now);
         } else if (rp_wire_decode(step.datagram, step.len, &f) == RP_WIRE_OK) {
@@ -23,7 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (c.state == RUPHIN_STATE_CONNECTED && c.server.family == 0)
             abort();
+        if (c.recovering && c.state != RUPHIN_STATE_PUNCHING) /* recovering is punching again */
+            abort();
         fuzz_drain_events();
     }
+    rp_client_stop(&c);
     return 0;
 }

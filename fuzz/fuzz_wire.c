@@ -17,6 +17,9 @@ static void check_reencode(const uint8_t *data, size_t size, const rp_frame *f)
                                           f->locals, f->local_count, f->token, f->cookie);
         if (n < size)
             return; /* padding after a proof: decoded, never sent */
+    } else if (f->type == RP_FRAME_JOIN_EXT && (f->resume[0] != 0 || f->resume[1] != 0)) {
+        n = rp_wire_encode_join_resume(buf, sizeof buf, f->session_id, f->session_id_len,
+                                       f->locals, f->local_count, f->cookie, f->resume, size);
     } else if (f->type == RP_FRAME_JOIN_EXT && f->cookie != 0) {
         n = rp_wire_encode_join_cookie(buf, sizeof buf, f->session_id, f->session_id_len,
                                        f->locals, f->local_count, f->cookie);
@@ -30,6 +33,9 @@ static void check_reencode(const uint8_t *data, size_t size, const rp_frame *f)
     else if (f->type == RP_FRAME_REGISTER_EXT || f->type == RP_FRAME_JOIN_EXT)
         n = rp_wire_encode_session_ext(buf, sizeof buf, f->type, f->session_id,
                                        f->session_id_len, f->locals, f->local_count, size);
+    else if (f->type == RP_FRAME_PEER_INFO_EXT && (f->flags & RP_RESUMES))
+        n = rp_wire_encode_peer_info_resume(buf, sizeof buf, f->nonce, f->flags, &f->peer,
+                                            f->locals, f->local_count, f->resume);
     else if (f->type == RP_FRAME_PEER_INFO_EXT)
         n = rp_wire_encode_peer_info_ext(buf, sizeof buf, f->nonce, f->flags, &f->peer,
                                          f->locals, f->local_count);

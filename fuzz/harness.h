@@ -2,7 +2,9 @@
  * Shared pieces of the state-machine fuzzers. The fuzz input is a script of
  * steps; each step either advances the clock and ticks the machine, or
  * delivers a datagram (arbitrary bytes) from one of a few addresses, one of
- * which is the holepuncher. After every step the harness checks invariants
+ * which is the holepuncher, or (flag bit 3) has the peer's application send
+ * those bytes as Data (a server: to that address). At the end the peer is
+ * stopped, as ruphin_close does. After every step the harness checks invariants
  * that must hold whatever the input:
  *   - every frame a machine sends decodes as well-formed;
  *   - after a tick, the next deadline is in the future (else a poll loop
@@ -79,7 +81,7 @@ static uint64_t fuzz_random(void *ctx)
 
 static rp_output fuzz_output(rp_config *cfg)
 {
-    rp_output out = {fuzz_send, fuzz_random, NULL, &fuzz_queue, fuzz_stats, NULL};
+    rp_output out = {fuzz_send, fuzz_random, NULL, &fuzz_queue, fuzz_stats, NULL, NULL};
     memset(&fuzz_queue, 0, sizeof fuzz_queue);
     memset(fuzz_stats, 0, sizeof fuzz_stats);
     memset(&fuzz_trace, 0, sizeof fuzz_trace);
@@ -94,6 +96,7 @@ static rp_output fuzz_output(rp_config *cfg)
     cfg->max_sessions = 8;
     cfg->max_peers = 4;
     cfg->relay_rate = 100; /* holepuncher: bytes/s per pair; peers: ms before relaying */
+    cfg->recovery_timeout_ms = 400; /* a lost path is given up within a few steps */
     return out;
 }
 
@@ -114,6 +117,7 @@ static void fuzz_drain_events(void)
 
 typedef struct fuzz_step {
     int is_tick;
+    int app_send; /* the application sends the datagram's bytes as Data instead */
     int64_t advance;
     const ruphin_addr *from;
     const uint8_t *datagram;
@@ -127,6 +131,7 @@ static int fuzz_next_step(const uint8_t **data, size_t *size, fuzz_step *step)
     if (*size < 3)
         return 0;
     step->is_tick = (*data)[0] & 1;
+    step->app_send = ((*data)[0] >> 3) & 1;
     step->from = &fuzz_sources[((*data)[0] >> 1) & 3];
     step->advance = (*data)[1];
     len = (*data)[2];

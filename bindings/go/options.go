@@ -30,6 +30,8 @@ type Options struct {
 	Workers            int  // holepuncher (Linux): size of its group on one port (0: alone)
 	Worker             int  // holepuncher in a group: its index, created in order
 	NoSessionEvents    bool // holepuncher: no EventSessionRegistered, EventSessionJoined, EventSessionExpired
+	RecoveryTimeoutMS  int  // peers: how long a lost path is looked for (EventPathLost; 0: 30000)
+	NoRecovery         bool // peers: no path recovery: a silent peer is lost as before
 	// Key seals the session (KeyLen bytes, from GenerateKey): a server and
 	// its clients with the same key connect only with each other, and their
 	// datagrams are encrypted and authenticated end to end.
@@ -75,6 +77,7 @@ func (o *Options) values() []optionValue {
 		{C.RUPHIN_OPT_RELAY_RATE, int64(o.RelayRate)},
 		{C.RUPHIN_OPT_WORKERS, int64(o.Workers)},
 		{C.RUPHIN_OPT_WORKER, int64(o.Worker)},
+		{C.RUPHIN_OPT_RECOVERY_TIMEOUT_MS, int64(o.RecoveryTimeoutMS)},
 	}
 	// Each flag turns a C default around: the value it sets when true.
 	flags := []struct {
@@ -88,6 +91,7 @@ func (o *Options) values() []optionValue {
 		{o.ServeOriginals, optionValue{C.RUPHIN_OPT_NO_AMPLIFICATION, 1}},
 		{o.AllowAmplification, optionValue{C.RUPHIN_OPT_NO_AMPLIFICATION, 0}}, // after: it wins
 		{o.NoSessionEvents, optionValue{C.RUPHIN_OPT_SESSION_EVENTS, 0}},
+		{o.NoRecovery, optionValue{C.RUPHIN_OPT_RECOVERY_TIMEOUT_MS, 0}}, // after: it wins
 	}
 	var out []optionValue
 	for _, n := range numbers {

@@ -47,23 +47,29 @@ const (
 	EventSessionJoined     EventType = C.RUPHIN_EVENT_SESSION_JOINED
 	EventPeerAnnounced     EventType = C.RUPHIN_EVENT_PEER_ANNOUNCED
 	EventRelayed           EventType = C.RUPHIN_EVENT_RELAYED
+	EventPathLost          EventType = C.RUPHIN_EVENT_PATH_LOST
+	EventPathRestored      EventType = C.RUPHIN_EVENT_PATH_RESTORED
 )
 
 func (t EventType) String() string { return C.GoString(C.ruphin_event_name(C.int32_t(t))) }
 
 // Event is one thing that happened. Data is the payload (EventData) or the
-// session id (EventSession*); Err says why for EventFailed.
+// session id (EventSession*); Err says why for EventFailed; Previous is
+// where the peer was before an EventPathRestored that found it elsewhere.
 type Event struct {
-	Type EventType
-	Peer *net.UDPAddr
-	Data []byte
-	Err  error
+	Type     EventType
+	Peer     *net.UDPAddr
+	Data     []byte
+	Err      error
+	Previous *net.UDPAddr
 }
 
 // eventFromC copies an event out of the node's memory.
 func eventFromC(ev *C.ruphin_event) *Event {
 	e := &Event{Type: EventType(ev._type), Peer: fromC(&ev.peer)}
-	if ev.len > 0 {
+	if e.Type == EventPathRestored && ev.len == C.sizeof_ruphin_addr {
+		e.Previous = fromC((*C.ruphin_addr)(unsafe.Pointer(ev.data)))
+	} else if ev.len > 0 {
 		e.Data = C.GoBytes(unsafe.Pointer(ev.data), C.int(ev.len))
 	}
 	if e.Type == EventFailed {
@@ -87,13 +93,14 @@ const (
 	StateFailed      State = C.RUPHIN_STATE_FAILED
 	StateServing     State = C.RUPHIN_STATE_SERVING
 	StateRelayed     State = C.RUPHIN_STATE_RELAYED
+	StateRecovering  State = C.RUPHIN_STATE_RECOVERING
 )
 
 var stateNames = map[State]string{
 	StateClosed: "CLOSED", StateIdle: "IDLE", StateRegistering: "REGISTERING",
 	StateRegistered: "REGISTERED", StateJoining: "JOINING", StatePunching: "PUNCHING",
 	StateConnected: "CONNECTED", StateFailed: "FAILED", StateServing: "SERVING",
-	StateRelayed: "RELAYED",
+	StateRelayed: "RELAYED", StateRecovering: "RECOVERING",
 }
 
 func (s State) String() string {
@@ -259,7 +266,7 @@ func (n *Node) LocalAddr() *net.UDPAddr {
 
 var statNames = [...]string{"rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected",
 	"tx_failed", "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
-	"rx_refused", "rx_rejected"}
+	"rx_refused", "rx_rejected", "tx_dropped"}
 
 // Compile-time checks that statNames names every counter of ruphin.h: one
 // of these constants overflows uint when the counts differ.

@@ -73,6 +73,7 @@ static const struct {
     {"workers", RUPHIN_OPT_WORKERS},
     {"worker", RUPHIN_OPT_WORKER},
     {"session_events", RUPHIN_OPT_SESSION_EVENTS},
+    {"recovery_timeout_ms", RUPHIN_OPT_RECOVERY_TIMEOUT_MS},
 };
 
 #define OPTION_COUNT (sizeof option_names / sizeof option_names[0])
@@ -234,7 +235,13 @@ static void push_event(lua_State *L, const ruphin_event *ev)
     lua_setfield(L, -4, "port");
     lua_setfield(L, -3, "host");
     lua_setfield(L, -2, "peer");
-    if (ev->len > 0) {
+    if (ev->type == RUPHIN_EVENT_PATH_RESTORED && ev->len == sizeof(ruphin_addr)) {
+        ruphin_addr previous; /* where the peer was before: "host:port" */
+        memcpy(&previous, ev->data, sizeof previous);
+        push_addr(L, &previous);
+        lua_pop(L, 2);
+        lua_setfield(L, -2, "previous");
+    } else if (ev->len > 0) {
         lua_pushlstring(L, (const char *)ev->data, ev->len);
         lua_setfield(L, -2, "data");
     }
@@ -463,8 +470,9 @@ static int l_timeout(lua_State *L)
 
 static const char *const state_names[] = {"IDLE",      "REGISTERING", "REGISTERED",
                                           "JOINING",   "PUNCHING",    "CONNECTED",
-                                          "FAILED",    "SERVING",     "RELAYED"};
-_Static_assert(sizeof state_names / sizeof state_names[0] == RUPHIN_STATE_RELAYED + 1,
+                                          "FAILED",    "SERVING",     "RELAYED",
+                                          "RECOVERING"};
+_Static_assert(sizeof state_names / sizeof state_names[0] == RUPHIN_STATE_RECOVERING + 1,
                "a state of ruphin.h has no name here");
 
 static int l_state(lua_State *L)
@@ -510,7 +518,7 @@ static int l_stats(lua_State *L)
     static const char *const names[] = {
         "rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected", "tx_failed",
         "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
-        "rx_refused", "rx_rejected"};
+        "rx_refused", "rx_rejected", "tx_dropped"};
     _Static_assert(sizeof names / sizeof names[0] == RUPHIN_STAT_COUNT,
                    "a counter of ruphin.h has no name here");
     ruphin_node *node = check_node(L);

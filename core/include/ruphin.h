@@ -99,9 +99,19 @@ typedef enum ruphin_event_type {
     RUPHIN_EVENT_PEER_ANNOUNCED = 12,    /* server: the holepuncher announced a client; punching.
                                             client: it announced the server; punching, and
                                             ruphin_send may already be used (early data) */
-    RUPHIN_EVENT_RELAYED = 13            /* server, client: no direct path was found; connected
+    RUPHIN_EVENT_RELAYED = 13,           /* server, client: no direct path was found; connected
                                             through the holepuncher's relay instead (a later
                                             direct hello upgrades it: CONNECTED) */
+    RUPHIN_EVENT_PATH_LOST = 14,         /* server, client (generation 1): the path to a connected
+                                            peer stopped working (peer = its address); finding it
+                                            again by itself; Data to it is dropped and counted
+                                            (RUPHIN_STAT_TX_DROPPED) until PATH_RESTORED, or
+                                            DISCONNECTED / FAILED (PEER_LOST) once
+                                            RUPHIN_OPT_RECOVERY_TIMEOUT_MS passed */
+    RUPHIN_EVENT_PATH_RESTORED = 15      /* server, client: the peer proved itself again (its
+                                            join's nonce), peer = its address now; if that
+                                            changed, data points to the previous one, a
+                                            ruphin_addr (len = sizeof(ruphin_addr)), else len 0 */
 } ruphin_event_type;
 
 /* Client and server states, from ruphin_state(). */
@@ -114,7 +124,9 @@ typedef enum ruphin_state_type {
     RUPHIN_STATE_CONNECTED = 5,   /* client: connected */
     RUPHIN_STATE_FAILED = 6,      /* server, client: terminal failure */
     RUPHIN_STATE_SERVING = 7,     /* holepuncher */
-    RUPHIN_STATE_RELAYED = 8      /* client: connected through the holepuncher's relay */
+    RUPHIN_STATE_RELAYED = 8,     /* client: connected through the holepuncher's relay */
+    RUPHIN_STATE_RECOVERING = 9   /* client: the path was lost (PATH_LOST); re-joining and
+                                     punching until PATH_RESTORED or FAILED */
 } ruphin_state_type;
 
 /* Tunables, set on a ruphin_options before creating a node (all times in ms). */
@@ -163,11 +175,16 @@ typedef enum ruphin_option {
     RUPHIN_OPT_WORKER = 18,               /* holepuncher in a group: its index, 0 .. WORKERS - 1;
                                              create them in index order on one address, worker 0
                                              first (default 0) */
-    RUPHIN_OPT_SESSION_EVENTS = 19        /* holepuncher: 1 (default) reports SESSION_REGISTERED,
+    RUPHIN_OPT_SESSION_EVENTS = 19,       /* holepuncher: 1 (default) reports SESSION_REGISTERED,
                                              SESSION_JOINED and SESSION_EXPIRED; 0 reports none,
                                              for a holepuncher whose owner reads none (about 5 %
                                              of the CPU of a Register at a steady population;
                                              docs/PERFORMANCE.md) */
+    RUPHIN_OPT_RECOVERY_TIMEOUT_MS = 20   /* server, client: how long a lost path to a generation-1
+                                             peer is looked for (PATH_LOST .. PATH_RESTORED) before
+                                             the peer counts as gone (default 30000; 0: no
+                                             recovery, a silent peer is lost after the silence
+                                             limit, as before; docs/PROTOCOL.md) */
 } ruphin_option;
 
 /* Counters, from ruphin_stat(). */
@@ -188,7 +205,9 @@ typedef enum ruphin_stat_id {
     RUPHIN_STAT_RX_REJECTED = 11,      /* server, client with a key: dropped because forged,
                                           tampered with, replayed, for an earlier connection,
                                           or not sealed */
-    RUPHIN_STAT_COUNT = 12
+    RUPHIN_STAT_TX_DROPPED = 12,       /* server, client: Data not sent because the path to the
+                                          peer was lost (between PATH_LOST and PATH_RESTORED) */
+    RUPHIN_STAT_COUNT = 13
 } ruphin_stat_id;
 
 enum {
@@ -275,7 +294,9 @@ RUPHIN_API int32_t ruphin_client_new(ruphin_node **out, const char *holepuncher,
                                      const uint8_t *session_id, size_t session_id_len,
                                      const char *bind, const ruphin_options *options);
 /* NULL is fine. A server that holds its owner token ends its session at the
- * holepuncher first (an Unregister, docs/PROTOCOL.md). */
+ * holepuncher first (an Unregister, docs/PROTOCOL.md). Generation-1 peers
+ * tell the other side they close (a HelloExt bye): a server reports such a
+ * client DISCONNECTED at once, a client of such a server FAILED (PEER_LOST). */
 RUPHIN_API void ruphin_close(ruphin_node *node);
 
 /* Runs the protocol for up to timeout_ms (0: do not wait, RUPHIN_WAIT_FOREVER).
@@ -286,7 +307,9 @@ RUPHIN_API int32_t ruphin_poll(ruphin_node *node, int32_t timeout_ms, ruphin_eve
 /* Sends a Data datagram. Client: to is NULL or its server, once the server
  * was announced (PEER_ANNOUNCED: early data, which reaches the server if the
  * punch already opened the path) or connected. Server: to is a connected
- * client. Holepuncher: RUPHIN_ERR_NOT_SUPPORTED. */
+ * client. Holepuncher: RUPHIN_ERR_NOT_SUPPORTED. While the path to the peer
+ * is lost (after PATH_LOST, until PATH_RESTORED) the datagram is dropped,
+ * counted in RUPHIN_STAT_TX_DROPPED, and RUPHIN_OK returned. */
 RUPHIN_API int32_t ruphin_send(ruphin_node *node, const ruphin_addr *to,
                                const uint8_t *data, size_t len);
 

@@ -10,6 +10,12 @@
  * CONNECTED: HelloReq every keepalive interval keeps both NAT mappings open
  *   (Linux forgets idle UDP flows after 30 s); silence for missed keepalives
  *   means the server is gone.
+ * Path recovery (generation 1): a server that stops answering is probed
+ *   (rp_watch); when the probes go unanswered the path is lost (PATH_LOST)
+ *   and the client is PUNCHING again, "recovering": it re-joins naming the
+ *   lost connection (resume), punches whatever address the holepuncher gives,
+ *   and PATH_RESTORED reports the server proven again (its nonce), or FAILED
+ *   (PEER_LOST) the end of RECOVERY_TIMEOUT_MS.
  */
 #include "roles.h"
 #include "addr.h"
@@ -29,6 +35,7 @@ void rp_client_init(rp_client *c, const rp_config *cfg, const rp_output *out,
     c->state = RUPHIN_STATE_IDLE;
     c->give_up = c->next_hello = c->next_seal_hello = RUPHIN_NO_DEADLINE;
     rp_retry_stop(&c->join_retry);
+    rp_watch_reset(&c->watch);
     if (cfg->sealed)
         rp_seal_session_key(cfg->seal_key, id, id_len, c->cfg.seal_key);
     rp_scan_stop(&c->scan);
@@ -75,7 +82,11 @@ static void send_join(rp_client *c)
                         c->session_id_len);
         return;
     }
-    if (c->cookie != 0)
+    if (c->recovering && c->hp_version >= RP_RESUME_VERSION)
+        len = rp_wire_encode_join_resume(frame, sizeof frame, c->session_id, c->session_id_len,
+                                         c->locals, c->local_count, c->cookie, c->resume,
+                                         c->cookie != 0 ? 0 : RP_PEER_INFO_EXT_MAX_REPLY);
+    else if (c->cookie != 0)
         len = rp_wire_encode_join_cookie(frame, sizeof frame, c->session_id, c->session_id_len,
                                          c->locals, c->local_count, c->cookie);
     else
@@ -98,6 +109,7 @@ void rp_client_start(rp_client *c, int64_t now)
 static void fail(rp_client *c, int32_t error, const ruphin_addr *peer)
 {
     rp_scan_stop(&c->scan);
+    c->recovering = false;
     c->state = RUPHIN_STATE_FAILED;
     c->give_up = c->next_hello = RUPHIN_NO_DEADLINE;
     rp_retry_stop(&c->join_retry);
@@ -242,6 +254,7 @@ static void on_capabilities(rp_client *c, const rp_frame *f)
     if (c->hp_ext)
         return;
     c->hp_ext = true;
+    c->hp_version = f->version;
     c->cookie = f->cookie;
     send_join(c); /* JoinExt at once */
 }
@@ -314,8 +327,24 @@ static void start_seal(rp_client *c, int64_t now)
     send_seal_hello(c, now, 0);
 }
 
+/* The server was heard: the path works. */
+static void heard(rp_client *c, int64_t now)
+{
+    c->last_heard = now;
+    rp_watch_reset(&c->watch);
+}
+
+/* CONNECTED or RELAYED, reported as such; after a lost path, PATH_RESTORED
+ * with the address the path had before when it changed. */
 static void report_path(rp_client *c)
 {
+    if (c->recovering) {
+        bool moved = !rp_addr_same(&c->lost_at, &c->server);
+        c->recovering = false;
+        rp_emit(&c->out, RUPHIN_EVENT_PATH_RESTORED, 0, &c->server,
+                moved ? (const uint8_t *)&c->lost_at : NULL, moved ? sizeof c->lost_at : 0);
+        return;
+    }
     rp_emit(&c->out,
             c->state == RUPHIN_STATE_RELAYED ? RUPHIN_EVENT_RELAYED : RUPHIN_EVENT_CONNECTED, 0,
             &c->server, NULL, 0);
@@ -355,7 +384,7 @@ static void on_sealed(rp_client *c, int64_t now, const rp_frame *f)
         rp_emit(&c->out, RUPHIN_EVENT_DATA, 0, &c->server, plain, len);
         break;
     }
-    c->last_heard = now;
+    heard(c, now);
     if (!was_ready && rp_seal_ready(&c->seal)) {
         c->give_up = c->next_seal_hello = RUPHIN_NO_DEADLINE;
         report_path(c);
@@ -384,7 +413,7 @@ static void become_connected(rp_client *c, int64_t now)
     c->state = RUPHIN_STATE_CONNECTED;
     c->give_up = RUPHIN_NO_DEADLINE;
     rp_retry_stop(&c->join_retry);
-    c->last_heard = now;
+    heard(c, now);
     c->next_hello = now + c->cfg.keepalive_ms;
     /* Tell the server at once which of its paths we took (it may have
      * connected us on another one), before any Data goes there. */
@@ -404,7 +433,7 @@ static void on_server_frame(rp_client *c, int64_t now, const rp_frame *f)
         rp_send_empty(&c->out, &c->server, RP_FRAME_HELLO_RESP);
     if (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_RELAYED)
         become_connected(c, now); /* a direct path, at last: leave the relay */
-    c->last_heard = now;
+    heard(c, now);
     if (f->type == RP_FRAME_DATA && c->cfg.sealed)
         rp_count(&c->out, RUPHIN_STAT_RX_REJECTED); /* not sealed */
     else if (f->type == RP_FRAME_DATA)
@@ -423,7 +452,7 @@ static void become_relayed(rp_client *c, int64_t now)
     c->state = RUPHIN_STATE_RELAYED;
     c->give_up = RUPHIN_NO_DEADLINE;
     rp_retry_stop(&c->join_retry);
-    c->last_heard = now;
+    heard(c, now);
     c->next_hello = now + c->cfg.keepalive_ms;
     if (awaiting_seal(c)) {
         start_seal(c, now);
@@ -442,7 +471,7 @@ static void on_relay(rp_client *c, int64_t now, const rp_frame *f)
     }
     if (c->state == RUPHIN_STATE_PUNCHING)
         become_relayed(c, now);
-    c->last_heard = now;
+    heard(c, now);
     if (f->payload_len > 0)
         on_server_data(c, now, f->payload, f->payload_len);
 }
@@ -453,10 +482,30 @@ static void on_relay(rp_client *c, int64_t now, const rp_frame *f)
  * hello from there proves (on_server_frame): the announcement of our latest
  * re-join reached the server but not us, so its hellos carry a nonce we were
  * never told, and its scan of our ports may be all that reaches us. */
+static bool known_nonce(const rp_client *c, uint64_t nonce)
+{
+    return nonce != 0 && (nonce == c->nonce || nonce == c->old_nonce ||
+                          (c->recovering && (nonce == c->resume[0] || nonce == c->resume[1])));
+}
+
+/* The server closes (HelloExt bye with a nonce of ours): it is gone for
+ * good, there is nothing to recover. */
+static void on_bye(rp_client *c, const rp_frame *f)
+{
+    if (!known_nonce(c, f->nonce)) {
+        rp_count(&c->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    fail(c, RUPHIN_ERR_PEER_LOST, &c->server);
+}
+
 static void on_hello_ext(rp_client *c, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
-    bool ours = f->nonce == c->nonce || (f->nonce == c->old_nonce && c->old_nonce != 0) ||
-                rp_addr_same(from, &c->server);
+    bool ours = known_nonce(c, f->nonce) || rp_addr_same(from, &c->server);
+    if (f->flags == RP_HELLO_EXT_BYE) {
+        on_bye(c, f);
+        return;
+    }
     if (!ours || c->nonce == 0) {
         rp_count(&c->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
@@ -468,7 +517,20 @@ static void on_hello_ext(rp_client *c, int64_t now, const ruphin_addr *from, con
     c->server = *from;
     if (c->state == RUPHIN_STATE_PUNCHING || c->state == RUPHIN_STATE_RELAYED)
         become_connected(c, now);
-    c->last_heard = now;
+    heard(c, now);
+}
+
+/* A late answer to our JoinExt, after the generation-0 one connected us
+ * (a session id too long for the join probe): nothing changes, but its
+ * nonce and what it says of the server are kept, so that a lost path can
+ * be recovered (the server got the same nonce for us). */
+static void learn_nonce(rp_client *c, const rp_frame *f)
+{
+    if (f->type != RP_FRAME_PEER_INFO_EXT || !c->cfg.extensions || c->nonce != 0 ||
+        f->nonce == 0 || !rp_addr_same(&f->peer, &c->server))
+        return;
+    c->nonce = f->nonce;
+    c->server_ext = (f->flags & RP_PEER_SPEAKS_EXT) != 0;
 }
 
 static bool late_answer(const rp_frame *f)
@@ -483,6 +545,7 @@ void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const r
     bool from_hp = rp_addr_same(from, &c->holepuncher);
     bool ext = c->cfg.extensions;
 
+    c->last_now = now;
     if (joining && from_hp &&
         (f->type == RP_FRAME_PEER_INFO || (ext && f->type == RP_FRAME_PEER_INFO_EXT)))
         on_peer_info(c, now, f);
@@ -497,9 +560,10 @@ void rp_client_input(rp_client *c, int64_t now, const ruphin_addr *from, const r
         on_relay(c, now, f);
     else if ((c->state == RUPHIN_STATE_CONNECTED || c->state == RUPHIN_STATE_RELAYED) && from_hp &&
              late_answer(f))
-        ; /* answers to our earlier requests, after we connected: nothing to do */
+        learn_nonce(c, f); /* answers to our earlier requests, after we connected */
     else if (joining && from_hp && f->type == RP_FRAME_SESSION_NOT_FOUND && is_our_session(c, f))
-        fail(c, RUPHIN_ERR_SESSION_NOT_FOUND, from);
+        /* recovering: the server ended its session (or it expired) */
+        fail(c, c->recovering ? RUPHIN_ERR_PEER_LOST : RUPHIN_ERR_SESSION_NOT_FOUND, from);
     else if (c->cfg.sealed && c->state == RUPHIN_STATE_CONNECTED &&
              rp_addr_same(from, &c->server) && f->type == RP_FRAME_SEALED)
         on_sealed(c, now, f);
@@ -529,13 +593,22 @@ static bool relay_due(const rp_client *c, int64_t now)
 static void tick_handshake(rp_client *c, int64_t now)
 {
     if (rp_due(c->give_up, now)) {
-        fail(c, RUPHIN_ERR_TIMEOUT, c->state == RUPHIN_STATE_PUNCHING ? &c->server
-                                                                      : &c->holepuncher);
+        if (c->recovering)
+            fail(c, RUPHIN_ERR_PEER_LOST, &c->server);
+        else
+            fail(c, RUPHIN_ERR_TIMEOUT, c->state == RUPHIN_STATE_PUNCHING ? &c->server
+                                                                          : &c->holepuncher);
         return;
     }
     if (rp_due(c->join_retry.next, now)) {
         send_join(c);
         rp_retry_backoff(&c->join_retry, now, &c->cfg);
+        /* Recovering, the server may come back any time (a router that
+         * rebooted): its Joins back off less far. */
+        if (c->recovering && c->join_retry.interval > rp_recovery_retry_max(&c->cfg)) {
+            c->join_retry.interval = rp_recovery_retry_max(&c->cfg);
+            c->join_retry.next = now + c->join_retry.interval;
+        }
     }
     if (c->low_ttl && now >= c->low_ttl_until)
         c->low_ttl = false;
@@ -551,9 +624,63 @@ static void tick_handshake(rp_client *c, int64_t now)
     }
 }
 
+/* Whether a lost path would be looked for: a generation-1 server, found
+ * through a holepuncher that announced it, the connection reported. */
+static bool can_recover(const rp_client *c)
+{
+    return c->cfg.recovery_timeout_ms > 0 && c->cfg.extensions && speaks_ext(c) && c->hp_ext &&
+           !awaiting_seal(c);
+}
+
+/* The path is lost: PATH_LOST, then the handshake again, naming the lost
+ * connection (its nonces) so that the server takes the new path for it. The
+ * host's own addresses may have changed too. */
+static void start_recovery(rp_client *c, int64_t now)
+{
+    if (c->out.local_addresses != NULL) {
+        ruphin_addr locals[RP_MAX_LOCALS];
+        rp_client_set_locals(c, locals,
+                             c->out.local_addresses(c->out.ctx, locals, RP_MAX_LOCALS));
+    }
+    c->recovering = true;
+    c->lost_at = c->server;
+    c->resume[0] = c->nonce;
+    c->resume[1] = c->old_nonce;
+    c->state = RUPHIN_STATE_PUNCHING;
+    c->give_up = now + c->cfg.recovery_timeout_ms;
+    rp_watch_reset(&c->watch);
+    /* The handshake's choices are made afresh from the new announcements. */
+    c->relay_from = 0;
+    c->relay_offered = c->low_ttl = c->scan_confirmed = false;
+    c->low_ttl_until = 0;
+    rp_scan_stop(&c->scan);
+    c->scan.sent = 0;
+    rp_emit(&c->out, RUPHIN_EVENT_PATH_LOST, 0, &c->server, NULL, 0);
+    send_join(c);
+    rp_retry_start(&c->join_retry, now, &c->cfg);
+    send_hello(c, now, c->cfg.punch_interval_ms); /* the old path may come back too */
+}
+
+/* A probe of the path: the keepalive's frame, at once. */
+static void send_probe(rp_client *c)
+{
+    if (c->state == RUPHIN_STATE_RELAYED)
+        send_relay_hello(c);
+    else
+        send_hello_ext(c, &c->server, RP_HELLO_EXT_REQ, c->nonce);
+}
+
 static void tick_connected(rp_client *c, int64_t now)
 {
-    if (now - c->last_heard >= rp_config_silence_limit(&c->cfg)) {
+    if (can_recover(c)) {
+        rp_watch_action a = rp_watch_tick(&c->watch, &c->cfg, c->last_heard, now);
+        if (a == RP_WATCH_LOST) {
+            start_recovery(c, now);
+            return;
+        }
+        if (a == RP_WATCH_PROBE)
+            send_probe(c);
+    } else if (now - c->last_heard >= rp_config_silence_limit(&c->cfg)) {
         fail(c, RUPHIN_ERR_PEER_LOST, &c->server);
         return;
     }
@@ -575,6 +702,7 @@ static void tick_connected(rp_client *c, int64_t now)
 
 void rp_client_tick(rp_client *c, int64_t now)
 {
+    c->last_now = now;
     if (c->state == RUPHIN_STATE_JOINING || c->state == RUPHIN_STATE_PUNCHING)
         tick_handshake(c, now);
     else if (c->state == RUPHIN_STATE_CONNECTED || c->state == RUPHIN_STATE_RELAYED)
@@ -598,6 +726,12 @@ static int send_sealed_data(rp_client *c, const uint8_t *data, size_t len, uint8
 
 int rp_client_send_data(rp_client *c, const uint8_t *data, size_t len, uint8_t *buf, size_t cap)
 {
+    if (c->recovering) { /* the path is lost: nowhere to send it */
+        rp_count(&c->out, RUPHIN_STAT_TX_DROPPED);
+        return RUPHIN_OK;
+    }
+    if (c->state == RUPHIN_STATE_CONNECTED || c->state == RUPHIN_STATE_RELAYED)
+        rp_watch_sent(&c->watch, c->last_now);
     if (c->cfg.sealed)
         return send_sealed_data(c, data, len, buf, cap);
     if (c->state == RUPHIN_STATE_RELAYED)
@@ -609,7 +743,9 @@ int64_t rp_client_deadline(const rp_client *c)
 {
     int64_t d;
     if (c->state == RUPHIN_STATE_CONNECTED || c->state == RUPHIN_STATE_RELAYED) {
-        d = rp_earliest(c->next_hello, c->last_heard + rp_config_silence_limit(&c->cfg));
+        d = rp_earliest(c->next_hello,
+                        can_recover(c) ? rp_watch_deadline(&c->watch, &c->cfg, c->last_heard)
+                                       : c->last_heard + rp_config_silence_limit(&c->cfg));
         return awaiting_seal(c) ? rp_earliest(d, rp_earliest(c->give_up, c->next_seal_hello)) : d;
     }
     if (c->state != RUPHIN_STATE_JOINING && c->state != RUPHIN_STATE_PUNCHING)
@@ -622,9 +758,21 @@ int64_t rp_client_deadline(const rp_client *c)
 
 int32_t rp_client_public_state(const rp_client *c)
 {
+    if (c->recovering)
+        return RUPHIN_STATE_RECOVERING;
     /* A sealed client is not connected before the server proved the key. */
     if ((c->state == RUPHIN_STATE_CONNECTED || c->state == RUPHIN_STATE_RELAYED) &&
         awaiting_seal(c))
         return RUPHIN_STATE_PUNCHING;
     return c->state;
+}
+
+void rp_client_stop(rp_client *c)
+{
+    uint8_t frame[32];
+    if (!speaks_ext(c) || !c->cfg.extensions ||
+        (c->state != RUPHIN_STATE_CONNECTED && !c->recovering))
+        return;
+    rp_send_frame(&c->out, &c->server, frame,
+                  rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_BYE, c->nonce));
 }

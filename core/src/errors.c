@@ -58,6 +58,8 @@ const char *ruphin_event_name(int32_t type)
     case RUPHIN_EVENT_SESSION_JOINED: return "SESSION_JOINED";
     case RUPHIN_EVENT_PEER_ANNOUNCED: return "PEER_ANNOUNCED";
     case RUPHIN_EVENT_RELAYED: return "RELAYED";
+    case RUPHIN_EVENT_PATH_LOST: return "PATH_LOST";
+    case RUPHIN_EVENT_PATH_RESTORED: return "PATH_RESTORED";
     default: return "UNKNOWN";
     }
 }

@@ -386,6 +386,18 @@ static void send_peer_info_ext(rp_holepuncher *hp, const ruphin_addr *to, uint64
     rp_send_frame(&hp->out, to, frame, len);
 }
 
+/* The owner's PeerInfoExt about a joiner that resumes a lost path: it
+ * names the connection resumed (path recovery, docs/PROTOCOL.md), which
+ * the owner finds by those nonces. */
+static void send_peer_info_resume(rp_holepuncher *hp, const ruphin_addr *to, uint64_t nonce,
+                                  uint8_t flags, const ruphin_addr *about, const rp_frame *join)
+{
+    uint8_t frame[128];
+    size_t len = rp_wire_encode_peer_info_resume(frame, sizeof frame, nonce, flags, about,
+                                                 join->locals, join->local_count, join->resume);
+    rp_send_frame(&hp->out, to, frame, len);
+}
+
 /* A Join's answer to the joiner is larger than a short Join: with the
  * no-amplification rule such a Join gets no answer, unless it echoed a
  * cookie for its address (docs/SECURITY.md). */
@@ -450,7 +462,9 @@ static void announce_ext(rp_holepuncher *hp, int64_t now, const ruphin_addr *fro
         to_joiner |= RP_PEER_PORT_KEPT;
     if (!proven && relay_on_proof(hp, s))
         to_joiner |= RP_RELAY_ON_PROOF;
-    if (owner_ext)
+    if (owner_ext && (f->resume[0] != 0 || f->resume[1] != 0))
+        send_peer_info_resume(hp, owner, nonce, RP_PEER_SPEAKS_EXT | relay, from, f);
+    else if (owner_ext)
         send_peer_info_ext(hp, owner, nonce, RP_PEER_SPEAKS_EXT | relay, from, f);
     else
         send_peer_info(hp, owner, from);

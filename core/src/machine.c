@@ -206,3 +206,64 @@ void rp_scan_tick(rp_scan *s, const rp_output *out, int64_t now, const uint8_t *
     if (rp_due(s->next, now)) /* too late to make up for: go on from now */
         s->next = now + RP_SCAN_GAP_MS;
 }
+
+int64_t rp_probe_gap(const rp_config *cfg)
+{
+    int64_t quarter = cfg->keepalive_ms / 4;
+    return quarter > cfg->punch_interval_ms ? quarter : cfg->punch_interval_ms;
+}
+
+int64_t rp_recovery_retry_max(const rp_config *cfg)
+{
+    int64_t half = cfg->keepalive_ms / 2;
+    if (half > cfg->retransmit_max_ms)
+        half = cfg->retransmit_max_ms;
+    return half > cfg->retransmit_ms ? half : cfg->retransmit_ms;
+}
+
+void rp_watch_reset(rp_watch *w)
+{
+    w->unanswered = RUPHIN_NO_DEADLINE;
+    w->next_probe = RUPHIN_NO_DEADLINE;
+    w->probes = 0;
+}
+
+void rp_watch_sent(rp_watch *w, int64_t now)
+{
+    if (w->unanswered == RUPHIN_NO_DEADLINE)
+        w->unanswered = now < 0 ? 0 : now;
+}
+
+/* When probing starts, unless the peer is heard first. */
+static int64_t suspect_at(const rp_watch *w, const rp_config *cfg, int64_t last_heard)
+{
+    int64_t gap = rp_probe_gap(cfg);
+    int64_t quiet = last_heard + cfg->keepalive_ms + gap;
+    if (w->unanswered == RUPHIN_NO_DEADLINE)
+        return quiet;
+    return rp_earliest(quiet, w->unanswered + 2 * gap);
+}
+
+rp_watch_action rp_watch_tick(rp_watch *w, const rp_config *cfg, int64_t last_heard,
+                              int64_t now)
+{
+    if (w->next_probe == RUPHIN_NO_DEADLINE) {
+        if (now < suspect_at(w, cfg, last_heard))
+            return RP_WATCH_QUIET;
+    } else if (now < w->next_probe) {
+        return RP_WATCH_QUIET;
+    } else if (w->probes >= RP_PATH_PROBES) {
+        rp_watch_reset(w);
+        return RP_WATCH_LOST;
+    }
+    w->probes++;
+    w->next_probe = now + rp_probe_gap(cfg);
+    return RP_WATCH_PROBE;
+}
+
+int64_t rp_watch_deadline(const rp_watch *w, const rp_config *cfg, int64_t last_heard)
+{
+    if (w->next_probe != RUPHIN_NO_DEADLINE)
+        return w->next_probe;
+    return suspect_at(w, cfg, last_heard);
+}

@@ -36,6 +36,7 @@ typedef struct rp_config {
     uint8_t seal_key[32];  /* the shared key; the roles turn it into their session's */
     int64_t workers, worker; /* holepuncher: SO_REUSEPORT group size, this one's index */
     bool session_events;     /* holepuncher: report sessions registered, joined, expired */
+    int64_t recovery_timeout_ms; /* peers: how long a lost path is looked for; 0: not at all */
 } rp_config;
 
 /* How long a peer or a session may stay silent before it counts as gone. */
@@ -51,7 +52,12 @@ enum { RP_EVENT_QUEUE_LEN = 2 * 64 + 2 };
 
 typedef struct rp_queued_event {
     ruphin_event event;
-    uint8_t inline_data[RUPHIN_MAX_SESSION_ID];
+    /* A session id, or (PATH_RESTORED) an address: aligned for one. */
+    union {
+        uint8_t inline_data[sizeof(ruphin_addr) > RUPHIN_MAX_SESSION_ID ? sizeof(ruphin_addr)
+                                                                        : RUPHIN_MAX_SESSION_ID];
+        ruphin_addr inline_addr;
+    };
 } rp_queued_event;
 
 typedef struct rp_event_queue {
@@ -70,6 +76,9 @@ typedef struct rp_output {
     int64_t *stats; /* RUPHIN_STAT_COUNT counters */
     /* send with an IP TTL (hop limit) of its own; NULL: send as usual. */
     int (*send_ttl)(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len, int ttl);
+    /* The host's local addresses now (up to max; how many); NULL: none.
+     * Asked again when a path is lost: the host may have moved. */
+    size_t (*local_addresses)(void *ctx, ruphin_addr *out, size_t max);
 } rp_output;
 
 bool rp_events_full(const rp_event_queue *q);
@@ -157,5 +166,39 @@ void rp_scan_tick(rp_scan *s, const rp_output *out, int64_t now, const uint8_t *
                   size_t len);
 /* The port of probe number i (exposed for tests). */
 uint16_t rp_scan_port(uint16_t center, uint32_t i);
+
+/*
+ * Path recovery (docs/PROTOCOL.md): whether a connected generation-1 peer
+ * still answers. It is heard at least once a keepalive interval (the
+ * client's keepalives and the server's answers); when it was not for a
+ * keepalive and a probe gap, or for two gaps after we sent it Data (an
+ * application that talks expects answers sooner), probes go out, one a gap;
+ * RP_PATH_PROBES unanswered mean the path is lost.
+ */
+enum { RP_PATH_PROBES = 3 };
+
+typedef struct rp_watch {
+    int64_t unanswered; /* first Data sent since the peer was last heard; -1: none */
+    int64_t next_probe; /* probing: when the next probe (or the verdict) is due; -1: not */
+    uint8_t probes;     /* probes sent in this round */
+} rp_watch;
+
+typedef enum rp_watch_action {
+    RP_WATCH_QUIET, /* nothing to do */
+    RP_WATCH_PROBE, /* send a probe now */
+    RP_WATCH_LOST   /* the path is lost (the watch starts over) */
+} rp_watch_action;
+
+/* The gap between probes: a quarter of the keepalive, at least a punch interval. */
+int64_t rp_probe_gap(const rp_config *cfg);
+/* The longest gap between a recovering peer's Joins (their backoff stops there). */
+int64_t rp_recovery_retry_max(const rp_config *cfg);
+/* The peer was heard: all is well. */
+void rp_watch_reset(rp_watch *w);
+/* We sent the peer Data at now (or about then). */
+void rp_watch_sent(rp_watch *w, int64_t now);
+rp_watch_action rp_watch_tick(rp_watch *w, const rp_config *cfg, int64_t last_heard,
+                              int64_t now);
+int64_t rp_watch_deadline(const rp_watch *w, const rp_config *cfg, int64_t last_heard);
 
 #endif

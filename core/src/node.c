@@ -139,6 +139,14 @@ static size_t tx_capacity(const ruphin_node *node)
     return (size_t)node->cfg.max_payload + RP_HEADER_LEN + sealing + RP_HEADER_LEN + 8;
 }
 
+/* The host's addresses as they are now (a path was lost: the host may have
+ * moved to another network). */
+static size_t local_addresses(void *ctx, ruphin_addr *out, size_t max)
+{
+    ruphin_node *node = ctx;
+    return rp_sock_local_addresses(&node->sock, out, max);
+}
+
 /* Sent at once, after what is queued: the TTL is a socket option for the
  * duration of one send. */
 static int send_datagram_ttl(void *ctx, const ruphin_addr *to, const uint8_t *frame, size_t len,
@@ -220,6 +228,7 @@ static int node_open(ruphin_node **out, int32_t role, const char *bind_text,
     }
     node->out.send = send_datagram;
     node->out.send_ttl = send_datagram_ttl;
+    node->out.local_addresses = local_addresses;
     node->out.random = random_nonce;
     node->out.ctx = node;
     node->out.events = &node->events;
@@ -349,6 +358,8 @@ void ruphin_close(ruphin_node *node)
         return;
     if (node->role == RUPHIN_ROLE_HOLEPUNCHER)
         rp_holepuncher_free(&node->m.holepuncher);
+    else if (node->role == RUPHIN_ROLE_CLIENT)
+        rp_client_stop(&node->m.client); /* a generation-1 server forgets us now */
     else if (node->role == RUPHIN_ROLE_SERVER) {
         rp_server_stop(&node->m.server); /* the session ends now, not a lifetime later */
         rp_server_free(&node->m.server);

@@ -38,6 +38,7 @@ static const option_spec specs[RP_OPTION_COUNT] = {
     [RUPHIN_OPT_WORKERS] = {1, 1, RP_MAX_WORKERS},
     [RUPHIN_OPT_WORKER] = {0, 0, RP_MAX_WORKERS - 1},
     [RUPHIN_OPT_SESSION_EVENTS] = {1, 0, 1},
+    [RUPHIN_OPT_RECOVERY_TIMEOUT_MS] = {30000, 0, 3600000},
 };
 
 static bool valid_option(int32_t option)
@@ -146,6 +147,7 @@ int rp_config_from_options(rp_config *cfg, const ruphin_options *o)
     cfg->workers = get(o, RUPHIN_OPT_WORKERS);
     cfg->worker = get(o, RUPHIN_OPT_WORKER);
     cfg->session_events = get(o, RUPHIN_OPT_SESSION_EVENTS) != 0;
+    cfg->recovery_timeout_ms = get(o, RUPHIN_OPT_RECOVERY_TIMEOUT_MS);
     /* Backoff may not start above its own ceiling; a group member's index
      * is below the group's size. */
     /* Members of a group hand out no cookies (their keys differ), so in

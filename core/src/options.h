@@ -4,7 +4,7 @@
 
 #include "machine.h"
 
-enum { RP_OPTION_COUNT = RUPHIN_OPT_SESSION_EVENTS + 1, RP_MAX_WORKERS = 64 };
+enum { RP_OPTION_COUNT = RUPHIN_OPT_RECOVERY_TIMEOUT_MS + 1, RP_MAX_WORKERS = 64 };
 
 /* Fills cfg from options (NULL = defaults); RUPHIN_ERR_INVALID when the
  * options contradict each other. */

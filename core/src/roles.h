@@ -88,6 +88,12 @@ typedef struct rp_peer {
     /* Sealed sessions: connected means the seal is ready too. */
     rp_seal seal;
     int64_t next_seal_hello; /* while the seal is not ready */
+    /* Path recovery (docs/PROTOCOL.md) */
+    rp_watch watch;      /* CONNECTED: is the client still there? */
+    bool lost;           /* CONNECTED: its path was lost (PATH_LOST); give_up ends the wait */
+    uint64_t conn_nonce; /* the nonce its hellos carry on its path: a resumed join names it */
+    ruphin_addr cand;    /* lost: where its resumed join came from (family 0: none yet) */
+    int64_t cand_until;  /* lost: punching cand until then */
 } rp_peer;
 
 /* Clients of a server, found by address through an open-addressing index. */
@@ -130,6 +136,7 @@ typedef struct rp_server {
     ruphin_addr locals[RP_MAX_LOCALS];
     uint64_t scanning;      /* the nonce of the one peer whose ports we probe; 0: none */
     int64_t scan_quiet_until; /* no new scan before then (a scan found nobody) */
+    int64_t last_now;       /* the latest time passed in (Data sent gets about this time) */
 } rp_server;
 
 int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
@@ -138,7 +145,8 @@ int rp_server_init(rp_server *s, const rp_config *cfg, const rp_output *out,
  * we are behind a NAT). */
 void rp_server_set_locals(rp_server *s, const ruphin_addr *locals, size_t count);
 void rp_server_free(rp_server *s);
-/* Ends the registration: an Unregister with our token, when we have one. */
+/* Ends the registration: an Unregister with our token, when we have one;
+ * connected generation-1 clients are told (HelloExt bye). */
 void rp_server_stop(rp_server *s);
 void rp_server_start(rp_server *s, int64_t now);
 void rp_server_input(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *frame);
@@ -186,6 +194,13 @@ typedef struct rp_client {
     rp_seal seal;           /* sealed sessions */
     int64_t next_seal_hello;/* CONNECTED, RELAYED while the seal is not ready */
     rp_scan scan;         /* PUNCHING: probing the ports of the server's public address */
+    /* Path recovery (docs/PROTOCOL.md) */
+    uint8_t hp_version;   /* Capabilities' version: RP_RESUME_VERSION takes resumed joins */
+    rp_watch watch;       /* CONNECTED, RELAYED: is the server still there? */
+    bool recovering;      /* PUNCHING again after PATH_LOST (public state RECOVERING) */
+    uint64_t resume[2];   /* recovering: the nonces the lost connection had */
+    ruphin_addr lost_at;  /* recovering: the server's address when the path was lost */
+    int64_t last_now;     /* the latest time passed in (Data sent gets about this time) */
 } rp_client;
 
 void rp_client_init(rp_client *c, const rp_config *cfg, const rp_output *out,
@@ -198,7 +213,10 @@ void rp_client_tick(rp_client *c, int64_t now);
 int64_t rp_client_deadline(const rp_client *c);
 /* The state ruphin_state() reports. */
 int32_t rp_client_public_state(const rp_client *c);
-/* Sends a Data payload to the server, directly or through the relay. */
+/* Sends a Data payload to the server, directly or through the relay; while
+ * the path is lost, drops it (counted in RUPHIN_STAT_TX_DROPPED). */
 int rp_client_send_data(rp_client *c, const uint8_t *data, size_t len, uint8_t *buf, size_t cap);
+/* The client closes: a generation-1 server is told (HelloExt bye). */
+void rp_client_stop(rp_client *c);
 
 #endif

@@ -7,6 +7,14 @@
  * A client is connected once the holepuncher announced it AND it said hello
  * (HelloReq or HelloResp) from that address. Either may come first: a client
  * often gets its PeerInfo first and says hello before ours arrives.
+ *
+ * Path recovery (generation 1): a connected client that goes silent is
+ * probed (rp_watch) and, unanswered, lost (PATH_LOST): Data to it is dropped
+ * while it finds its way back. Its resumed join (PeerInfoExt with
+ * RP_RESUMES, naming its connection's nonces) tells where it is now, and we
+ * punch there; the first hello proving its nonce restores it there
+ * (PATH_RESTORED). RECOVERY_TIMEOUT_MS later without one it is forgotten
+ * (DISCONNECTED).
  */
 #include "roles.h"
 #include "addr.h"
@@ -38,10 +46,23 @@ void rp_server_free(rp_server *s)
     rp_peers_free(&s->peers);
 }
 
+static bool reported_connected(const rp_server *s, const rp_peer *p);
+
 void rp_server_stop(rp_server *s)
 {
     uint8_t frame[RP_HEADER_LEN + 1 + RUPHIN_MAX_SESSION_ID + 8];
-    if (s->token == 0 || s->state == RUPHIN_STATE_FAILED)
+    uint32_t i;
+    if (s->state == RUPHIN_STATE_FAILED)
+        return;
+    /* Our generation-1 clients need not look for us: we are gone. */
+    for (i = 0; s->cfg.extensions && i < s->peers.count; i++) {
+        const rp_peer *p = &s->peers.items[i];
+        if (p->ext && !p->relayed && reported_connected(s, p))
+            rp_send_frame(&s->out, &p->addr, frame,
+                          rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_BYE,
+                                                   p->nonce));
+    }
+    if (s->token == 0)
         return;
     rp_send_frame(&s->out, &s->holepuncher, frame,
                   rp_wire_encode_unregister(frame, sizeof frame, s->session_id,
@@ -165,9 +186,15 @@ static void on_register_ack_ext(rp_server *s, int64_t now, const rp_frame *f)
     }
     s->token = f->token;
     s->cookie = f->cookie;
-    if (sent != 0 && f->token != sent)
+    if (sent != 0 && f->token != sent) {
+        /* Our address changed: maybe the host's own too (new local ones). */
+        if (s->out.local_addresses != NULL) {
+            ruphin_addr locals[RP_MAX_LOCALS];
+            rp_server_set_locals(s, locals,
+                                 s->out.local_addresses(s->out.ctx, locals, RP_MAX_LOCALS));
+        }
         send_register(s);
-    else
+    } else
         on_register_ack(s, now, f);
 }
 
@@ -234,6 +261,7 @@ static void heard(rp_peer *p, int64_t now)
 {
     p->last_heard = now;
     p->confirms = 0;
+    rp_watch_reset(&p->watch);
 }
 
 /* A client that cannot prove the key (it has another, or none) is given up
@@ -330,6 +358,9 @@ static void connect_peer(rp_server *s, int64_t now, rp_peer *p)
     p->state = RP_PEER_CONNECTED;
     p->relayed = false;
     p->last_heard = now;
+    rp_watch_reset(&p->watch);
+    if (p->conn_nonce == 0)
+        p->conn_nonce = p->nonce;
     p->confirms = p->ext ? RP_CONFIRM_HELLOS : 0;
     p->next_hello = now + s->cfg.punch_interval_ms;
     schedule_peer(s, p->next_hello);
@@ -355,6 +386,7 @@ static rp_peer *track_peer(rp_server *s, int64_t now, const ruphin_addr *addr,
     }
     p->state = state;
     rp_scan_stop(&p->scan);
+    rp_watch_reset(&p->watch);
     p->give_up = now + s->cfg.handshake_timeout_ms;
     p->next_hello = now;
     schedule_peer(s, now);
@@ -430,22 +462,28 @@ static int punch_ttl(const rp_peer *p)
     return p->punches >= RP_LOW_TTL_PUNCHES ? 0 : RP_LOW_TTL;
 }
 
-/* One round of punching: to the peer's public address and, with generation
- * 1, each of its local addresses. */
-static void punch(rp_server *s, int64_t now, rp_peer *p)
+/* One round of punching: to the peer's public address (to: the one its
+ * latest announcement gave, once it lost its path) and, with generation 1,
+ * each of its local addresses. */
+static void punch_to(rp_server *s, int64_t now, rp_peer *p, const ruphin_addr *to)
 {
     uint8_t frame[32];
     size_t len = punch_frame(p, frame, sizeof frame), i;
     int ttl = punch_ttl(p);
     p->next_hello = now + s->cfg.punch_interval_ms;
     if (ttl == 0)
-        rp_send_frame(&s->out, &p->addr, frame, len);
+        rp_send_frame(&s->out, to, frame, len);
     else
-        rp_send_frame_ttl(&s->out, &p->addr, frame, len, ttl);
+        rp_send_frame_ttl(&s->out, to, frame, len, ttl);
     if (p->punches < RP_LOW_TTL_PUNCHES)
         p->punches++;
     for (i = 0; i < p->local_count; i++)
         rp_send_frame(&s->out, &p->locals[i], frame, len);
+}
+
+static void punch(rp_server *s, int64_t now, rp_peer *p)
+{
+    punch_to(s, now, p, &p->addr);
 }
 
 /* Probes the ports of a peer's public address once plain punching had its
@@ -481,6 +519,160 @@ static bool usable_peer_addr(const ruphin_addr *a)
     return a->port != 0 && !rp_addr_is_any(a);
 }
 
+/* Moves a peer to the address its hellos actually come from (a symmetric
+ * NAT, or a LAN address); its nonce proved who it is. */
+static rp_peer *adopt_address(rp_server *s, rp_peer *p, const ruphin_addr *from)
+{
+    rp_peer copy = *p;
+    rp_peers_remove(&s->peers, p);
+    p = rp_peers_add(&s->peers, from); /* cannot fail: a slot was just freed */
+    copy.addr = *from;
+    *p = copy;
+    return p;
+}
+
+/* ---- path recovery ---- */
+
+/* Whether a lost path to this client would be looked for: a generation-1
+ * client, connected directly and reported so. */
+static bool can_recover(const rp_server *s, const rp_peer *p)
+{
+    return s->cfg.recovery_timeout_ms > 0 && p->ext && !p->relayed && reported_connected(s, p);
+}
+
+/* Asks the holepuncher now whether our session is where we are: when our
+ * clients go silent, our own NAT may have moved us (the ack then brings a
+ * new token, and we claim the session from here at once). */
+static void check_registration(rp_server *s, int64_t now)
+{
+    if (s->state != RUPHIN_STATE_REGISTERED || s->register_retry.next != RUPHIN_NO_DEADLINE)
+        return;
+    send_register(s);
+    rp_retry_start(&s->register_retry, now, &s->cfg);
+}
+
+/* The client's path is lost: PATH_LOST; Data to it is dropped from now on.
+ * Probed at its address once a gap until its resumed join says where it is. */
+static void path_lost(rp_server *s, int64_t now, rp_peer *p)
+{
+    p->lost = true;
+    p->give_up = now + s->cfg.recovery_timeout_ms;
+    p->cand.family = 0;
+    p->confirms = 0;
+    p->next_hello = now + rp_probe_gap(&s->cfg);
+    rp_watch_reset(&p->watch);
+    schedule_peer(s, p->next_hello);
+    rp_emit(&s->out, RUPHIN_EVENT_PATH_LOST, 0, &p->addr, NULL, 0);
+    check_registration(s, now);
+}
+
+/* A lost client proved itself from `from` (its nonce): the path works
+ * again, there. Returns where the peer is now. */
+static rp_peer *restore_peer(rp_server *s, int64_t now, rp_peer *p, const ruphin_addr *from,
+                             uint64_t nonce)
+{
+    ruphin_addr before = p->addr;
+    bool moved = !rp_addr_same(&before, from);
+    if (moved)
+        p = adopt_address(s, p, from);
+    p->lost = false;
+    p->cand.family = 0;
+    p->give_up = RUPHIN_NO_DEADLINE;
+    heard(p, now);
+    if (nonce != 0)
+        p->conn_nonce = nonce;
+    /* As on connecting: hellos until it is heard again on this path. */
+    p->confirms = RP_CONFIRM_HELLOS;
+    p->next_hello = now + s->cfg.punch_interval_ms;
+    schedule_peer(s, p->next_hello);
+    rp_emit(&s->out, RUPHIN_EVENT_PATH_RESTORED, 0, &p->addr,
+            moved ? (const uint8_t *)&before : NULL, moved ? sizeof before : 0);
+    return p;
+}
+
+/* Which of a resumed join's nonces names this client's connection: its
+ * own, or the one before, or the one its hellos carried; 0: neither. */
+static uint64_t resumed_nonce(const rp_peer *p, const uint64_t resume[2])
+{
+    int i;
+    for (i = 0; i < 2; i++)
+        if (resume[i] != 0 && (p->nonce == resume[i] || p->old_nonce == resume[i] ||
+                               p->conn_nonce == resume[i]))
+            return resume[i];
+    return 0;
+}
+
+static rp_peer *find_resumed(const rp_server *s, const uint64_t resume[2])
+{
+    uint32_t i;
+    for (i = 0; i < s->peers.count; i++) {
+        rp_peer *p = &s->peers.items[i];
+        if (p->state == RP_PEER_CONNECTED && p->ext && resumed_nonce(p, resume) != 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* A client not yet announced that said hello with this nonce. */
+static rp_peer *find_heard(const rp_server *s, uint64_t nonce)
+{
+    uint32_t i;
+    for (i = 0; i < s->peers.count; i++)
+        if (s->peers.items[i].state == RP_PEER_HEARD && s->peers.items[i].nonce == nonce)
+            return &s->peers.items[i];
+    return NULL;
+}
+
+/* An announcement of a resumed join that comes after the path was found
+ * again (it was on its way, or answers a Join that was): the client is
+ * proven where it was announced, and heard just now. */
+static bool late_resume(const rp_server *s, int64_t now, const rp_peer *p, const rp_frame *f)
+{
+    if (p->lost)
+        return false;
+    return nonce_of(p, f->nonce) ||
+           (rp_addr_same(&p->addr, &f->peer) && now - p->last_heard < rp_probe_gap(&s->cfg));
+}
+
+/* The holepuncher announces a client that resumes its lost connection: the
+ * same peer, found by that connection's nonces, with the new join's nonce,
+ * at the address the join came from (its NAT may have moved it; or ours
+ * moved us and it is where it was). Punched there; a hello that proves the
+ * nonce restores it. */
+static void resume_peer(rp_server *s, int64_t now, rp_peer *p, const rp_frame *f)
+{
+    rp_peer *h;
+    uint8_t i;
+    if (!p->lost)
+        path_lost(s, now, p); /* it knows before we do */
+    /* Later announcements of this recovery name it the same way. */
+    p->conn_nonce = resumed_nonce(p, f->resume);
+    if (p->nonce != f->nonce) {
+        p->old_nonce = p->nonce;
+        p->nonce = f->nonce;
+    }
+    p->relay_offered = (f->flags & RP_RELAY_OFFERED) != 0;
+    p->local_count = 0;
+    for (i = 0; i < f->local_count; i++)
+        if (usable_peer_addr(&f->locals[i]) && f->locals[i].family == f->peer.family)
+            p->locals[p->local_count++] = f->locals[i];
+    p->cand = f->peer;
+    p->cand_until = now + s->cfg.handshake_timeout_ms;
+    /* Its hello may have come first (a server without NAT hears it at once). */
+    h = find_heard(s, f->nonce);
+    if (h != NULL) {
+        uint8_t frame[32];
+        ruphin_addr at = h->addr;
+        rp_peers_remove(&s->peers, h); /* moves entries: find p again */
+        p = restore_peer(s, now, find_by_nonce(s, f->nonce), &at, f->nonce);
+        rp_send_frame(&s->out, &p->addr, frame, /* the answer its hello did not get */
+                      rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_RESP, f->nonce));
+        return;
+    }
+    punch_to(s, now, p, &p->cand);
+    schedule_peer(s, p->next_hello);
+}
+
 /* PeerInfo (generation 0) or PeerInfoExt: the holepuncher announces a client. */
 static void on_peer_info(rp_server *s, int64_t now, const rp_frame *f)
 {
@@ -491,6 +683,16 @@ static void on_peer_info(rp_server *s, int64_t now, const rp_frame *f)
     if (!usable_peer_addr(&f->peer) || (ext && f->nonce == 0)) { /* 0: no nonce */
         rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
+    }
+    if (ext && (f->flags & RP_RESUMES) && s->cfg.recovery_timeout_ms > 0) {
+        rp_peer *r = find_resumed(s, f->resume);
+        if (r != NULL && late_resume(s, now, r, f))
+            return;
+        if (r != NULL) {
+            resume_peer(s, now, r, f);
+            return;
+        }
+        /* Not one of ours (any more): a join like any other. */
     }
     if (p == NULL && (p = track_peer(s, now, &f->peer, RP_PEER_ANNOUNCED, &created)) == NULL)
         return;
@@ -526,16 +728,64 @@ static void on_peer_info(rp_server *s, int64_t now, const rp_frame *f)
     }
 }
 
-/* Moves a peer to the address its hellos actually come from (a symmetric
- * NAT, or a LAN address); its nonce proved who it is. */
-static rp_peer *adopt_address(rp_server *s, rp_peer *p, const ruphin_addr *from)
+static rp_peer *find_lost_by_conn_nonce(const rp_server *s, uint64_t nonce)
 {
-    rp_peer copy = *p;
+    uint32_t i;
+    for (i = 0; nonce != 0 && i < s->peers.count; i++)
+        if (s->peers.items[i].lost && s->peers.items[i].conn_nonce == nonce)
+            return &s->peers.items[i];
+    return NULL;
+}
+
+/* A client closes (HelloExt bye from its address, with its nonce): it is
+ * gone for good, nothing to wait for. */
+static void on_bye(rp_server *s, const ruphin_addr *from, const rp_frame *f)
+{
+    rp_peer *p = rp_peers_find(&s->peers, from);
+    /* A client that lost its path says it from where it is now. */
+    if (p == NULL || !p->lost) {
+        rp_peer *q = find_by_nonce(s, f->nonce);
+        if (q == NULL)
+            q = find_lost_by_conn_nonce(s, f->nonce);
+        if (q != NULL && q->lost)
+            p = q;
+    }
+    if (p == NULL || p->state != RP_PEER_CONNECTED || f->nonce == 0 ||
+        !(nonce_of(p, f->nonce) || p->conn_nonce == f->nonce)) {
+        rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    if (reported_connected(s, p))
+        rp_emit(&s->out, RUPHIN_EVENT_DISCONNECTED, 0, &p->addr, NULL, 0);
+    stop_scan(s, p);
     rp_peers_remove(&s->peers, p);
-    p = rp_peers_add(&s->peers, from); /* cannot fail: a slot was just freed */
-    copy.addr = *from;
-    *p = copy;
-    return p;
+}
+
+/* A HelloExt from a client whose path was lost: a nonce of its proves it,
+ * where it was or where it is now (not the address alone: anyone can send
+ * from an address). */
+static void on_lost_hello(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *f,
+                          rp_peer *p, rp_peer *at)
+{
+    uint8_t frame[32];
+    if (!nonce_of(p, f->nonce) && !(p->conn_nonce == f->nonce && f->nonce != 0)) {
+        rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+        return;
+    }
+    if (at != NULL && at != p) {
+        if (at->state != RP_PEER_HEARD) { /* another client's address */
+            rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
+            return;
+        }
+        rp_peers_remove(&s->peers, at); /* an unproven hello from there: this client's */
+        p = find_by_nonce(s, f->nonce);
+        if (p == NULL) /* it proved itself by the nonce its hellos carried */
+            p = find_lost_by_conn_nonce(s, f->nonce);
+    }
+    p = restore_peer(s, now, p, from, f->nonce);
+    if (f->flags == RP_HELLO_EXT_REQ)
+        rp_send_frame(&s->out, from, frame,
+                      rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_RESP, f->nonce));
 }
 
 static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *f)
@@ -543,7 +793,21 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
     rp_peer *at = rp_peers_find(&s->peers, from), *p;
     bool created;
 
+    if (f->flags == RP_HELLO_EXT_BYE) {
+        on_bye(s, from, f);
+        return;
+    }
     p = at != NULL && nonce_of(at, f->nonce) ? at : find_by_nonce(s, f->nonce);
+    if (p == NULL)
+        p = find_lost_by_conn_nonce(s, f->nonce);
+    if (p != NULL && p->state == RP_PEER_CONNECTED && p->lost) {
+        on_lost_hello(s, now, from, f, p, at);
+        return;
+    }
+    if (at != NULL && at->state == RP_PEER_CONNECTED && at->lost) {
+        on_lost_hello(s, now, from, f, at, at);
+        return;
+    }
     /* From an announced client's own address, with a nonce we were never
      * told (or heard only in unproven hellos from elsewhere): it re-joined
      * and its latest announcement to us was lost. The address proves what a
@@ -582,10 +846,15 @@ static void on_hello_ext(rp_server *s, int64_t now, const ruphin_addr *from, con
         if (moving)
             p->state = RP_PEER_ANNOUNCED; /* connected again below, at the new address */
     }
-    if (p->state == RP_PEER_CONNECTED && !p->relayed)
+    if (p->state == RP_PEER_CONNECTED && !p->relayed) {
         heard(p, now);
-    else if (p->state == RP_PEER_ANNOUNCED || p->relayed)
+        if (nonce_of(p, f->nonce))
+            p->conn_nonce = f->nonce; /* what it knows its connection by */
+    } else if (p->state == RP_PEER_ANNOUNCED || p->relayed) {
         connect_peer(s, now, p);
+        if (nonce_of(p, f->nonce))
+            p->conn_nonce = f->nonce;
+    }
     if (f->flags == RP_HELLO_EXT_REQ && p->state == RP_PEER_CONNECTED) {
         uint8_t frame[32];
         size_t len = rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_RESP, f->nonce);
@@ -604,7 +873,12 @@ static void on_relay(rp_server *s, int64_t now, const rp_frame *f)
         return;
     }
     p->relay_nonce = f->nonce; /* the pair the client relays through (it may have re-joined) */
-    if (p->state != RP_PEER_CONNECTED) {
+    if (p->state == RP_PEER_CONNECTED && p->lost) { /* it found the relay after a lost path */
+        stop_scan(s, p);
+        p->relayed = true;
+        p = restore_peer(s, now, p, &p->addr, f->nonce);
+        schedule_peer(s, now + rp_config_silence_limit(&s->cfg));
+    } else if (p->state != RP_PEER_CONNECTED) {
         stop_scan(s, p);
         p->state = RP_PEER_CONNECTED;
         p->relayed = true;
@@ -662,6 +936,7 @@ static bool from_holepuncher(const rp_server *s, const ruphin_addr *from)
 
 void rp_server_input(rp_server *s, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
+    s->last_now = now;
     if (s->state == RUPHIN_STATE_FAILED || s->state == RUPHIN_STATE_IDLE) {
         rp_count(&s->out, RUPHIN_STAT_RX_UNEXPECTED);
         return;
@@ -748,6 +1023,46 @@ static void confirm(rp_server *s, int64_t now, rp_peer *p)
     p->next_hello = now + s->cfg.punch_interval_ms;
 }
 
+/* A probe of a client's path: a hello with its nonce, at full TTL (the path
+ * was open). */
+static void probe_peer(rp_server *s, rp_peer *p)
+{
+    uint8_t frame[32];
+    rp_send_frame(&s->out, &p->addr, frame,
+                  rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_REQ, p->nonce));
+}
+
+/* A connected client's watch; false when its path was found lost now. */
+static bool watch_peer(rp_server *s, int64_t now, rp_peer *p)
+{
+    switch (rp_watch_tick(&p->watch, &s->cfg, p->last_heard, now)) {
+    case RP_WATCH_PROBE:
+        probe_peer(s, p);
+        return true;
+    case RP_WATCH_LOST:
+        path_lost(s, now, p);
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* A lost client: punched where its resumed join came from, for a handshake
+ * timeout after each such join; else probed where it was, once a gap (the
+ * path may come back as it was: a router that rebooted and kept its ports). */
+static void tick_lost(rp_server *s, int64_t now, rp_peer *p)
+{
+    if (!rp_due(p->next_hello, now))
+        return;
+    if (p->cand.family != 0 && now < p->cand_until) {
+        punch_to(s, now, p, &p->cand);
+        return;
+    }
+    if (!p->relayed)
+        probe_peer(s, p);
+    p->next_hello = now + rp_probe_gap(&s->cfg);
+}
+
 /* Runs one peer's timers; returns false when the peer was removed. */
 static bool tick_peer(rp_server *s, int64_t now, rp_peer *p)
 {
@@ -758,6 +1073,16 @@ static bool tick_peer(rp_server *s, int64_t now, rp_peer *p)
             return true;
         }
         rp_emit(&s->out, RUPHIN_EVENT_PUNCH_FAILED, RUPHIN_ERR_AUTH, &p->addr, NULL, 0);
+    } else if (p->state == RP_PEER_CONNECTED && p->lost) {
+        if (!rp_due(p->give_up, now)) {
+            tick_lost(s, now, p);
+            return true;
+        }
+        rp_emit(&s->out, RUPHIN_EVENT_DISCONNECTED, RUPHIN_ERR_PEER_LOST, &p->addr, NULL, 0);
+    } else if (p->state == RP_PEER_CONNECTED && can_recover(s, p)) {
+        if (watch_peer(s, now, p) && confirming(p) && rp_due(p->next_hello, now))
+            confirm(s, now, p);
+        return true;
     } else if (p->state == RP_PEER_CONNECTED) {
         if (now - p->last_heard < rp_config_silence_limit(&s->cfg)) {
             if (confirming(p) && rp_due(p->next_hello, now))
@@ -786,8 +1111,12 @@ static int64_t peer_deadline(const rp_server *s, const rp_peer *p)
 {
     if (p->state == RP_PEER_CONNECTED && awaiting_seal(s, p))
         return rp_earliest(p->give_up, p->next_seal_hello);
+    if (p->state == RP_PEER_CONNECTED && p->lost)
+        return rp_earliest(p->give_up, p->next_hello);
     if (p->state == RP_PEER_CONNECTED)
-        return rp_earliest(p->last_heard + rp_config_silence_limit(&s->cfg),
+        return rp_earliest(can_recover(s, p)
+                               ? rp_watch_deadline(&p->watch, &s->cfg, p->last_heard)
+                               : p->last_heard + rp_config_silence_limit(&s->cfg),
                            confirming(p) ? p->next_hello : RUPHIN_NO_DEADLINE);
     if (p->state == RP_PEER_ANNOUNCED)
         return rp_earliest(rp_earliest(p->give_up, p->next_hello), p->scan.next);
@@ -811,6 +1140,7 @@ static void tick_peers(rp_server *s, int64_t now)
 
 void rp_server_tick(rp_server *s, int64_t now)
 {
+    s->last_now = now;
     if (s->state == RUPHIN_STATE_FAILED || s->state == RUPHIN_STATE_IDLE)
         return;
     tick_reprobe(s, now);
@@ -846,6 +1176,12 @@ int rp_server_send_data(rp_server *s, const ruphin_addr *to, const uint8_t *data
     size_t off = RP_HEADER_LEN + 8, sealed;
     if (p == NULL || !reported_connected(s, p))
         return RUPHIN_ERR_UNKNOWN_PEER;
+    if (p->lost) { /* its path is lost: nowhere to send it */
+        rp_count(&s->out, RUPHIN_STAT_TX_DROPPED);
+        return RUPHIN_OK;
+    }
+    if (can_recover(s, p))
+        rp_watch_sent(&p->watch, s->last_now);
     if (s->cfg.sealed) {
         sealed = cap > off ? rp_seal_data(s->cfg.seal_key, &p->seal, data, len, buf + off,
                                           cap - off)
@@ -862,6 +1198,6 @@ uint32_t rp_server_connected_count(const rp_server *s)
 {
     uint32_t i, n = 0;
     for (i = 0; i < s->peers.count; i++)
-        n += reported_connected(s, &s->peers.items[i]);
+        n += reported_connected(s, &s->peers.items[i]) && !s->peers.items[i].lost;
     return n;
 }

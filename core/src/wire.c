@@ -147,6 +147,10 @@ static void read_proof(reader *r, rp_frame *f)
         f->cookie = read_u64(r);
     } else if (f->type == RP_FRAME_JOIN_EXT && r->left >= 8) {
         f->cookie = read_u64(r);
+        if (r->left >= 16) { /* a resumed join's nonces (zero padding: none) */
+            f->resume[0] = read_u64(r);
+            f->resume[1] = read_u64(r);
+        }
     }
 }
 
@@ -181,11 +185,16 @@ static rp_wire_status decode_ext(rp_frame *f)
         f->flags = read_u8(&r);
         read_addr(&r, &f->peer);
         read_locals(&r, f);
+        if (f->flags & RP_RESUMES) {
+            f->resume[0] = read_u64(&r);
+            f->resume[1] = read_u64(&r);
+        }
         break;
     case RP_FRAME_HELLO_EXT:
         f->flags = read_u8(&r);
         f->nonce = read_u64(&r);
-        if (f->flags != RP_HELLO_EXT_REQ && f->flags != RP_HELLO_EXT_RESP)
+        if (f->flags != RP_HELLO_EXT_REQ && f->flags != RP_HELLO_EXT_RESP &&
+            f->flags != RP_HELLO_EXT_BYE)
             r.ok = false;
         break;
     case RP_FRAME_RELAY:
@@ -406,6 +415,21 @@ size_t rp_wire_encode_join_cookie(uint8_t *buf, size_t cap, const uint8_t *id, s
     return finish_frame(buf, &w, RP_FRAME_JOIN_EXT);
 }
 
+size_t rp_wire_encode_join_resume(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                  const ruphin_addr *locals, size_t local_count, uint64_t cookie,
+                                  const uint64_t resume[2], size_t pad_to)
+{
+    writer w = start_frame(buf, cap);
+    write_session_id(&w, id, id_len);
+    write_locals(&w, locals, local_count);
+    write_u64(&w, cookie);
+    write_u64(&w, resume[0]);
+    write_u64(&w, resume[1]);
+    while (w.ok && (size_t)(w.p - buf) < pad_to)
+        write_u8(&w, 0);
+    return finish_frame(buf, &w, RP_FRAME_JOIN_EXT);
+}
+
 size_t rp_wire_encode_register_ack_ext(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
                                        uint64_t token, uint64_t cookie)
 {
@@ -451,10 +475,24 @@ size_t rp_wire_encode_peer_info_ext(uint8_t *buf, size_t cap, uint64_t nonce, ui
     return finish_frame(buf, &w, RP_FRAME_PEER_INFO_EXT);
 }
 
+size_t rp_wire_encode_peer_info_resume(uint8_t *buf, size_t cap, uint64_t nonce, uint8_t flags,
+                                       const ruphin_addr *peer, const ruphin_addr *locals,
+                                       size_t local_count, const uint64_t resume[2])
+{
+    writer w = start_frame(buf, cap);
+    write_u64(&w, nonce);
+    write_u8(&w, flags | RP_RESUMES);
+    write_addr(&w, peer);
+    write_locals(&w, locals, local_count);
+    write_u64(&w, resume[0]);
+    write_u64(&w, resume[1]);
+    return finish_frame(buf, &w, RP_FRAME_PEER_INFO_EXT);
+}
+
 size_t rp_wire_encode_hello_ext(uint8_t *buf, size_t cap, uint8_t kind, uint64_t nonce)
 {
     writer w = start_frame(buf, cap);
-    if (kind != RP_HELLO_EXT_REQ && kind != RP_HELLO_EXT_RESP)
+    if (kind != RP_HELLO_EXT_REQ && kind != RP_HELLO_EXT_RESP && kind != RP_HELLO_EXT_BYE)
         return 0;
     write_u8(&w, kind);
     write_u64(&w, nonce);

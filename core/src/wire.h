@@ -39,7 +39,9 @@ enum rp_frame_type {
  * a RegisterAck. An original holepuncher ignores it; ours answers with
  * Capabilities. */
 #define RP_PROBE_ID "\xffruphin/1"
-enum { RP_PROBE_ID_LEN = 9, RP_PROTOCOL_VERSION = 1 };
+/* Capabilities' version: 2 also takes resumed joins (JoinExt's resume
+ * nonces, docs/PROTOCOL.md); 1 did not. */
+enum { RP_PROBE_ID_LEN = 9, RP_PROTOCOL_VERSION = 2, RP_RESUME_VERSION = 2 };
 
 enum {
     RP_MAX_LOCALS = 4,              /* local addresses carried in JoinExt */
@@ -60,8 +62,13 @@ enum {
      * the port the holepuncher saw (its NAT kept the port, so it is the
      * port a joiner's hellos need: scanning the owner's ports is no use). */
     RP_PEER_PORT_KEPT = 32,
+    /* To the owner: the joiner resumes a connection that lost its path
+     * (path recovery); the two nonces it knew that connection by follow
+     * the local addresses. */
+    RP_RESUMES = 64,
     RP_HELLO_EXT_REQ = 0,           /* HelloExt kinds */
     RP_HELLO_EXT_RESP = 1,
+    RP_HELLO_EXT_BYE = 2,           /* the sender closes: forget me (its nonce proves it) */
     /* The PeerInfoExt a holepuncher sends to a joining client (no local
      * addresses) about an IPv4 owner, and the largest (an IPv6 owner):
      * clients pad JoinExt to the largest. */
@@ -128,6 +135,9 @@ typedef struct rp_frame {
     uint64_t token;            /* RegisterExt with proof, RegisterAckExt: the owner token */
     uint64_t cookie;           /* Capabilities, RegisterExt, JoinExt, RegisterAckExt */
     uint8_t has_proof;         /* RegisterExt: it carried a token and a cookie */
+    /* JoinExt, PeerInfoExt with RP_RESUMES: the nonces of the connection the
+     * joiner resumes (its latest and the one before; 0 = none). */
+    uint64_t resume[2];
     /* Not on the wire: a holepuncher's session-table hash of session_id,
      * kept by its prefetch for the lookup that follows (id_hashed). */
     uint8_t id_hashed;
@@ -160,6 +170,11 @@ size_t rp_wire_encode_register_proof(uint8_t *buf, size_t cap, const uint8_t *id
  * may answer it with more bytes than it has. */
 size_t rp_wire_encode_join_cookie(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
                                   const ruphin_addr *locals, size_t local_count, uint64_t cookie);
+/* JoinExt of a client resuming a lost path: the cookie (0: none), the two
+ * nonces of the connection it resumes, then zero padding to pad_to. */
+size_t rp_wire_encode_join_resume(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
+                                  const ruphin_addr *locals, size_t local_count, uint64_t cookie,
+                                  const uint64_t resume[2], size_t pad_to);
 /* RegisterAckExt: u8 id length, id, u64 token, u64 cookie. */
 size_t rp_wire_encode_register_ack_ext(uint8_t *buf, size_t cap, const uint8_t *id, size_t id_len,
                                        uint64_t token, uint64_t cookie);
@@ -169,6 +184,11 @@ size_t rp_wire_encode_unregister(uint8_t *buf, size_t cap, const uint8_t *id, si
 size_t rp_wire_encode_peer_info_ext(uint8_t *buf, size_t cap, uint64_t nonce, uint8_t flags,
                                     const ruphin_addr *peer, const ruphin_addr *locals,
                                     size_t local_count);
+/* PeerInfoExt to an owner about a resuming joiner: RP_RESUMES is set and
+ * the two nonces follow the local addresses. */
+size_t rp_wire_encode_peer_info_resume(uint8_t *buf, size_t cap, uint64_t nonce, uint8_t flags,
+                                       const ruphin_addr *peer, const ruphin_addr *locals,
+                                       size_t local_count, const uint64_t resume[2]);
 size_t rp_wire_encode_hello_ext(uint8_t *buf, size_t cap, uint8_t kind, uint64_t nonce);
 /* Relay: u64 nonce, then a Data payload (empty: a hello through the relay). */
 size_t rp_wire_encode_relay(uint8_t *buf, size_t cap, uint64_t nonce, const uint8_t *payload,

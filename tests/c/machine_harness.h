@@ -78,9 +78,25 @@ static uint64_t counter_nonce(void *ctx)
     return ++last_nonce;
 }
 
+/* The host's local addresses, as the machines ask for them (rp_output). */
+static ruphin_addr local_list[RP_MAX_LOCALS];
+static size_t local_count;
+static int local_asked;
+
+static size_t test_locals(void *ctx, ruphin_addr *out, size_t max)
+{
+    size_t i;
+    (void)ctx;
+    local_asked++;
+    for (i = 0; i < local_count && i < max; i++)
+        out[i] = local_list[i];
+    return i;
+}
+
 static rp_output setup(rp_config *cfg)
 {
-    rp_output out = {capture, counter_nonce, NULL, &queue, stats, capture_ttl};
+    rp_output out = {capture, counter_nonce, NULL, &queue, stats, capture_ttl, test_locals};
+    local_count = 0;
     memset(&queue, 0, sizeof queue);
     memset(stats, 0, sizeof stats);
     nsent = nsent_total = 0;

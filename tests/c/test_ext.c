@@ -114,7 +114,7 @@ static void test_wire_ext_vectors(void)
 {
     uint8_t buf[160];
     ruphin_addr lan = CLIENT_LAN;
-    CHECK_BYTES(buf, rp_wire_encode_capabilities(buf, sizeof buf, 0), "\x00\x05\x00\x0a\x01");
+    CHECK_BYTES(buf, rp_wire_encode_capabilities(buf, sizeof buf, 0), "\x00\x05\x00\x0a\x02");
     CHECK_BYTES(buf, rp_wire_encode_hello_ext(buf, sizeof buf, RP_HELLO_EXT_RESP, 0x0102030405060708ull),
                 "\x00\x0d\x00\x0e\x01\x01\x02\x03\x04\x05\x06\x07\x08");
     CHECK_BYTES(buf, rp_wire_encode_session_ext(buf, sizeof buf, RP_FRAME_JOIN_EXT,

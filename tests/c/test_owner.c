@@ -123,7 +123,7 @@ static void test_wire_proofs(void)
                 "\x00\x0f\x00\x12\x02id" "\0\0\0\0\0\0\0\x05");
     CHECK_EQ(decoded(buf, 0x0f)->token, 5);
     CHECK_BYTES(buf, rp_wire_encode_capabilities(buf, sizeof buf, 4),
-                "\x00\x0d\x00\x0a\x01" "\0\0\0\0\0\0\0\x04");
+                "\x00\x0d\x00\x0a\x02" "\0\0\0\0\0\0\0\x04");
     CHECK_EQ(decoded(buf, 13)->cookie, 4);
     /* Zero padding reads as no proof: older requests keep their meaning. */
     f = join_padded();

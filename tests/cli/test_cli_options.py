@@ -122,7 +122,7 @@ def test_a_bad_key_file_is_one_clear_line(ruphin_bin, run_process, tmp_path, con
 TUNABLES = ["--retransmit-ms", "60", "--retransmit-max-ms", "400", "--punch-interval-ms", "30",
             "--socket-buffer", "262144", "--no-local-interrupt", "--keepalive-ms", "2000",
             "--missed-keepalives", "4", "--handshake-timeout-ms", "5000", "--max-payload", "1200"]
-PEER_ONLY = ["--relay-after-ms", "1000", "--accept-unverified"]
+PEER_ONLY = ["--relay-after-ms", "1000", "--accept-unverified", "--recovery-timeout-ms", "5000"]
 
 
 def test_every_tunable_reaches_a_working_session(ruphin_bin, spawn, run_process, free_udp_port):

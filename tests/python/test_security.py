@@ -130,3 +130,62 @@ def test_local_interrupt_from_another_host_is_unexpected():
         spoof(raw, ("127.0.0.5", 4000), hp.local_address, interrupt)
         events = pump(hp, until=saw(hp, ruphin.EventType.WAKE))
         assert [(e.type, e.peer) for _, e in events] == [(ruphin.EventType.WAKE, ("127.0.0.5", 4000))]
+
+
+def hello_ext(kind, nonce):
+    return frame(14, struct.pack("!BQ", kind, nonce))
+
+
+def test_a_spoofed_new_address_does_not_move_the_path():
+    """Path recovery adopts a peer's new address only when the peer proves
+    itself with its join's nonce (docs/SECURITY.md): while a client's path is
+    lost, datagrams claiming to be it from a new address, or from its old
+    one without the nonce (hellos with guessed nonces, Data, a bye), restore
+    nothing and deliver nothing; toward the client, hellos claiming to be
+    its server from elsewhere move nothing either. When the real client
+    speaks again, the path comes back where it was."""
+    E = ruphin.EventType
+    quick = dict(retransmit_ms=20, retransmit_max_ms=100, punch_interval_ms=20, keepalive_ms=200)
+    with ruphin.Holepuncher(("127.0.0.1", 0)) as hp, \
+            ruphin.Server(hp.local_address, b"roaming-session", **quick) as server, \
+            ruphin.Client(hp.local_address, b"roaming-session", **quick) as client, \
+            socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
+        pump(hp, server, until=saw(server, E.REGISTERED))
+        pump(hp, server, client, until=lambda ev: saw(client, E.CONNECTED)(ev)
+             and saw(server, E.CONNECTED)(ev))
+        where = ("127.0.0.1", client.local_address[1])  # it is bound to the wildcard
+        server_at = client.server_address
+        elsewhere = ("127.0.0.9", where[1])
+        # Toward the client, while connected: nothing moves its server.
+        for payload in (hello_ext(0, 0x4141414141414141), hello_ext(1, 7), frame(5, b"evil")):
+            spoof(raw, ("127.0.0.9", server_at[1]), where, payload)
+        events = pump(client, hp, server, until=lambda _: client.stats()["rx_unexpected"] >= 3)
+        assert client.server_address == server_at
+        assert E.DATA not in [e.type for n, e in events if n is client]
+        # The client goes quiet (not polled): the server finds its path lost.
+        events = pump(hp, server, until=saw(server, E.PATH_LOST), timeout=5)
+        lost = [e for n, e in events if n is server and e.type == E.PATH_LOST]
+        assert [e.peer for e in lost] == [where]
+        forged = [(elsewhere, hello_ext(0, 0x4242424242424242)), (elsewhere, hello_ext(1, 1)),
+                  (elsewhere, frame(8, b"")), (elsewhere, frame(5, b"evil")),
+                  (where, hello_ext(0, 0x4343434343434343)), (where, hello_ext(2, 5))]
+        for src, payload in forged:
+            spoof(raw, src, server.local_address, payload)
+        # Data from an unproven address, a hello with another nonce and a bye
+        # without it from the client's own are counted as unexpected; the
+        # hellos from elsewhere are kept as unannounced (never answered).
+        events = pump(hp, server, until=lambda _: server.stats()["rx_unexpected"] >= 3)
+        end = time.monotonic() + 0.3
+        while time.monotonic() < end:
+            events += pump(hp, server, until=lambda _: True)
+            time.sleep(0.01)
+        assert [e.type for n, e in events if n is server] == []
+        assert server.stats()["peers"] == 0  # still lost: not connected, not moved
+        # The real client comes back and proves its nonce where it was.
+        events = pump(hp, server, client, until=saw(server, E.PATH_RESTORED), timeout=5)
+        restored = [e for n, e in events if n is server and e.type == E.PATH_RESTORED]
+        assert [e.peer for e in restored] == [where]
+        assert ruphin.previous_address(restored[0]) is None  # it did not move
+        client.send(b"real")
+        events = pump(hp, server, client, until=saw(server, E.DATA))
+        assert [e.data for n, e in events if n is server and e.type == E.DATA] == [b"real"]

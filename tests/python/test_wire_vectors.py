@@ -84,11 +84,12 @@ def test_short_join_gets_no_larger_answer(hp, raw):
 
 def test_probe_gets_capabilities(hp, raw):
     """The generation-1 probe (docs/PROTOCOL.md): a RegisterAck to a
-    holepuncher. The answer, version 1 and a cookie for the sender's address,
-    is as long as the probe; the cookie is the same for the same address."""
+    holepuncher. The answer, version 2 (1 before resumed joins, which peers
+    read alike) and a cookie for the sender's address, is as long as the
+    probe; the cookie is the same for the same address."""
     probe = frame(6, b"\xffruphin/1")
     answer = exchange(hp, raw, probe)
-    assert answer[:5] == b"\x00\x0d\x00\x0a\x01" and len(answer) == len(probe) == 13
+    assert answer[:5] == b"\x00\x0d\x00\x0a\x02" and len(answer) == len(probe) == 13
     # The same cookie again (once more: a 30 s key window may end in between).
     again = [exchange(hp, raw, probe) for _ in range(2)]
     assert answer[5:] != bytes(8) and (again[0] == answer or again[1] == again[0])

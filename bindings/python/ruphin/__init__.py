@@ -12,7 +12,7 @@ connect, recv, wait_registered) and exposes fileno() and deadline for
 selectors and asyncio.
 """
 from ._ruphin import ffi, lib
-from ._addr import Address, AddressLike
+from ._addr import Address, AddressLike, previous_address
 from ._node import (Client, Event, EventType, Holepuncher, Node, OPTIONS, POLL_BATCH_MAX, Role,
                     Server, State, generate_key)
 from .errors import (AddressError, AddressInUse, AddressNotAvailable, AuthenticationFailed,
@@ -36,5 +36,5 @@ __all__ = [
     "Failed", "InvalidArgument", "NoMemory", "NotConnected", "NotSupported", "PeerLost",
     "PermissionDenied", "SessionNotFound", "SocketError", "Stopped", "Timeout", "TooLarge",
     "UnknownPeer", "WouldBlock", "DEFAULT_PORT", "MAX_SESSION_ID", "MAX_PAYLOAD_LIMIT", "KEY_LEN",
-    "SEAL_SUPPORTED",
+    "SEAL_SUPPORTED", "previous_address",
 ]

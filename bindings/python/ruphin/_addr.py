@@ -1,6 +1,6 @@
 """Conversions between Python (host, port) tuples and ruphin_addr."""
 import socket
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 from ._ruphin import ffi, lib
 from .errors import check
@@ -32,3 +32,14 @@ def from_c(addr) -> Optional[Address]:
         host = socket.inet_ntop(socket.AF_INET6, bytes(addr.ip[0:16]))
         return (f"{host}%{addr.scope_id}" if addr.scope_id else host), addr.port
     return None
+
+
+def previous_address(event: Any) -> Optional[Address]:
+    """Where the peer was before, for a PATH_RESTORED event that found it at
+    another address (its data is the previous ruphin_addr); else None."""
+    size = ffi.sizeof("ruphin_addr")
+    if int(event.type) != lib.RUPHIN_EVENT_PATH_RESTORED or len(event.data) != size:
+        return None
+    addr = ffi.new("ruphin_addr *")
+    ffi.memmove(addr, event.data, size)
+    return from_c(addr)

@@ -31,6 +31,8 @@ class EventType(enum.IntEnum):
     SESSION_JOINED = lib.RUPHIN_EVENT_SESSION_JOINED
     PEER_ANNOUNCED = lib.RUPHIN_EVENT_PEER_ANNOUNCED
     RELAYED = lib.RUPHIN_EVENT_RELAYED
+    PATH_LOST = lib.RUPHIN_EVENT_PATH_LOST
+    PATH_RESTORED = lib.RUPHIN_EVENT_PATH_RESTORED
 
 
 class State(enum.IntEnum):
@@ -43,6 +45,7 @@ class State(enum.IntEnum):
     FAILED = lib.RUPHIN_STATE_FAILED
     SERVING = lib.RUPHIN_STATE_SERVING
     RELAYED = lib.RUPHIN_STATE_RELAYED
+    RECOVERING = lib.RUPHIN_STATE_RECOVERING
 
 
 class Role(enum.IntEnum):
@@ -105,6 +108,7 @@ OPTIONS = {
     "workers": lib.RUPHIN_OPT_WORKERS,
     "worker": lib.RUPHIN_OPT_WORKER,
     "session_events": lib.RUPHIN_OPT_SESSION_EVENTS,
+    "recovery_timeout_ms": lib.RUPHIN_OPT_RECOVERY_TIMEOUT_MS,
 }
 
 STATS = {
@@ -120,6 +124,7 @@ STATS = {
     "peers": lib.RUPHIN_STAT_PEERS,
     "rx_refused": lib.RUPHIN_STAT_RX_REFUSED,
     "rx_rejected": lib.RUPHIN_STAT_RX_REJECTED,
+    "tx_dropped": lib.RUPHIN_STAT_TX_DROPPED,
 }
 
 
