@@ -1,8 +1,18 @@
-"""Ownership across a real NAT rebinding (docs/SECURITY.md): the server's
+"""NAT rebinding and address changes in the NAT lab.
+
+Ownership across a real NAT rebinding (docs/SECURITY.md): the server's
 router forgets its mappings and maps the server again from other ports, as
 a home router does after a restart or a timeout. The server's next refresh
 moves its session to the new address, and a client that joins afterwards
-connects to it there."""
+connects to it there.
+
+Path recovery (docs/PROTOCOL.md, "Path recovery"; issue 21): a session in
+progress survives the client's router rebinding, the server's, both, a
+router reboot (everything dropped for a few seconds, mappings gone) and the
+client's host changing its address, with the program's client and no
+option beyond --keepalive-ms 1000: one trial of each change here (CI);
+tests/natlab/recovery.py runs the full grid and writes the measurements
+(docs/NAT.md, "When a path breaks")."""
 import os
 import re
 import subprocess
@@ -15,6 +25,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab as natlab  # noqa: E402
 import matrix  # noqa: E402
+import recovery  # noqa: E402
 
 pytestmark = [pytest.mark.root, pytest.mark.natlab]
 WHY = natlab.available()
@@ -72,3 +83,15 @@ def test_the_owner_keeps_its_session_when_its_nat_rebinds(ruphin_bin):
         result = matrix.read_result(client_log, client.returncode)
         assert result.ok, (result.why, open(server_log).read(), open(hp_log).read())
         assert result.path == "direct"
+
+
+@pytest.mark.parametrize("change", recovery.CHANGES)
+def test_a_session_survives(ruphin_bin, change):
+    """The client sends a line every 250 ms and the server echoes it; after
+    the change, echoes come back within 3 s (for a reboot: of the router's
+    return), the client never gave up, both reported the path lost and
+    restored, and the server printed only lines the client sent."""
+    result = recovery.trial(ruphin_bin, change, delay_ms=20)
+    assert result.ok, result
+    assert result.recovery_ms <= recovery.TARGET_MS, result
+    assert result.lost_ms is not None and result.restored_ms is not None, result
