@@ -82,6 +82,8 @@ static void send_join(rp_client *c)
                         c->session_id_len);
         return;
     }
+    if (c->recovering && c->reprobe)
+        rp_send_probe(&c->out, &c->holepuncher); /* a cookie for where we are now */
     if (c->recovering && c->hp_version >= RP_RESUME_VERSION)
         len = rp_wire_encode_join_resume(frame, sizeof frame, c->session_id, c->session_id_len,
                                          c->locals, c->local_count, c->cookie, c->resume,
@@ -251,8 +253,9 @@ static bool should_scan(const rp_client *c, const rp_frame *f)
 
 static void on_capabilities(rp_client *c, const rp_frame *f)
 {
-    if (c->hp_ext)
+    if (c->hp_ext && !(c->recovering && c->reprobe))
         return;
+    c->reprobe = false;
     c->hp_ext = true;
     c->hp_version = f->version;
     c->cookie = f->cookie;
@@ -643,6 +646,7 @@ static void start_recovery(rp_client *c, int64_t now)
                              c->out.local_addresses(c->out.ctx, locals, RP_MAX_LOCALS));
     }
     c->recovering = true;
+    c->reprobe = true; /* our address may have changed: our cookie with it */
     c->lost_at = c->server;
     c->resume[0] = c->nonce;
     c->resume[1] = c->old_nonce;

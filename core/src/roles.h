@@ -198,6 +198,7 @@ typedef struct rp_client {
     uint8_t hp_version;   /* Capabilities' version: RP_RESUME_VERSION takes resumed joins */
     rp_watch watch;       /* CONNECTED, RELAYED: is the server still there? */
     bool recovering;      /* PUNCHING again after PATH_LOST (public state RECOVERING) */
+    bool reprobe;         /* recovering: probing for a cookie for our address now */
     uint64_t resume[2];   /* recovering: the nonces the lost connection had */
     ruphin_addr lost_at;  /* recovering: the server's address when the path was lost */
     int64_t last_now;     /* the latest time passed in (Data sent gets about this time) */

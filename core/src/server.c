@@ -534,10 +534,10 @@ static rp_peer *adopt_address(rp_server *s, rp_peer *p, const ruphin_addr *from)
 /* ---- path recovery ---- */
 
 /* Whether a lost path to this client would be looked for: a generation-1
- * client, connected directly and reported so. */
+ * client, connected (directly or through the relay) and reported so. */
 static bool can_recover(const rp_server *s, const rp_peer *p)
 {
-    return s->cfg.recovery_timeout_ms > 0 && p->ext && !p->relayed && reported_connected(s, p);
+    return s->cfg.recovery_timeout_ms > 0 && p->ext && reported_connected(s, p);
 }
 
 /* Asks the holepuncher now whether our session is where we are: when our
@@ -885,7 +885,7 @@ static void on_relay(rp_server *s, int64_t now, const rp_frame *f)
         schedule_peer(s, now + rp_config_silence_limit(&s->cfg));
         report_or_seal(s, now, p);
     }
-    p->last_heard = now;
+    heard(p, now);
     if (f->payload_len > 0) {
         on_relayed_data(s, now, p, f);
         return;
@@ -1028,8 +1028,12 @@ static void confirm(rp_server *s, int64_t now, rp_peer *p)
 static void probe_peer(rp_server *s, rp_peer *p)
 {
     uint8_t frame[32];
-    rp_send_frame(&s->out, &p->addr, frame,
-                  rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_REQ, p->nonce));
+    if (p->relayed) /* a Relay hello (the client hears it; its keepalives answer) */
+        rp_send_frame(&s->out, &s->holepuncher, frame,
+                      rp_wire_encode_relay(frame, sizeof frame, p->relay_nonce, NULL, 0));
+    else
+        rp_send_frame(&s->out, &p->addr, frame,
+                      rp_wire_encode_hello_ext(frame, sizeof frame, RP_HELLO_EXT_REQ, p->nonce));
 }
 
 /* A connected client's watch; false when its path was found lost now. */
@@ -1058,8 +1062,7 @@ static void tick_lost(rp_server *s, int64_t now, rp_peer *p)
         punch_to(s, now, p, &p->cand);
         return;
     }
-    if (!p->relayed)
-        probe_peer(s, p);
+    probe_peer(s, p);
     p->next_hello = now + rp_probe_gap(&s->cfg);
 }
 

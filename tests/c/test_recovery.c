@@ -62,6 +62,8 @@ static int64_t now_ms;
 static double loss;         /* per datagram */
 static uint64_t rng = 88172645463325252ull;
 static int hp_no_amplification = 2; /* the holepuncher's mode */
+static int64_t hp_relay_rate;       /* the holepuncher relays (bytes/s per pair) */
+static bool direct_blocked;         /* nothing passes between the peers' routers */
 static bool client_alive;   /* ticked and fed (false once it closed) */
 
 static rp_holepuncher hp;
@@ -188,6 +190,8 @@ static int route(int h, const ruphin_addr *to, const uint8_t *frame, size_t len,
     }
     if (ttl > 0 && ttl <= RP_LOW_TTL)
         return 0; /* opened our NAT, dies before the other's router */
+    if (direct_blocked && h != HP_HOST && !rp_addr_same(to, &HP_ADDR))
+        return 0;
     if (loss > 0 && (double)(next_random() % 1000000) / 1e6 < loss)
         return 0;
     CHECK(nqueue < MAX_PACKETS && len <= PACKET_LEN);
@@ -384,6 +388,7 @@ static void world(bool nat_server, bool nat_client, rp_config scfg, rp_config cc
     rp_config_from_options(&hcfg, NULL);
     hcfg.max_sessions = 8;
     hcfg.no_amplification = hp_no_amplification;
+    hcfg.relay_rate = hp_relay_rate;
     out = output_of(HP_HOST);
     CHECK_EQ(rp_holepuncher_init(&hp, &hcfg, &out, 7), RUPHIN_OK);
     out = output_of(SERVER_HOST);
@@ -946,6 +951,39 @@ static void test_long_session_id_learns_the_nonce_late(void)
     SESSION = "natlab";
 }
 
+/* Peers that found no direct path talk through the holepuncher's relay;
+ * when the client's router rebinds, the relay's pair no longer takes its
+ * frames: the path is lost and found again through a new pair. */
+static void test_relayed_session_recovers(void)
+{
+    rp_config cfg = peer_config();
+    int64_t t0, echo;
+    const logged_event *restored;
+    cfg.relay_rate = 300; /* peers: punch this long before the relay */
+    hp_relay_rate = 65536;
+    direct_blocked = true;
+    world(true, true, cfg, cfg);
+    CHECK_EQ(rp_client_public_state(&client), RUPHIN_STATE_RELAYED);
+    CHECK(first_echo_after(now_ms - 1000) > 0);
+    t0 = now_ms;
+    rebind(CLIENT_HOST, 20000);
+    run_until(t0 + 8000);
+    CHECK_EQ(count_events(CLIENT_HOST, RUPHIN_EVENT_PATH_LOST, t0), 1);
+    CHECK_EQ(count_events(CLIENT_HOST, RUPHIN_EVENT_PATH_RESTORED, t0), 1);
+    CHECK_EQ(count_events(SERVER_HOST, RUPHIN_EVENT_PATH_LOST, t0), 1);
+    restored = first_event(SERVER_HOST, RUPHIN_EVENT_PATH_RESTORED, t0);
+    CHECK(restored != NULL);
+    CHECK_EQ(count_events(SERVER_HOST, RUPHIN_EVENT_DISCONNECTED, 0), 0);
+    CHECK_EQ(rp_client_public_state(&client), RUPHIN_STATE_RELAYED);
+    echo = first_echo_after(t0);
+    CHECK(echo > t0 && echo - t0 <= 4000);
+    printf("  relayed, client rebinding: data back %lld ms after the change\n",
+           (long long)(echo - t0));
+    end_world();
+    hp_relay_rate = 0;
+    direct_blocked = false;
+}
+
 /* With loss on every datagram, recovery still gets through, a little later. */
 static void test_recovery_with_loss(void)
 {
@@ -987,6 +1025,7 @@ int main(void)
     RUN(test_spoofed_new_address_moves_nothing);
     RUN(test_sealed_session_recovers);
     RUN(test_long_session_id_learns_the_nonce_late);
+    RUN(test_relayed_session_recovers);
     RUN(test_recovery_with_loss);
     free(queue);
     return check_report();

@@ -199,10 +199,12 @@ def trial(ruphin, change, delay_ms=20, loss=0.0, index=0, keep_dir=None, wait_s=
                 role = change.split("-")[0]
                 power_off(lab, role)
                 time.sleep(REBOOT_S)
-                power_on(lab, role)
-                t0 = time.monotonic()  # measured from the router's return
+                power_on(lab, role)  # measured from the router's return (below)
             if change == "client-address":
                 move_client(lab)
+            # From when the change is complete: lines sent before it (while
+            # conntrack -D ran) may still have used the old path.
+            t0 = time.monotonic()
             end = t0 + wait_s
             while feeder.first_echo_after(t0) is None and time.monotonic() < end:
                 if client.poll() is not None:
@@ -231,6 +233,12 @@ def trial(ruphin, change, delay_ms=20, loss=0.0, index=0, keep_dir=None, wait_s=
                           f"the server printed lines nobody sent: {forged[:3]}")
         if "went silent" in text or client.returncode not in (0, None):
             return result(False, recovery, lost_ms, restored_ms, "the client ended")
+        with open(log["server"]) as f:
+            server_log = f.read()
+        # (A DISCONNECTED without a reason is the client's bye as it ends.)
+        if "PATH_RESTORED" not in server_log or re.search(r"DISCONNECTED \S+: ", server_log):
+            return result(False, recovery, lost_ms, restored_ms,
+                          "the server did not take the client back")
         return result(True, recovery, lost_ms, restored_ms)
 
 
