@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +20,7 @@ enum {
 
 /* OS glue (platform.c). cli_stop is set by SIGINT/SIGTERM, or on Windows
  * by Ctrl-C, Ctrl-Break or closing the console. */
-extern volatile sig_atomic_t cli_stop;
+extern atomic_int cli_stop;
 void cli_handle_signals(void);
 /* Makes sure a closed standard descriptor is not reused by a socket. */
 bool cli_standard_fds_open(void);

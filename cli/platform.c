@@ -18,7 +18,9 @@
 
 #include <string.h>
 
-volatile sig_atomic_t cli_stop;
+/* Atomic, not just volatile: the workers of a holepuncher read it on their
+ * own threads (a lock-free atomic may also be stored by a signal handler). */
+atomic_int cli_stop;
 
 FILE *cli_create_private(const char *path)
 {

@@ -40,12 +40,7 @@ def test_scrapes_race_nothing_under_thread_sanitizer(tsan_ruphin, tmp_path, free
     hp = f"127.0.0.1:{free_udp_port()}"
     log_path = tmp_path / "holepuncher.log"
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # no ASan runtime here
-    # cli_stop, a volatile sig_atomic_t that SIGTERM's handler sets and the
-    # workers read, is a race to ThreadSanitizer that has nothing to do with
-    # the metrics (cli/platform.c; it is not an atomic): that one is left out.
-    suppressions = tmp_path / "tsan.supp"
-    suppressions.write_text("race:on_signal\n")
-    env["TSAN_OPTIONS"] = f"halt_on_error=1 exitcode=66 suppressions={suppressions}"
+    env["TSAN_OPTIONS"] = "halt_on_error=1 exitcode=66"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([tsan_ruphin, "holepuncher", "--listen", hp, "--metrics",
                                  "127.0.0.1:0", "--workers", "2", "--no-amplification", "1",
