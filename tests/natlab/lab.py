@@ -17,6 +17,15 @@ packet. Every path across the internet thus has the delay once per direction.
 Namespaces are named rl<pid>-<n>-<host> and removed on exit from the `with`
 block, at interpreter exit (atexit), and by sweep_stale() once their process
 is gone. See docs/NAT.md for the kinds.
+
+The mapping-capable kinds (PORTMAP_KINDS) put a real router daemon on the
+home router: Debian's miniupnpd (nftables backend), serving UPnP IGD and/or
+NAT-PMP and PCP to its LAN, its NAT and firewall in nftables tables of the
+layout miniupnpd's nft_init.sh makes. miniupnpd refuses a WAN address in a
+reserved range (all of the lab's internet is), so these routers' public
+addresses are in PORTMAP_NET, an ordinary public range that exists only in
+the lab: the namespaces have no link to the host's network, so nothing
+addressed there leaves them.
 """
 import atexit
 import functools
@@ -26,6 +35,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -34,7 +46,19 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 # own: both peers behind one router.
 KINDS = ["public", "fullcone", "restricted", "restricted-open", "symmetric", "double"]
 SAME_NAT = "samenat"
-SYMMETRIC_KINDS = {"symmetric"}
+# Home routers that map ports on request (miniupnpd): kind -> (the NAT's
+# kind, UPnP on, NAT-PMP and PCP on, behind a symmetric carrier NAT).
+PORTMAP = {"symmetric-upnp": ("symmetric", True, False, False),
+           "symmetric-natpmp": ("symmetric", False, True, False),
+           "double-upnp": ("restricted", True, True, True)}
+PORTMAP_KINDS = list(PORTMAP)
+ALL_KINDS = KINDS + PORTMAP_KINDS
+# Kinds whose peers get a new public port per destination (until they map one).
+SYMMETRIC_KINDS = {"symmetric", *PORTMAP_KINDS}
+# The public addresses of miniupnpd's routers, 203.0.114.1<index>: next to the
+# lab's TEST-NET-3, not reserved (miniupnpd's list), only ever inside the lab.
+PORTMAP_NET = "203.0.114"
+NATPMP_PORT = 5351  # NAT-PMP and PCP
 
 PROBE = os.path.join(HERE, "udp_probe.py")
 HP_ADDR = "203.0.113.1"
@@ -85,6 +109,24 @@ def available():
     return None
 
 
+@functools.lru_cache(maxsize=None)
+def portmap_available():
+    """None when the mapping-capable kinds can run here, else why not."""
+    why = available()
+    if why:
+        return why
+    for tool, package in (("miniupnpd", "miniupnpd-nftables"), ("nft", "nftables"),
+                          ("natpmpc", "natpmpc"), ("upnpc", "miniupnpc")):
+        if _which(tool) is None:
+            return f"{tool} is not installed (Debian package {package})"
+    return None
+
+
+def _which(tool):
+    """A program's path, also in sbin when PATH lacks it."""
+    return shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+
+
 def sweep_stale():
     """Removes the namespaces of lab runs whose process is gone."""
     for ns in _try(["ip", "netns", "list"]).stdout.split("\n"):
@@ -123,7 +165,7 @@ class Lab:
     def __init__(self, server_kind, client_kind, delay_ms=0, loss=0.0, helper_dir=None,
                  udp_timeout=None):
         for kind in (server_kind, client_kind):
-            if kind not in KINDS and kind != SAME_NAT:
+            if kind not in ALL_KINDS and kind != SAME_NAT:
                 raise ValueError(f"unknown NAT kind {kind!r}")
         if (server_kind == SAME_NAT) != (client_kind == SAME_NAT):
             raise ValueError(f"{SAME_NAT} puts both peers behind one router")
@@ -137,6 +179,8 @@ class Lab:
         self.public_addr = {}  # role -> the address the internet sees it behind
         self.local_addr = {}   # role -> the host's own address
         self.routers = {}      # role -> namespaces of its routers, outermost first
+        self.portmap = {}      # role -> its home router's Miniupnpd (mapping-capable kinds)
+        self.tmpdir = None
 
     # -- plumbing --
     def sh(self, ns, command):
@@ -201,10 +245,11 @@ class Lab:
                            f"ip route add {public} via {link}")
         self.edges.append((ns, iface))
 
-    def router(self, name, kind, wan_addr, lan, host=None, carrier=None):
+    def router(self, name, kind, wan_addr, lan, host=None, carrier=None, nft=False):
         """A NAT router with a LAN bridge lan.1/24 for the hosts behind it
         (host: the one a full cone forwards to). Its WAN is on the internet,
-        or on a carrier NAT's LAN: carrier = (carrier router, its LAN prefix)."""
+        or on a carrier NAT's LAN: carrier = (carrier router, its LAN prefix).
+        nft: NAT and firewall in nftables, laid out for miniupnpd."""
         r = self.ns(name)
         if carrier:
             self.plug(r, "wan", carrier[0], "lan", f"{wan_addr}/24")
@@ -216,7 +261,10 @@ class Lab:
         if self.udp_timeout:
             self.sh(r, f"sysctl -qw net.netfilter.nf_conntrack_udp_timeout={self.udp_timeout} "
                        f"net.netfilter.nf_conntrack_udp_timeout_stream={self.udp_timeout}")
-        nat_rules(self, r, kind, wan_addr, host)
+        if nft:
+            nft_rules(self, r, kind)
+        else:
+            nat_rules(self, r, kind, wan_addr, host)
         return r
 
     def host(self, role, router_ns):
@@ -236,6 +284,9 @@ class Lab:
             self.attach(h, "inet", public)
             self.hosts[role], self.local_addr[role] = h, public
             return
+        if kind in PORTMAP:
+            self.portmap_peer(role, kind)
+            return
         if kind == "double":
             carrier = f"100.64.{INDEX[role]}"
             cgn = self.router(f"cgn{INDEX[role]}", "restricted", public, carrier)
@@ -246,6 +297,25 @@ class Lab:
             self.routers[role] = [self.router(f"r{INDEX[role]}", kind, public, "198.18.0",
                                               LAN_HOST[role])]
         self.host(role, self.routers[role][-1])
+
+    def portmap_peer(self, role, kind):
+        """A home router running miniupnpd, with the peer's host on its LAN:
+        on the internet at PORTMAP_NET.1<index>, or (double-upnp) behind a
+        symmetric carrier NAT whose public address is the usual one."""
+        nat, upnp, natpmp, behind_cgn = PORTMAP[kind]
+        if behind_cgn:
+            carrier = f"100.64.{INDEX[role]}"
+            cgn = self.router(f"cgn{INDEX[role]}", "symmetric", self.public_addr[role], carrier)
+            wan = f"{carrier}.2"
+            home = self.router(f"home{INDEX[role]}", nat, wan, "198.18.0",
+                               carrier=(cgn, carrier), nft=True)
+            self.routers[role] = [cgn, home]
+        else:
+            wan = self.public_addr[role] = f"{PORTMAP_NET}.1{INDEX[role]}"
+            home = self.router(f"r{INDEX[role]}", nat, wan, "198.18.0", nft=True)
+            self.routers[role] = [home]
+        self.host(role, home)
+        self.portmap[role] = Miniupnpd(self, home, wan, upnp=upnp, natpmp=natpmp)
 
     def same_nat(self):
         """Both peers on the LAN of one port-restricted router."""
@@ -302,6 +372,9 @@ class Lab:
                 if stream:
                     stream.close()
         self.procs = []
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
         for ns in reversed(self.namespaces):
             _try(["ip", "netns", "del", ns])
         self.namespaces = []
@@ -331,6 +404,12 @@ class Lab:
         once its socket is bound."""
         return Probe(self.python(role, open(PROBE).read(), port, *steps, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True))
+
+    def temp_dir(self):
+        """A directory of this lab's, removed by close()."""
+        if self.tmpdir is None:
+            self.tmpdir = tempfile.mkdtemp(prefix=f"{self.prefix}-")
+        return self.tmpdir
 
     def conntrack(self, role, which=-1):
         """The UDP conntrack table of one of a peer's routers (`conntrack -L`)."""
@@ -387,3 +466,97 @@ def nat_rules(lab, r, kind, wan_addr, host):
     if kind != "restricted-open":
         lab.sh(r, "iptables -A INPUT -i wan -m conntrack --ctstate ESTABLISHED,RELATED "
                   "-j ACCEPT && iptables -A INPUT -i wan -j DROP")
+
+
+def nft_rules(lab, r, kind):
+    """Router namespace r as a NAT of the given kind ("restricted" or
+    "symmetric") in nftables, in the tables and chains that miniupnpd's
+    nft_init.sh makes (its chains empty, jumped to first): the firewall lets
+    in from the WAN answers and whatever miniupnpd opens, and the router
+    itself takes in answers only."""
+    random = " fully-random" if kind == "symmetric" else ""
+    lab.sh(r, f"""nft -f - <<'EOF'
+table inet filter {{
+    chain forward {{
+        type filter hook forward priority 0; policy drop;
+        jump miniupnpd
+        ct state established,related accept
+        iifname "lan" oifname "wan" accept
+    }}
+    chain miniupnpd {{
+    }}
+    chain input {{
+        type filter hook input priority 0; policy accept;
+        iifname "wan" ct state established,related accept
+        iifname "wan" drop
+    }}
+}}
+table inet nat {{
+    chain prerouting {{
+        type nat hook prerouting priority -100; policy accept;
+        jump prerouting_miniupnpd
+    }}
+    chain postrouting {{
+        type nat hook postrouting priority 100; policy accept;
+        jump postrouting_miniupnpd
+        oifname "wan" masquerade{random}
+    }}
+    chain prerouting_miniupnpd {{
+    }}
+    chain postrouting_miniupnpd {{
+    }}
+}}
+EOF""")
+
+
+class Miniupnpd:
+    """miniupnpd on a router's LAN interface, in the foreground (the lab
+    kills it), its config, lease and pid files and its log in a directory
+    of the lab's. upnp: UPnP IGD (SSDP and HTTP on a random port); natpmp:
+    NAT-PMP and PCP on port 5351. Secure mode and no PCP third party, with
+    the permissions of a home router's configuration: LAN hosts may map
+    ports 1024-65535, to their own address only. Lifetimes are miniupnpd's
+    defaults (NAT-PMP and PCP: 120 s to 24 h; UPnP: as asked)."""
+
+    def __init__(self, lab, ns, wan_addr, upnp=True, natpmp=True, lan_net="198.18.0.0/24"):
+        self.ns, self.wan_addr, self.gateway = ns, wan_addr, LAN_GW
+        self.dir = tempfile.mkdtemp(prefix="miniupnpd-", dir=lab.temp_dir())
+        self.conf, self.log = (os.path.join(self.dir, name) for name in ("miniupnpd.conf", "log"))
+        self.leases, self.pid = (os.path.join(self.dir, name) for name in ("leases", "pid"))
+        yes = {True: "yes", False: "no"}
+        with open(self.conf, "w") as f:
+            f.write(f"""ext_ifname=wan
+listening_ip=lan
+ipv6_disable=yes
+http_port=0
+enable_upnp={yes[upnp]}
+enable_natpmp={yes[natpmp]}
+secure_mode=yes
+pcp_allow_thirdparty=no
+system_uptime=yes
+notify_interval=60
+lease_file={self.leases}
+upnp_table_name=filter
+upnp_nat_table_name=nat
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+uuid={uuid.uuid5(uuid.NAMESPACE_URL, ns)}
+allow 1024-65535 {lan_net} 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+""")
+        with open(self.log, "w") as log:
+            # -d: in the foreground, logging (with debug lines) to stderr.
+            self.proc = lab.popen_ns(ns, [_which("miniupnpd"), "-d", "-f", self.conf,
+                                          "-P", self.pid], stdout=log, stderr=subprocess.STDOUT)
+        # Ready once it listens for each protocol that is on.
+        ready = ["HTTP listening on port"] * upnp + ["Listening for NAT-PMP/PCP"] * natpmp
+        end = time.monotonic() + 10
+        while not all(line in self.read_log() for line in ready):
+            if self.proc.poll() is not None or time.monotonic() > end:
+                raise RuntimeError(f"{ns}: miniupnpd did not start: {self.read_log()}")
+            time.sleep(0.01)
+
+    def read_log(self):
+        with open(self.log) as f:
+            return f.read()
