@@ -7,8 +7,16 @@ to its first echoed datagram) and, with --targets, which targets of issue 3
 are met. Needs root. docs/NAT.md shows a run.
 
     /usr/bin/python3 tests/natlab/matrix.py [--trials 20] [--delay-ms 0,2,20]
-        [--loss 0,0.05] [--pairs all|ci|direct|S:C,...] [--jobs 4 [--scan-jobs 1]] [--logs DIR]
+        [--loss 0,0.05] [--pairs all|ci|direct|portmap|S:C,...] [--jobs 4 [--scan-jobs 1]]
+        [--logs DIR]
     /usr/bin/python3 tests/natlab/matrix.py --targets     # the issue's conditions
+
+Kinds (lab.py, docs/NAT.md): public, fullcone, restricted, restricted-open,
+symmetric, double; samenat (as samenat:samenat); and the routers that map
+ports on request with miniupnpd: symmetric-upnp, symmetric-natpmp,
+double-upnp (until the peers map ports, they are behind a symmetric NAT). `all`
+is every pair of the first six and samenat; `portmap` is each of the last
+three against a port-restricted client.
 """
 import argparse
 import collections
@@ -27,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab as natlab  # noqa: E402
-from lab import KINDS, SAME_NAT  # noqa: E402
+from lab import ALL_KINDS, KINDS, PORTMAP_KINDS, SAME_NAT  # noqa: E402
 
 HP = f"{natlab.HP_ADDR}:{natlab.HP_PORT}"
 SESSION = "natlab"
@@ -65,7 +73,14 @@ def parse_pairs(text):
         return CI_PAIRS
     if text == "direct":  # no symmetric NAT involved
         return [p for p in all_pairs() if not symmetric_in(p)]
-    return [tuple(p.split(":")) for p in text.split(",")]
+    if text == "portmap":  # one pair per router that maps ports
+        return [(kind, "restricted") for kind in PORTMAP_KINDS]
+    pairs = [tuple(p.split(":")) for p in text.split(",")]
+    for pair in pairs:
+        if len(pair) != 2 or not (pair == (SAME_NAT, SAME_NAT) or set(pair) <= set(ALL_KINDS)):
+            raise ValueError(f"{':'.join(pair)!r} is not SERVER:CLIENT of kinds "
+                             f"{', '.join(ALL_KINDS)} (or {SAME_NAT}:{SAME_NAT})")
+    return pairs
 
 
 def wait_for(path, text, timeout, proc):
@@ -318,7 +333,9 @@ def parse_args(argv):
     ap.add_argument("--trials", type=int, default=None, help="per pair and condition (20)")
     ap.add_argument("--delay-ms", default=None, help="one-way delays, comma-separated (0)")
     ap.add_argument("--loss", default=None, help="loss rates per edge, comma-separated (0)")
-    ap.add_argument("--pairs", default="all", help="all, ci, direct or SERVER:CLIENT,...")
+    ap.add_argument("--pairs", default="all",
+                    help=f"all, ci, direct, portmap or SERVER:CLIENT,... of kinds "
+                         f"{', '.join(ALL_KINDS)} ({SAME_NAT}:{SAME_NAT})")
     ap.add_argument("--targets", action="store_true",
                     help="check issue 3's targets; defaults to 20 trials at 2,20 ms x 0,0.05")
     ap.add_argument("--jobs", type=int, default=1,
@@ -339,6 +356,10 @@ def parse_args(argv):
     build = os.environ.get("RUPHIN_BUILD_DIR", os.path.join(natlab.ROOT, "build"))
     ap.add_argument("--ruphin", default=os.path.join(build, "ruphin"))
     args = ap.parse_args(argv)
+    try:
+        parse_pairs(args.pairs)
+    except ValueError as e:
+        ap.error(f"--pairs: {e}")
     args.trials = args.trials or 20
     args.delay_ms = args.delay_ms or ("2,20" if args.targets else "0")
     args.loss = args.loss or ("0,0.05" if args.targets else "0")
@@ -367,14 +388,15 @@ def worker_init():
 
 def main(argv=None):
     args = parse_args(argv)
-    why = natlab.available()
+    pairs = parse_pairs(args.pairs)
+    portmap = any(kind in PORTMAP_KINDS for pair in pairs for kind in pair)
+    why = natlab.portmap_available() if portmap else natlab.available()
     if why:
         sys.exit(f"natlab: {why}")
     # A plain `kill` must still run the labs' cleanup (atexit, with-blocks).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     natlab.sweep_stale()
     natlab.build_delay_helper()
-    pairs = parse_pairs(args.pairs)
     runs = {}
     pools = None
     if args.jobs > 1:
