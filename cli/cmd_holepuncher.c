@@ -105,15 +105,39 @@ typedef struct worker {
 /* One holepuncher's loop, until a signal: events come a batch at a time
  * (a datagram's worth of work each: at a high rate, a system call per event
  * or per log line would cost more than the datagrams). */
+enum { REFUSAL_LOG_MS = 60000 };
+
+/* Joins refused because their session's owner never proved its address say
+ * nothing to the joiner, which times out: the operator is told why, and
+ * which option serves them, in one line a minute at most. */
+static void log_refused_joins(ruphin_node *node, long long *seen, int64_t *logged_at)
+{
+    long long refused = ruphin_stat(node, RUPHIN_STAT_REFUSED_UNPROVEN_OWNER);
+    int64_t now = ruphin_now();
+    char line[200];
+    if (refused == *seen || (*logged_at >= 0 && now - *logged_at < REFUSAL_LOG_MS))
+        return;
+    snprintf(line, sizeof line,
+             "%lld joins of sessions whose owner never proved its address (an original "
+             "server's) so far; --no-amplification 1 serves them (docs/SECURITY.md)",
+             refused);
+    log_line("refused", line);
+    *seen = refused;
+    *logged_at = now;
+}
+
 static void *serve_one(void *arg)
 {
     const worker *w = arg;
     ruphin_event evs[RUPHIN_POLL_BATCH_MAX];
+    long long refused_seen = 0;
+    int64_t refusal_logged_at = -1;
     while (!cli_stop) {
         /* bounded, so that a signal is seen soon (and the metrics' snapshot
          * is at most that old) */
         int32_t rc = ruphin_poll_batch(w->node, 200, evs, RUPHIN_POLL_BATCH_MAX);
         cli_metrics_update(w->metrics, w->index, w->node, evs, rc);
+        log_refused_joins(w->node, &refused_seen, &refusal_logged_at);
         if (rc > 0 && !quiet) {
             log_events(evs, rc);
         } else if (rc < 0) {

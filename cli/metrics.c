@@ -200,9 +200,10 @@ static void sample(page *p, const cli_metrics *m, const char *name, int worker,
 
 /* The counters of ruphin.h a holepuncher keeps, one family each, or with a
  * label where several make up one family. Every RUPHIN_STAT_* is here or
- * among those a holepuncher never counts, the server's and the client's,
- * named here (tests/metrics checks that): RUPHIN_STAT_PEERS,
- * RUPHIN_STAT_RX_REJECTED, RUPHIN_STAT_TX_DROPPED. */
+ * named in this comment (tests/metrics checks that): those a holepuncher
+ * never counts, the server's and the client's (RUPHIN_STAT_PEERS,
+ * RUPHIN_STAT_RX_REJECTED, RUPHIN_STAT_TX_DROPPED), and RUPHIN_STAT_RX_REFUSED,
+ * the sum of the four refusal reasons of the core that are families here. */
 static const struct stat_metric {
     int32_t stat;
     const char *name, *type, *label, *help; /* help: NULL when the family was described */
@@ -220,15 +221,37 @@ static const struct stat_metric {
     {RUPHIN_STAT_RX_UNEXPECTED, "ruphin_unexpected_datagrams_total", "counter", NULL,
      "Well-formed datagrams dropped because their sender or the state had no business "
      "sending them."},
-    {RUPHIN_STAT_RX_REFUSED, "ruphin_refused_requests_total", "counter",
-     "reason=\"rate_limit_or_amplification\"",
-     "Requests refused, by reason: the rate limit or the no-amplification rule "
-     "(rate_limit_or_amplification), a full session table (table_full), a Register of a "
-     "live id from another owner or without its token (conflict)."},
+    {RUPHIN_STAT_REQUESTS_REGISTER, "ruphin_requests_total", "counter", "type=\"register\"",
+     "Requests taken (past the per-source rate limit), by type: register (refreshes and "
+     "claims too), join, hello, probe (for a cookie), unregister, relay."},
+    {RUPHIN_STAT_REQUESTS_JOIN, "ruphin_requests_total", "counter", "type=\"join\"", NULL},
+    {RUPHIN_STAT_REQUESTS_HELLO, "ruphin_requests_total", "counter", "type=\"hello\"", NULL},
+    {RUPHIN_STAT_REQUESTS_PROBE, "ruphin_requests_total", "counter", "type=\"probe\"", NULL},
+    {RUPHIN_STAT_REQUESTS_UNREGISTER, "ruphin_requests_total", "counter",
+     "type=\"unregister\"", NULL},
+    {RUPHIN_STAT_REQUESTS_RELAY, "ruphin_requests_total", "counter", "type=\"relay\"", NULL},
+    {RUPHIN_STAT_REFUSED_RATE_LIMIT, "ruphin_refused_requests_total", "counter",
+     "reason=\"rate_limit\"",
+     "Requests refused, by reason: over a source's or a Join's owner's rate limit "
+     "(rate_limit), an answer larger than an unproven request (amplification), a Join of a "
+     "session whose owner has not proven its address (unproven_owner: original servers; "
+     "--no-amplification 1 serves them), a Relay frame over its pair's budget "
+     "(relay_budget), a full session table (table_full), a Register of a live id from "
+     "another owner or without its token (conflict)."},
+    {RUPHIN_STAT_REFUSED_AMPLIFICATION, "ruphin_refused_requests_total", "counter",
+     "reason=\"amplification\"", NULL},
+    {RUPHIN_STAT_REFUSED_UNPROVEN_OWNER, "ruphin_refused_requests_total", "counter",
+     "reason=\"unproven_owner\"", NULL},
+    {RUPHIN_STAT_REFUSED_RELAY_BUDGET, "ruphin_refused_requests_total", "counter",
+     "reason=\"relay_budget\"", NULL},
     {RUPHIN_STAT_SESSIONS_REFUSED, "ruphin_refused_requests_total", "counter",
      "reason=\"table_full\"", NULL},
     {RUPHIN_STAT_REGISTER_CONFLICTS, "ruphin_refused_requests_total", "counter",
      "reason=\"conflict\"", NULL},
+    {RUPHIN_STAT_RELAYED_BYTES, "ruphin_relayed_bytes_total", "counter", NULL,
+     "Bytes of Relay frames forwarded between peers that could not punch."},
+    {RUPHIN_STAT_RELAY_PAIRS, "ruphin_relay_pairs_total", "counter", NULL,
+     "Pairs of peers offered the relay (--relay-rate)."},
     {RUPHIN_STAT_EVENTS_DROPPED, "ruphin_dropped_events_total", "counter", NULL,
      "Events lost because the node's queue was full."},
 };

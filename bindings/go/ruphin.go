@@ -266,7 +266,10 @@ func (n *Node) LocalAddr() *net.UDPAddr {
 
 var statNames = [...]string{"rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected",
 	"tx_failed", "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
-	"rx_refused", "rx_rejected", "tx_dropped"}
+	"rx_refused", "rx_rejected", "tx_dropped", "requests_register", "requests_join",
+	"requests_hello", "requests_probe", "requests_unregister", "requests_relay",
+	"refused_rate_limit", "refused_amplification", "refused_unproven_owner",
+	"refused_relay_budget", "relayed_bytes", "relay_pairs"}
 
 // Compile-time checks that statNames names every counter of ruphin.h: one
 // of these constants overflows uint when the counts differ.

@@ -518,7 +518,10 @@ static int l_stats(lua_State *L)
     static const char *const names[] = {
         "rx_datagrams", "tx_datagrams", "rx_malformed", "rx_unexpected", "tx_failed",
         "events_dropped", "sessions", "sessions_refused", "register_conflicts", "peers",
-        "rx_refused", "rx_rejected", "tx_dropped"};
+        "rx_refused", "rx_rejected", "tx_dropped", "requests_register", "requests_join",
+        "requests_hello", "requests_probe", "requests_unregister", "requests_relay",
+        "refused_rate_limit", "refused_amplification", "refused_unproven_owner",
+        "refused_relay_budget", "relayed_bytes", "relay_pairs"};
     _Static_assert(sizeof names / sizeof names[0] == RUPHIN_STAT_COUNT,
                    "a counter of ruphin.h has no name here");
     ruphin_node *node = check_node(L);

@@ -207,7 +207,23 @@ typedef enum ruphin_stat_id {
                                           or not sealed */
     RUPHIN_STAT_TX_DROPPED = 12,       /* server, client: Data not sent because the path to the
                                           peer was lost (between PATH_LOST and PATH_RESTORED) */
-    RUPHIN_STAT_COUNT = 13
+    /* Holepuncher: requests taken (past the per-source rate limit), by type. */
+    RUPHIN_STAT_REQUESTS_REGISTER = 13,   /* Register, RegisterExt (refreshes and claims too) */
+    RUPHIN_STAT_REQUESTS_JOIN = 14,       /* Join, JoinExt, join probes */
+    RUPHIN_STAT_REQUESTS_HELLO = 15,      /* HelloReq */
+    RUPHIN_STAT_REQUESTS_PROBE = 16,      /* capability probes (cookies) */
+    RUPHIN_STAT_REQUESTS_UNREGISTER = 17, /* Unregister */
+    RUPHIN_STAT_REQUESTS_RELAY = 18,      /* Relay frames */
+    /* Holepuncher: RUPHIN_STAT_RX_REFUSED by reason (they add up to it). */
+    RUPHIN_STAT_REFUSED_RATE_LIMIT = 19,  /* over a source's, or a Join's owner's, rate limit */
+    RUPHIN_STAT_REFUSED_AMPLIFICATION = 20,/* the answer would be larger than an unproven
+                                             request (the no-amplification rule) */
+    RUPHIN_STAT_REFUSED_UNPROVEN_OWNER = 21,/* Joins of a session whose owner has not proven its
+                                             address (original servers cannot; mode 2) */
+    RUPHIN_STAT_REFUSED_RELAY_BUDGET = 22,/* Relay frames over their pair's bytes per second */
+    RUPHIN_STAT_RELAYED_BYTES = 23,       /* holepuncher: bytes of Relay frames forwarded */
+    RUPHIN_STAT_RELAY_PAIRS = 24,         /* holepuncher: pairs of peers offered the relay */
+    RUPHIN_STAT_COUNT = 25
 } ruphin_stat_id;
 
 enum {

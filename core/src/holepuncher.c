@@ -31,9 +31,11 @@ static int64_t session_lifetime(const rp_holepuncher *hp)
     return rp_config_silence_limit(&hp->cfg);
 }
 
-static void refuse(rp_holepuncher *hp)
+/* A request refused, for reason (a RUPHIN_STAT_REFUSED_* counter). */
+static void refuse(rp_holepuncher *hp, ruphin_stat_id reason)
 {
     rp_count(&hp->out, RUPHIN_STAT_RX_REFUSED);
+    rp_count(&hp->out, reason);
 }
 
 /* ---- tokens and cookies (docs/SECURITY.md) ---- */
@@ -162,6 +164,7 @@ static bool relay_add(rp_holepuncher *hp, int64_t now, uint64_t nonce,
             r->client = *client;
             r->server = *server;
             r->last_used = now;
+            rp_count(&hp->out, RUPHIN_STAT_RELAY_PAIRS);
             return true;
         }
     }
@@ -191,11 +194,12 @@ static void on_relay(rp_holepuncher *hp, int64_t now, const ruphin_addr *from,
         r->bytes = 0;
     }
     if (r->bytes + frame_len > (uint64_t)hp->cfg.relay_rate) {
-        refuse(hp);
+        refuse(hp, RUPHIN_STAT_REFUSED_RELAY_BUDGET);
         return;
     }
     r->bytes += (uint32_t)frame_len;
     r->last_used = now;
+    rp_count_add(&hp->out, RUPHIN_STAT_RELAYED_BYTES, (int64_t)frame_len);
     if (f->payload_len == 0) { /* a relay hello: small, re-encode it */
         rp_send_frame(&hp->out, to, frame,
                       rp_wire_encode_relay(frame, sizeof frame, f->nonce, NULL, 0));
@@ -482,9 +486,16 @@ static void on_join(rp_holepuncher *hp, int64_t now, const ruphin_addr *from, co
         return;
     }
     rp_session_owner(s, &owner);
-    if (would_amplify(hp, from, f, &owner) || !owner_reachable(hp, s) ||
-        !rp_ratelimit_allow(&hp->per_target, &owner, now)) {
-        refuse(hp);
+    if (would_amplify(hp, from, f, &owner)) {
+        refuse(hp, RUPHIN_STAT_REFUSED_AMPLIFICATION);
+        return;
+    }
+    if (!owner_reachable(hp, s)) {
+        refuse(hp, RUPHIN_STAT_REFUSED_UNPROVEN_OWNER);
+        return;
+    }
+    if (!rp_ratelimit_allow(&hp->per_target, &owner, now)) {
+        refuse(hp, RUPHIN_STAT_REFUSED_RATE_LIMIT);
         return;
     }
     if (f->type == RP_FRAME_JOIN_EXT) {
@@ -516,27 +527,37 @@ void rp_holepuncher_input(rp_holepuncher *hp, int64_t now, const ruphin_addr *fr
     rotate_cookie_keys(hp, now);
     /* Relayed traffic has its own budget (per pair, in bytes). */
     if (frame->type != RP_FRAME_RELAY && !rp_ratelimit_allow(&hp->per_source, from, now)) {
-        refuse(hp);
+        refuse(hp, RUPHIN_STAT_REFUSED_RATE_LIMIT);
         return;
     }
-    if (ext && frame->type == RP_FRAME_REGISTER_EXT && frame->has_proof)
+    if (ext && frame->type == RP_FRAME_REGISTER_EXT && frame->has_proof) {
+        rp_count(&hp->out, RUPHIN_STAT_REQUESTS_REGISTER);
         on_claim(hp, now, from, frame);
-    else if (frame->type == RP_FRAME_REGISTER || (ext && frame->type == RP_FRAME_REGISTER_EXT))
+    } else if (frame->type == RP_FRAME_REGISTER ||
+               (ext && frame->type == RP_FRAME_REGISTER_EXT)) {
+        rp_count(&hp->out, RUPHIN_STAT_REQUESTS_REGISTER);
         on_register(hp, now, from, frame);
-    else if (frame->type == RP_FRAME_JOIN || (ext && frame->type == RP_FRAME_JOIN_EXT))
+    } else if (frame->type == RP_FRAME_JOIN || (ext && frame->type == RP_FRAME_JOIN_EXT)) {
+        rp_count(&hp->out, RUPHIN_STAT_REQUESTS_JOIN);
         on_join(hp, now, from, frame);
-    else if (frame->type == RP_FRAME_HELLO_REQ)
+    } else if (frame->type == RP_FRAME_HELLO_REQ) {
+        rp_count(&hp->out, RUPHIN_STAT_REQUESTS_HELLO);
         rp_send_empty(&hp->out, from, RP_FRAME_HELLO_RESP);
-    else if (ext && rp_wire_is_probe(frame))
+    } else if (ext && rp_wire_is_probe(frame)) {
+        rp_count(&hp->out, RUPHIN_STAT_REQUESTS_PROBE);
         on_probe(hp, from);
-    else if (ext && rp_wire_decode_join_probe(frame, &join))
+    } else if (ext && rp_wire_decode_join_probe(frame, &join)) {
+        rp_count(&hp->out, RUPHIN_STAT_REQUESTS_JOIN);
         on_join(hp, now, from, &join);
-    else if (ext && frame->type == RP_FRAME_UNREGISTER)
+    } else if (ext && frame->type == RP_FRAME_UNREGISTER) {
+        rp_count(&hp->out, RUPHIN_STAT_REQUESTS_UNREGISTER);
         on_unregister(hp, frame);
-    else if (ext && frame->type == RP_FRAME_RELAY)
+    } else if (ext && frame->type == RP_FRAME_RELAY) {
+        rp_count(&hp->out, RUPHIN_STAT_REQUESTS_RELAY);
         on_relay(hp, now, from, frame, frame->payload_len + RP_HEADER_LEN + 8);
-    else
+    } else {
         rp_count(&hp->out, RUPHIN_STAT_RX_UNEXPECTED);
+    }
 }
 
 void rp_holepuncher_prefetch(const rp_holepuncher *hp, rp_frame *frame, int round)

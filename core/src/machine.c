@@ -69,6 +69,11 @@ void rp_count(const rp_output *out, ruphin_stat_id stat)
     out->stats[stat]++;
 }
 
+void rp_count_add(const rp_output *out, ruphin_stat_id stat, int64_t n)
+{
+    out->stats[stat] += n;
+}
+
 int rp_send_frame(const rp_output *out, const ruphin_addr *to, const uint8_t *frame, size_t len)
 {
     int rc = out->send(out->ctx, to, frame, len);

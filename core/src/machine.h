@@ -105,6 +105,8 @@ int rp_send_session(const rp_output *out, const ruphin_addr *to, uint16_t type,
 int rp_send_probe(const rp_output *out, const ruphin_addr *holepuncher);
 
 void rp_count(const rp_output *out, ruphin_stat_id stat);
+/* Adds n to a counter (bytes). */
+void rp_count_add(const rp_output *out, ruphin_stat_id stat, int64_t n);
 
 /* Deadlines are absolute ms; RUPHIN_NO_DEADLINE (-1) means none. */
 int64_t rp_earliest(int64_t a, int64_t b);

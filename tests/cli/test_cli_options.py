@@ -155,3 +155,20 @@ def test_a_bad_value_is_one_clear_line(ruphin_bin, run_process, flag, value):
     result = run_process(peer(ruphin_bin, "server", "127.0.0.1:9", "x", flag, value))
     assert result.returncode == 2
     assert result.stderr == f"ruphin: invalid value for {flag}: {value}\n"
+
+
+def test_a_refused_join_is_logged_once_with_its_cause(ruphin_bin, spawn, run_process,
+                                                      free_udp_port):
+    """In the strict default (--no-amplification 2) an original server's
+    session cannot be joined: the client times out, and the holepuncher says
+    why and which option serves such servers, once (not once per Join)."""
+    hp = f"127.0.0.1:{free_udp_port()}"
+    hp_proc = spawn(ruphin_bin, "holepuncher", "--listen", hp)
+    hp_proc.wait_for("listening")
+    server = spawn(*peer(ruphin_bin, "server", hp, "old", "--protocol-0", "--echo"))
+    server.wait_for("REGISTERED")
+    result = run_process(peer(ruphin_bin, "client", hp, "old", "--count", "1", "--timeout", "2",
+                              *FAST))
+    assert result.returncode == 1
+    log = hp_proc.wait_for("--no-amplification 1 serves them")
+    assert log.count("never proved its address") == 1, log

@@ -13,6 +13,7 @@ from metricslib import (HELLO_REQ, JOIN, PEER_INFO, REGISTER, REGISTER_ACK,  # n
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SESSION_NOT_FOUND = 7
+LONG_ID = b"a-twenty-byte-id...."  # a Join of it is as long as its answer
 
 
 def header_stats():
@@ -113,24 +114,36 @@ def test_refusals_by_reason(metrics_holepuncher):
     flood = Udp(hp, source="127.0.0.2")
     try:
         assert owner.ask(REGISTER, b"a") == REGISTER_ACK
-        assert owner.ask(REGISTER, b"b") == REGISTER_ACK
+        assert owner.ask(REGISTER, LONG_ID) == REGISTER_ACK
         assert owner.ask(REGISTER, b"c") is None  # the table is full
         assert other.ask(REGISTER, b"a") is None  # owned by another address
-        assert joiner.ask(JOIN, b"a") is None  # its owner never proved its address
+        assert joiner.ask(JOIN, b"a") is None  # short: its answer would be larger
+        assert joiner.ask(JOIN, LONG_ID) is None  # long enough, but its owner never proved
+        # its address (an original server's session, in the strict default)
         for _ in range(100):  # well over 20 a second from one address
             flood.send(b"\x00\x04\x00\x08")
         page = scrape_until(url, lambda p: p.value(
-            "ruphin_refused_requests_total", reason="rate_limit_or_amplification") >= 50)
+            "ruphin_refused_requests_total", reason="rate_limit") >= 50 and
+            p.value("ruphin_requests_total", type="hello") +
+            p.value("ruphin_refused_requests_total", reason="rate_limit") == 100)
     finally:
         for s in (owner, other, joiner, flood):
             s.close()
     assert page.value("ruphin_refused_requests_total", reason="table_full") == 1
     assert page.value("ruphin_refused_requests_total", reason="conflict") == 1
+    assert page.value("ruphin_refused_requests_total", reason="amplification") == 1
+    assert page.value("ruphin_refused_requests_total", reason="unproven_owner") == 1
+    assert page.value("ruphin_refused_requests_total", reason="relay_budget") == 0
     assert page.value("ruphin_sessions") == 2
     assert page.value("ruphin_max_sessions") == 2
-    # The Join plus the flood's datagrams past the limit's burst.
-    assert page.value("ruphin_refused_requests_total",
-                      reason="rate_limit_or_amplification") <= 1 + 100
+    # The flood's datagrams past the limit's burst.
+    assert page.value("ruphin_refused_requests_total", reason="rate_limit") <= 100
+    # Requests taken, by type: three Registers and one of another owner's
+    # (refused later), the Joins, and the flood's HelloReqs within the limit.
+    assert page.value("ruphin_requests_total", type="register") == 4
+    assert page.value("ruphin_requests_total", type="join") == 2
+    assert page.value("ruphin_requests_total", type="hello") + \
+        page.value("ruphin_refused_requests_total", reason="rate_limit") == 100
 
 
 def test_workers_are_labelled(metrics_holepuncher, linux_extras):

@@ -125,6 +125,18 @@ STATS = {
     "rx_refused": lib.RUPHIN_STAT_RX_REFUSED,
     "rx_rejected": lib.RUPHIN_STAT_RX_REJECTED,
     "tx_dropped": lib.RUPHIN_STAT_TX_DROPPED,
+    "requests_register": lib.RUPHIN_STAT_REQUESTS_REGISTER,
+    "requests_join": lib.RUPHIN_STAT_REQUESTS_JOIN,
+    "requests_hello": lib.RUPHIN_STAT_REQUESTS_HELLO,
+    "requests_probe": lib.RUPHIN_STAT_REQUESTS_PROBE,
+    "requests_unregister": lib.RUPHIN_STAT_REQUESTS_UNREGISTER,
+    "requests_relay": lib.RUPHIN_STAT_REQUESTS_RELAY,
+    "refused_rate_limit": lib.RUPHIN_STAT_REFUSED_RATE_LIMIT,
+    "refused_amplification": lib.RUPHIN_STAT_REFUSED_AMPLIFICATION,
+    "refused_unproven_owner": lib.RUPHIN_STAT_REFUSED_UNPROVEN_OWNER,
+    "refused_relay_budget": lib.RUPHIN_STAT_REFUSED_RELAY_BUDGET,
+    "relayed_bytes": lib.RUPHIN_STAT_RELAYED_BYTES,
+    "relay_pairs": lib.RUPHIN_STAT_RELAY_PAIRS,
 }
 
 
