@@ -191,6 +191,28 @@ def test_pcp_maps_a_port_on_the_natpmp_router():
         assert arrives(lab, 4000, UPNP_WAN, 4200, 5002) == []
 
 
+def test_a_mapping_is_inbound_only_and_clashes_with_the_hosts_own_flow():
+    """What a core mapping ports will meet on this Linux router: miniupnpd
+    adds a DNAT rule and no SNAT, so the host's own packets from the mapped
+    port still leave from a random port of the symmetric NAT; and when the
+    peer then comes in through the mapping, its flow clashes in conntrack
+    with the host's flow to it, and Linux rewrites the peer's source port:
+    the host sees the peer at another port, and its answers there reach the
+    peer from the mapped port."""
+    with Lab("symmetric-natpmp", "public") as lab:
+        assert natpmpc(lab, "-a", 4100, 4000, "udp", 3600).returncode == 0
+        outside = lab.probe("client", 5000, "await:1.5", f"send:{UPNP_WAN}:4100:in", "recv:1.0")
+        inside = lab.probe("server", 4000, f"send:{OUTSIDE}:5000:out", "echo:2.5")
+        (_, ip, port), answer = outside.finish().datagrams
+        # A port the host never talked to keeps its port.
+        lab.probe("client", 5001, f"send:{UPNP_WAN}:4100:fresh").finish()
+        assert ip == UPNP_WAN and port != 4100
+        (text, src_ip, src_port), fresh = inside.finish().datagrams
+        assert (text, src_ip) == ("in", OUTSIDE) and src_port != 5000
+        assert answer == ("in", UPNP_WAN, 4100)
+        assert fresh == ("fresh", OUTSIDE, 5001)
+
+
 def read_vectors():
     """pcp_vectors.txt: {name: {"request": bytes, "response": bytes, "kind": kind}}."""
     vectors = {}
