@@ -13,7 +13,8 @@ ensure_packages build-essential cmake clang pkg-config git iproute2 iptables nft
     liblua5.1-0-dev \
     luarocks golang-go golang-golang-x-mod-dev swig tcl-dev openjdk-17-jdk-headless \
     libsodium-dev abigail-tools gcc-mingw-w64-x86-64 wine64 dpkg-dev love xvfb xauth \
-    libgl1-mesa-dri libmicrohttpd-dev prometheus strace systemd
+    libgl1-mesa-dri libmicrohttpd-dev prometheus strace systemd miniupnpd-nftables natpmpc \
+    miniupnpc
 # Every tool is here now: a binding test that finds one missing fails rather
 # than skips (tests/conftest.py, missing_tool).
 export RUPHIN_ALL_TOOLS=1
