@@ -73,6 +73,14 @@ static void send_join(rp_client *c)
 {
     uint8_t frame[160];
     size_t len;
+    if (c->recovering && !c->hp_ext) {
+        /* The holepuncher speaks generation 1 (it announced the server
+         * with a nonce) but its Capabilities were lost: ask again, and
+         * re-join once it answered, naming the connection; a plain or
+         * probing join now would be a new client to the server. */
+        rp_send_probe(&c->out, &c->holepuncher);
+        return;
+    }
     if (!c->hp_ext) {
         if (c->cfg.extensions) {
             rp_send_probe(&c->out, &c->holepuncher);
@@ -627,11 +635,11 @@ static void tick_handshake(rp_client *c, int64_t now)
     }
 }
 
-/* Whether a lost path would be looked for: a generation-1 server, found
- * through a holepuncher that announced it, the connection reported. */
+/* Whether a lost path would be looked for: a generation-1 server (which a
+ * generation-1 holepuncher announced), the connection reported. */
 static bool can_recover(const rp_client *c)
 {
-    return c->cfg.recovery_timeout_ms > 0 && c->cfg.extensions && speaks_ext(c) && c->hp_ext &&
+    return c->cfg.recovery_timeout_ms > 0 && c->cfg.extensions && speaks_ext(c) &&
            !awaiting_seal(c);
 }
 

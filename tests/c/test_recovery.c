@@ -64,6 +64,7 @@ static uint64_t rng = 88172645463325252ull;
 static int hp_no_amplification = 2; /* the holepuncher's mode */
 static int64_t hp_relay_rate;       /* the holepuncher relays (bytes/s per pair) */
 static bool direct_blocked;         /* nothing passes between the peers' routers */
+static int drop_capabilities;       /* Capabilities to the client to lose */
 static bool client_alive;   /* ticked and fed (false once it closed) */
 
 static rp_holepuncher hp;
@@ -192,6 +193,11 @@ static int route(int h, const ruphin_addr *to, const uint8_t *frame, size_t len,
         return 0; /* opened our NAT, dies before the other's router */
     if (direct_blocked && h != HP_HOST && !rp_addr_same(to, &HP_ADDR))
         return 0;
+    if (drop_capabilities > 0 && h == HP_HOST && len > 3 && frame[3] == RP_FRAME_CAPABILITIES &&
+        memcmp(to->ip, CLIENT_PUBLIC, 4) == 0) {
+        drop_capabilities--;
+        return 0;
+    }
     if (loss > 0 && (double)(next_random() % 1000000) / 1e6 < loss)
         return 0;
     CHECK(nqueue < MAX_PACKETS && len <= PACKET_LEN);
@@ -984,6 +990,29 @@ static void test_relayed_session_recovers(void)
     direct_blocked = false;
 }
 
+/* The holepuncher's Capabilities to the client were lost (twice: with the
+ * first Join and its retransmission) and the client connected without
+ * them, on the answer to its join probe: it still recovers, asking for
+ * them again before it re-joins. */
+static void test_capabilities_lost_before_connecting(void)
+{
+    int64_t t0, echo;
+    drop_capabilities = 2;
+    world(true, true, peer_config(), peer_config());
+    check_connected();
+    CHECK(!client.hp_ext && client.nonce != 0);
+    t0 = now_ms;
+    rebind(CLIENT_HOST, 20000);
+    run_until(t0 + 6000);
+    CHECK(client.hp_ext);
+    CHECK_EQ(count_events(SERVER_HOST, RUPHIN_EVENT_PATH_RESTORED, t0), 1);
+    CHECK_EQ(count_events(SERVER_HOST, RUPHIN_EVENT_CONNECTED, t0), 0); /* not a new client */
+    echo = first_echo_after(t0);
+    CHECK(echo > t0 && echo - t0 <= 3000);
+    end_world();
+    drop_capabilities = 0;
+}
+
 /* With loss on every datagram, recovery still gets through, a little later. */
 static void test_recovery_with_loss(void)
 {
@@ -1026,6 +1055,7 @@ int main(void)
     RUN(test_sealed_session_recovers);
     RUN(test_long_session_id_learns_the_nonce_late);
     RUN(test_relayed_session_recovers);
+    RUN(test_capabilities_lost_before_connecting);
     RUN(test_recovery_with_loss);
     free(queue);
     return check_report();
