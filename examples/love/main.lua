@@ -66,6 +66,13 @@ end
 local function receive(loop, node)
     while true do
         local ev, err = loop:wait(node, "DATA")
+        if not ev and game.received > 0 and game.acked > 0 then
+            -- The other player left after state went both ways (a closing
+            -- peer says so, and its node then fails at once): play on alone.
+            say("the other player left (%s)", err)
+            game.peer = nil
+            return
+        end
         if not ev then return quit(1, "lost the other player: %s", err) end
         if ev.peer == game.peer then take(ev.data) end
     end
