@@ -487,12 +487,8 @@ static void on_relay(rp_client *c, int64_t now, const rp_frame *f)
         on_server_data(c, now, f->payload, f->payload_len);
 }
 
-/* A HelloExt carrying our nonce proves the server from whatever address it
- * comes (its NAT may map it to another port for us, or it is on our LAN).
- * From the server's announced address any nonce proves what a generation-0
- * hello from there proves (on_server_frame): the announcement of our latest
- * re-join reached the server but not us, so its hellos carry a nonce we were
- * never told, and its scan of our ports may be all that reaches us. */
+/* A nonce the server proves itself with: our join's, the one before, and
+ * while recovering those of the lost connection. */
 static bool known_nonce(const rp_client *c, uint64_t nonce)
 {
     return nonce != 0 && (nonce == c->nonce || nonce == c->old_nonce ||
@@ -510,6 +506,12 @@ static void on_bye(rp_client *c, const rp_frame *f)
     fail(c, RUPHIN_ERR_PEER_LOST, &c->server);
 }
 
+/* A HelloExt carrying our nonce proves the server from whatever address it
+ * comes (its NAT may map it to another port for us, or it is on our LAN).
+ * From the server's announced address any nonce proves what a generation-0
+ * hello from there proves (on_server_frame): the announcement of our latest
+ * re-join reached the server but not us, so its hellos carry a nonce we were
+ * never told, and its scan of our ports may be all that reaches us. */
 static void on_hello_ext(rp_client *c, int64_t now, const ruphin_addr *from, const rp_frame *f)
 {
     bool ours = known_nonce(c, f->nonce) || rp_addr_same(from, &c->server);
