@@ -58,32 +58,6 @@ def free_tcp_port():
         return s.getsockname()[1]
 
 
-class Holepuncher(run.Server):
-    """`ruphin holepuncher` on core 0 (its log, unless quiet, to
-    /dev/null), with --metrics on loopback when metrics_port; ready once it
-    answers a HelloReq."""
-
-    def __init__(self, bin_dir, port, room, quiet, metrics_port=None):
-        argv = [os.path.join(bin_dir, "ruphin"), "holepuncher", "--listen", f"127.0.0.1:{port}",
-                "--max-sessions", str(room), "--keepalive-ms", "600000", "--rate-limit", "0",
-                "--no-amplification", "1"]
-        argv += ["--quiet"] if quiet else []
-        argv += ["--metrics", f"127.0.0.1:{metrics_port}"] if metrics_port else []
-        self.proc = subprocess.Popen(run.pinned(0, argv), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.settimeout(0.1)
-            for _ in range(50):
-                s.sendto(run.HELLO_REQ, ("127.0.0.1", port))
-                try:
-                    s.recv(16)
-                    return
-                except socket.timeout:
-                    pass
-        self.close()
-        raise RuntimeError("ruphin holepuncher did not answer")
-
-
 class Scraper(threading.Thread):
     """GET /metrics every interval (a new connection each, as Prometheus'
     default keep-alive would not change the server's work much) until
@@ -120,7 +94,8 @@ def measure(bin_dir, port, mode, quiet, metrics, seconds, scrape_s):
     the scraper's counts when metrics."""
     room = run.table_room(0, seconds)
     metrics_port = free_tcp_port() if metrics else None
-    with Holepuncher(bin_dir, port, room, quiet, metrics_port) as hp:
+    extra = ["--metrics", f"127.0.0.1:{metrics_port}"] if metrics_port else []
+    with run.Daemon(bin_dir, port, room, quiet, extra) as hp:
         scraper = Scraper(metrics_port, scrape_s) if metrics else None
         if scraper:
             scraper.start()

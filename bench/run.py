@@ -108,13 +108,14 @@ class Server:
 
 class Daemon(Server):
     """`ruphin holepuncher` itself on core 0, its log thrown away (written,
-    unless quiet, to /dev/null); served once it answers a HelloReq."""
+    unless quiet, to /dev/null), with extra arguments if any (metrics_cost.py
+    adds --metrics); served once it answers a HelloReq."""
 
-    def __init__(self, bin_dir, port, sessions, quiet):
+    def __init__(self, bin_dir, port, sessions, quiet, extra=()):
         self.proc = subprocess.Popen(pinned(0, [
             os.path.join(bin_dir, "ruphin"), "holepuncher", "--listen", f"127.0.0.1:{port}",
             "--max-sessions", str(sessions), "--keepalive-ms", "600000", "--rate-limit", "0",
-            "--no-amplification", "1", *(["--quiet"] if quiet else [])]),
+            "--no-amplification", "1", *(["--quiet"] if quiet else []), *extra]),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(0.1)

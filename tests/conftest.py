@@ -149,6 +149,18 @@ def tool_missing():
     return missing_tool
 
 
+@pytest.fixture(scope="session")
+def tool_path():
+    """A function: a program's path on PATH, or missing_tool naming the
+    Debian package that has it."""
+    def find(name, package):
+        path = shutil.which(name)
+        if path is None:
+            missing_tool(f"{name} is not installed (Debian: {package})")
+        return path
+    return find
+
+
 # Lua runtimes: interpreter, luarocks --lua-version, extra `luarocks make` arguments.
 LUA_RUNTIMES = {
     "lua5.4": ("lua5.4", "5.4", []),

@@ -202,15 +202,11 @@ static void ignore_icmp_errors(native_socket fd)
 
 static int open_socket(rp_sock *s, uint8_t family, bool dual_stack)
 {
-    native_socket native = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
-    intptr_t fd = (intptr_t)native;
+    intptr_t fd = (intptr_t)socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
+    if (fd < 0) /* Winsock's INVALID_SOCKET too */
+        return bind_error();
 #ifdef _WIN32
-    if (native == INVALID_SOCKET)
-        return bind_error();
-    ignore_icmp_errors(native);
-#else
-    if (fd < 0)
-        return bind_error();
+    ignore_icmp_errors(NATIVE(fd));
 #endif
     /* Set both ways: Windows makes an IPv6 socket IPv6-only by default,
      * Linux does not (unless the system says otherwise). */

@@ -1,6 +1,7 @@
 """What the library offers peers and holepunchers, from the program: sealed
 sessions (ruphin keygen, --key-file), the timers, buffers and relay
-options. Each flag is in --help and reaches the library."""
+options. Each flag is in --help and is taken in a working session; values
+the library refuses are refused with one line."""
 import os
 import re
 import stat

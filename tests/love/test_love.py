@@ -19,11 +19,8 @@ IDENTITY = "ruphin-love"  # conf.lua's t.identity: the save directory's name
 
 
 @pytest.fixture(scope="module")
-def love(tool_missing):
-    path = shutil.which("love")
-    if path is None:
-        tool_missing("love is not installed (Debian: love)")
-    return path
+def love(tool_path):
+    return tool_path("love", "love")
 
 
 @pytest.fixture(scope="module")

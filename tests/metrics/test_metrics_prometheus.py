@@ -22,11 +22,8 @@ RULES = os.path.join(ROOT, "packaging", "prometheus", "ruphin-alerts.yml")
 
 
 @pytest.fixture(scope="module")
-def promtool(tool_missing):
-    path = shutil.which("promtool")
-    if path is None:
-        tool_missing("promtool is missing (Debian: prometheus)")
-    return path
+def promtool(tool_path):
+    return tool_path("promtool", "prometheus")
 
 
 @pytest.mark.parametrize("options", [

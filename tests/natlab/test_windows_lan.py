@@ -28,6 +28,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lab as natlab  # noqa: E402
 import matrix  # noqa: E402
 
+sys.path.insert(0, os.path.join(natlab.ROOT, "tests", "windows"))
+from winetools import WINE_ENV, find_wine64  # noqa: E402
+
 pytestmark = [pytest.mark.root, pytest.mark.natlab]
 WHY = natlab.available()
 if WHY:
@@ -35,29 +38,12 @@ if WHY:
 
 MINGW_CC = "x86_64-w64-mingw32-gcc"
 TOOLCHAIN = os.path.join(natlab.ROOT, "cmake", "mingw-w64-x86_64.cmake")
-WINE_ENV = {"WINEDEBUG": "-all", "WINEARCH": "win64",
-            # no Mono or Gecko install prompt when a prefix is made
-            "WINEDLLOVERRIDES": "mscoree=d;mshtml=d"}
 # The wineserver started in a host's namespace outlives its last process by
 # this long (wineserver -p), so that the peer finds the very server whose
 # view of the network was checked, even after a wait (making the other
 # host's prefix takes about 15 s the first time). A test stops it at once;
 # this bounds how long one outlives a run that was killed.
 LINGER_S = 60
-
-
-def find_wine64():
-    """The wine64 binary (Debian's wine64 keeps it off PATH), or None."""
-    found = shutil.which("wine64")
-    if found:
-        return found
-    try:
-        files = subprocess.run(["dpkg", "-L", "wine64"], capture_output=True, text=True,
-                               timeout=30).stdout.split()
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return next((p for p in files if os.path.basename(p) == "wine64"
-                 and os.access(p, os.X_OK) and not os.path.isdir(p)), None)
 
 
 @pytest.fixture(scope="module")

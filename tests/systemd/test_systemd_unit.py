@@ -41,11 +41,8 @@ def cache_value(build_dir, name):
 
 
 @pytest.fixture(scope="module")
-def analyze(tool_missing):
-    path = shutil.which("systemd-analyze")
-    if path is None:
-        tool_missing("systemd-analyze is missing (Debian: systemd)")
-    return path
+def analyze(tool_path):
+    return tool_path("systemd-analyze", "systemd")
 
 
 @pytest.fixture(scope="module")

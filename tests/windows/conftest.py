@@ -4,8 +4,12 @@ in its library folder, not on PATH: it is found through `dpkg -L wine64`."""
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from winetools import WINE_ENV, find_wine64  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MINGW_CC = "x86_64-w64-mingw32-gcc"
@@ -20,23 +24,6 @@ def _missing(what):
     pytest.skip(what)
 
 
-def find_wine64():
-    """The wine64 binary of Debian's wine64 package, or None."""
-    found = shutil.which("wine64")
-    if found:
-        return found
-    try:
-        files = subprocess.run(["dpkg", "-L", "wine64"], capture_output=True, text=True,
-                               timeout=30).stdout.split()
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    for path in files:
-        if os.path.basename(path) == "wine64" and os.access(path, os.X_OK) \
-                and not os.path.isdir(path):
-            return path
-    return None
-
-
 class Wine:
     """Runs Windows programs under Wine with a prefix of its own (inside the
     Windows build folder, so that nothing leaks between runs or into ~)."""
@@ -45,9 +32,7 @@ class Wine:
         self.wine64 = wine64
         self.prefix = prefix
         self.wineserver = os.path.join(os.path.dirname(wine64), "wineserver")
-        self.env = {**os.environ, "WINEPREFIX": prefix, "WINEDEBUG": "-all",
-                    # no Mono or Gecko install prompt when the prefix is made
-                    "WINEDLLOVERRIDES": "mscoree=d;mshtml=d", "WINEARCH": "win64"}
+        self.env = {**os.environ, **WINE_ENV, "WINEPREFIX": prefix}
 
     def argv(self, exe, *args):
         return [self.wine64, str(exe), *[str(a) for a in args]]
