@@ -1,4 +1,4 @@
-/* Path recovery (docs/PROTOCOL.md, "Path recovery"): a holepuncher, a
+/* Path recovery (docs/RECOVERY.md): a holepuncher, a
  * server and a client state machine on a simulated network of
  * port-restricted NATs, with a fake clock. The routers can rebind (forget
  * their mappings and map from other ports), black out (drop everything for

@@ -6,7 +6,7 @@ a home router does after a restart or a timeout. The server's next refresh
 moves its session to the new address, and a client that joins afterwards
 connects to it there.
 
-Path recovery (docs/PROTOCOL.md, "Path recovery"; issue 21): a session in
+Path recovery (docs/RECOVERY.md; issue 21): a session in
 progress survives the client's router rebinding, the server's, both, a
 router reboot (everything dropped for a few seconds, mappings gone) and the
 client's host changing its address, with the program's client and no
